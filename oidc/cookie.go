@@ -1,0 +1,303 @@
+package oidc
+
+import (
+	"strconv"
+	"strings"
+)
+
+// MaxCookieValue is the most bytes one cookie value may hold. Browsers cap name, value and
+// attributes together at 4096 bytes; 3800 leaves room for the name and every attribute
+// FormatCookie writes.
+const MaxCookieValue = 3800
+
+const (
+	// cookieMaxChunks bounds a chunked value both ways: SplitCookie will not produce more and
+	// JoinCookie will not accept more. 8 chunks (about 30 KB) is far above any real session
+	// and still below common request-header limits.
+	cookieMaxChunks = 8
+	// cookieMaxHeaderBytes and cookieMaxCount bound the work ParseCookies does. Both exceed
+	// what browsers send to one site (Envoy's default header limit is 60 KiB; browsers keep
+	// about 180 cookies per site), so nothing legitimate is ever dropped.
+	cookieMaxHeaderBytes = 64 << 10
+	cookieMaxCount       = 200
+)
+
+// Cookie is one name=value pair from a Cookie request header.
+type Cookie struct{ Name, Value string }
+
+// CookieOptions are the attributes FormatCookie writes besides the name, value and Max-Age.
+type CookieOptions struct {
+	Path     string // "/" when empty
+	Domain   string // host-only cookie when empty
+	Secure   bool
+	SameSite string // "Lax" (the default), "Strict" or "None"
+}
+
+// SplitCookie splits a sealed value into cookies of at most MaxCookieValue bytes: a single
+// cookie named name when it fits, otherwise name_0, name_1, ... in order. It returns nil
+// when the value would need more than 8 chunks, so the caller cannot set a session the
+// browser would only partly keep.
+func SplitCookie(name, value string) [][2]string {
+	if len(value) <= MaxCookieValue {
+		return [][2]string{{name, value}}
+	}
+	n := (len(value) + MaxCookieValue - 1) / MaxCookieValue
+	if n > cookieMaxChunks {
+		return nil
+	}
+	out := make([][2]string, 0, n)
+	for i := 0; i < n; i++ {
+		end := min((i+1)*MaxCookieValue, len(value))
+		out = append(out, [2]string{chunkName(name, i), value[i*MaxCookieValue : end]})
+	}
+	return out
+}
+
+// JoinCookie reassembles a value split by SplitCookie and reports whether it was present.
+// Only a layout SplitCookie could have produced is accepted: either the plain cookie name,
+// or chunks name_0 ... name_(k-1) with 2 <= k <= 8, every chunk but the last exactly
+// MaxCookieValue bytes and the last non-empty. Both layouts at once, a gap, a missing
+// name_0, an index of 8 or more, or any name present twice with different values
+// (see CookieValue) make the value absent: guessing which copy is genuine is how cookie
+// tossing turns into session fixation, while "absent" only costs a fresh login.
+func JoinCookie(cookies []Cookie, name string) (value string, ok bool) {
+	single, hasSingle, ambiguous := CookieValue(cookies, name)
+	if ambiguous {
+		return "", false
+	}
+	seen := [cookieMaxChunks]bool{}
+	chunks := 0
+	prefix := name + "_"
+	for _, c := range cookies {
+		rest, isChunk := strings.CutPrefix(c.Name, prefix)
+		if !isChunk {
+			continue
+		}
+		i, isIndex := chunkIndex(rest)
+		switch {
+		case !isIndex:
+			continue // another cookie that merely shares the prefix, such as name_state
+		case i >= cookieMaxChunks:
+			return "", false
+		case !seen[i]:
+			seen[i] = true
+			chunks++
+		}
+	}
+	if chunks == 0 {
+		return single, hasSingle
+	}
+	if hasSingle || chunks < 2 {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(chunks * MaxCookieValue)
+	for i := 0; i < chunks; i++ {
+		if !seen[i] {
+			return "", false
+		}
+		v, present, _ := CookieValue(cookies, chunkName(name, i))
+		last := i == chunks-1
+		if !present || (!last && len(v) != MaxCookieValue) || (last && (v == "" || len(v) > MaxCookieValue)) {
+			return "", false
+		}
+		b.WriteString(v)
+	}
+	return b.String(), true
+}
+
+func chunkName(name string, i int) string {
+	return name + "_" + strconv.Itoa(i)
+}
+
+// chunkIndex parses a chunk suffix: decimal digits without a leading zero (so "01" is not
+// chunk 1), as chunkName writes them. Large numbers saturate rather than overflow.
+func chunkIndex(s string) (int, bool) {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n < cookieMaxChunks {
+			n = n*10 + int(c-'0')
+		}
+	}
+	return n, true
+}
+
+// ParseCookies parses Cookie header values of the RFC 6265 §5.4 form "a=b; c=d", in order
+// and keeping duplicates (CookieValue needs them to detect ambiguity). Whitespace around
+// names and values is trimmed; a value keeps any double quotes, so StripCookies forwards
+// other applications' cookies exactly as sent. Pairs without "=", with a name that is not an
+// RFC 7230 token, or with control characters are skipped. Parsing stops at 200 cookies or
+// 64 KiB; only whole pairs are kept, so a value is never silently truncated.
+func ParseCookies(headerValues []string) []Cookie {
+	var out []Cookie
+	budget := cookieMaxHeaderBytes
+	for _, h := range headerValues {
+		for len(h) > 0 {
+			pair := h
+			if i := strings.IndexByte(h, ';'); i >= 0 {
+				pair, h = h[:i], h[i+1:]
+			} else {
+				h = ""
+			}
+			budget -= len(pair) + 1
+			if budget < 0 || len(out) >= cookieMaxCount {
+				return out
+			}
+			if c, ok := parseCookiePair(pair); ok {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func parseCookiePair(pair string) (Cookie, bool) {
+	name, value, found := strings.Cut(pair, "=")
+	if !found {
+		return Cookie{}, false
+	}
+	name, value = trimCookieSpace(name), trimCookieSpace(value)
+	if !isCookieName(name) {
+		return Cookie{}, false
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < 0x20 || c == 0x7f {
+			return Cookie{}, false
+		}
+	}
+	return Cookie{Name: name, Value: value}, true
+}
+
+// trimCookieSpace trims the optional whitespace (SP and HTAB) RFC 6265 allows around
+// names and values.
+func trimCookieSpace(s string) string {
+	return strings.Trim(s, " \t")
+}
+
+// isCookieName reports whether s is an RFC 7230 token: the only valid cookie names.
+func isCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CookieValue returns the value of the cookie called name. Browsers send every cookie
+// whose domain and path match, so one name can arrive several times, possibly one planted
+// by a sibling subdomain (cookie tossing; the Envoy CVE-2021-32777 class of bugs came from
+// picking one of them). When the duplicates disagree there is no safe choice:
+// CookieValue reports ok=false and ambiguous=true, and the caller treats the cookie as
+// absent. Duplicates with equal values are harmless and accepted.
+func CookieValue(cookies []Cookie, name string) (value string, ok, ambiguous bool) {
+	for _, c := range cookies {
+		if c.Name != name {
+			continue
+		}
+		if !ok {
+			value, ok = c.Value, true
+			continue
+		}
+		if c.Value != value {
+			return "", false, true
+		}
+	}
+	return value, ok, false
+}
+
+// FormatCookie renders one Set-Cookie value:
+//
+//	name=value; Path=/; Domain=d; Max-Age=N; HttpOnly; Secure; SameSite=Lax
+//
+// HttpOnly is always set: no script ever needs these cookies. Max-Age is used and never
+// Expires, because the Wasm host clock may be fake and absolute dates would then be wrong;
+// maxAge <= 0 writes Max-Age=0, which deletes the cookie. SameSite=None forces Secure,
+// which browsers require for it; an unknown SameSite becomes Lax. FormatCookie returns ""
+// when the name is not a token, or the value, path or domain holds a character that could
+// end the attribute or the header (";", ",", whitespace, quotes, backslash, controls): such
+// input is a bug or an attack, never something to write into a response header.
+func FormatCookie(name, value string, maxAge int, opt CookieOptions) string {
+	path := opt.Path
+	if path == "" {
+		path = "/"
+	}
+	if !isCookieName(name) || !isCookieOctets(value) || !isCookieOctets(path) || !isCookieOctets(opt.Domain) {
+		return ""
+	}
+	if maxAge < 0 {
+		maxAge = 0
+	}
+	sameSite, secure := "Lax", opt.Secure
+	switch strings.ToLower(opt.SameSite) {
+	case "strict":
+		sameSite = "Strict"
+	case "none":
+		sameSite, secure = "None", true
+	}
+	var b strings.Builder
+	b.Grow(len(name) + len(value) + len(path) + len(opt.Domain) + 80)
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(value)
+	b.WriteString("; Path=")
+	b.WriteString(path)
+	if opt.Domain != "" {
+		b.WriteString("; Domain=")
+		b.WriteString(opt.Domain)
+	}
+	b.WriteString("; Max-Age=")
+	b.WriteString(strconv.Itoa(maxAge))
+	b.WriteString("; HttpOnly")
+	if secure {
+		b.WriteString("; Secure")
+	}
+	b.WriteString("; SameSite=")
+	b.WriteString(sameSite)
+	return b.String()
+}
+
+// isCookieOctets reports whether s has only RFC 6265 cookie-octets: printable ASCII except
+// space, DQUOTE, comma, semicolon and backslash.
+func isCookieOctets(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// StripCookies returns a Cookie header value holding every cookie except those for which
+// drop(name) is true, in order and as sent, or "" when none remain. The plugin uses it so
+// upstream applications never see (or log) the sealed session.
+func StripCookies(cookies []Cookie, drop func(name string) bool) string {
+	var b strings.Builder
+	for _, c := range cookies {
+		if drop(c.Name) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(c.Name)
+		b.WriteByte('=')
+		b.WriteString(c.Value)
+	}
+	return b.String()
+}

@@ -1,0 +1,456 @@
+package oidc
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Verifier checks JWTs minted by one OpenID Provider: ID tokens from the login flow
+// ([Verifier.VerifyIDToken]) and bearer access tokens ([Verifier.Verify]). Verification only
+// reads the Verifier; after a JWKS refresh the host swaps in the new KeySet between requests.
+type Verifier struct {
+	Issuer    string        // the iss every token must carry, compared byte for byte
+	ClientID  string        // this relying party's client_id: the ID-token audience, and azp
+	Audiences []string      // audiences [Verifier.Verify] accepts; VerifyIDToken uses ClientID
+	Keys      *KeySet       // the provider's keys, from [ParseJWKS]
+	Skew      time.Duration // leeway for exp and nbf against clock drift; negative counts as 0
+}
+
+// Token is a verified JWT.
+type Token struct {
+	Raw      string    // the token as given
+	Claims   []byte    // the JWT payload JSON, verbatim: a validated object without duplicate members
+	Subject  string    // sub, never empty
+	Issuer   string    // iss, equal to Verifier.Issuer
+	Expiry   time.Time // exp, in UTC
+	IssuedAt time.Time // iat in UTC; zero when absent. Informational, see Verify.
+	Nonce    string    // the nonce of an ID token; "" for tokens checked by Verify
+	KeyID    string    // kid of the key that verified the signature; "" if that key has none
+}
+
+const (
+	// maxTokenSize bounds the raw token. Real ID and access tokens are 1-4 KiB; the bound caps
+	// what an attacker can make the plugin decode and parse per request.
+	maxTokenSize = 16 << 10
+
+	// maxKidlessTries bounds the keys tried for a token without kid. Providers that omit kid
+	// publish one key, two around a rotation; trying every key of a large set would let anyone
+	// buy many signature verifications with one request.
+	maxKidlessTries = 4
+
+	// maxNumericDate is 9999-12-31T23:59:59Z; larger exp, nbf or iat values are refused rather
+	// than converted with float-to-integer overflow.
+	maxNumericDate = 253402300799
+)
+
+// base64URL is the only base64 the JOSE compact serialization allows: URL alphabet, no padding,
+// and (Strict) zero trailing bits, so that each token has a single encoding. It is read-only.
+var base64URL = base64.RawURLEncoding.Strict()
+
+// rules is what distinguishes an ID-token check from a bearer-token check.
+type rules struct {
+	idToken   bool
+	nonce     string   // expected nonce, ID tokens only
+	audiences []string // accepted audiences
+}
+
+// VerifyIDToken checks an ID token from the token endpoint (OpenID Connect Core §3.1.3.7):
+// everything [Verifier.Verify] checks, with ClientID as the only accepted audience (Audiences is
+// not consulted), azp equal to ClientID when present, and the nonce claim equal to nonce, the
+// value this login sent in its authorization request. An empty nonce is refused: a relying
+// party that forgot its nonce would otherwise accept a replayed ID token. A typ of at+jwt is
+// refused: that marks an access token (RFC 9068 §2.1), which must not pass as a login.
+//
+// at_hash and c_hash are not checked: in the code flow the ID token comes from the token
+// endpoint over TLS together with the access token, where Core §3.1.3.8 makes them optional.
+func (v *Verifier) VerifyIDToken(raw, nonce string, now time.Time) (*Token, error) {
+	if v == nil {
+		return nil, invalidf("nil Verifier")
+	}
+	if nonce == "" {
+		return nil, invalidf("no expected nonce given")
+	}
+	return v.verify(raw, now, rules{idToken: true, nonce: nonce, audiences: []string{v.ClientID}})
+}
+
+// Verify checks a JWT presented as a bearer (access) token, in this order:
+//
+//   - shape: compact JWS (three base64url segments; a five-segment JWE is refused), at most
+//     16 KiB, canonical base64url, JSON header and payload nested at most 32 levels, without
+//     duplicate member names;
+//   - header: alg must be one of RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA. This
+//     is decided from the header alone, before any key is looked up: "none" and the HMAC family
+//     are never accepted, so a token "signed" with HS256 using the provider's public RSA key as
+//     the secret cannot be verified with it, whatever key the kid points at. typ, if present,
+//     must be JWT or at+jwt (optionally with application/ prefix, any case); crit, b64 and cty
+//     are refused, as no extension or nested token is supported. jku, jwk, x5u and x5c are
+//     ignored: keys only ever come from the KeySet, never from the token;
+//   - key: the kid picks the key; a kid not in the set yields [ErrUnknownKey]. Without kid,
+//     up to four keys fitting the alg are tried, and none fitting yields ErrUnknownKey too.
+//     The key must fit the alg (RSA for RS and PS; EC on P-256, P-384, P-521 for ES256,
+//     ES384, ES512; Ed25519 for EdDSA) and, if it declares an alg, declare this one;
+//   - signature, then claims: iss equal to Issuer; aud a string or non-empty array of strings,
+//     one of which is accepted; azp required when aud has several entries, and when present
+//     equal to ClientID or, for Verify, to one of Audiences (a resource server may be called by
+//     another client of the same audience); sub a non-empty string; exp a number with
+//     now < exp+Skew; nbf, if present, a number with now >= nbf-Skew; iat, if present, a number.
+//
+// A future iat is accepted and only recorded: hosts with a wrong clock (test hosts run on a
+// fixed date) would otherwise refuse every fresh token, and exp already bounds the token's life.
+// Any of these claims with the wrong JSON type (exp as a string, aud as a number, ...) is refused;
+// other claims are left to the caller, in Token.Claims.
+func (v *Verifier) Verify(raw string, now time.Time) (*Token, error) {
+	if v == nil {
+		return nil, invalidf("nil Verifier")
+	}
+	return v.verify(raw, now, rules{audiences: v.Audiences})
+}
+
+func (v *Verifier) verify(raw string, now time.Time, r rules) (*Token, error) {
+	if err := v.checkConfig(r); err != nil {
+		return nil, err
+	}
+	jws, err := splitCompact(raw)
+	if err != nil {
+		return nil, err
+	}
+	alg, kid, err := checkHeader(jws.header, r.idToken)
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.Keys.verifySignature(alg, kid, jws.signed, jws.sig)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := base64URL.DecodeString(jws.payload)
+	if err != nil {
+		return nil, invalidf("payload is not canonical base64url")
+	}
+	claims, err := parseObject(payload)
+	if err != nil {
+		return nil, invalidf("payload: %v", err)
+	}
+	tok, err := v.checkClaims(claims, now, r)
+	if err != nil {
+		return nil, err
+	}
+	tok.Raw, tok.Claims, tok.KeyID = raw, payload, key.kid
+	return tok, nil
+}
+
+// checkConfig refuses to judge tokens with a Verifier that would accept too much: without an
+// issuer, keys or audience no token can be properly bound to this relying party.
+func (v *Verifier) checkConfig(r rules) error {
+	switch {
+	case v.Issuer == "":
+		return invalidf("verifier has no issuer")
+	case v.Keys.Len() == 0:
+		return invalidf("verifier has no keys")
+	case r.idToken && v.ClientID == "":
+		return invalidf("verifier has no client ID")
+	}
+	for _, a := range r.audiences {
+		if a != "" {
+			return nil
+		}
+	}
+	return invalidf("verifier accepts no audience")
+}
+
+// compactJWS is a token split into its parts.
+type compactJWS struct {
+	header  []byte // decoded JOSE header
+	signed  []byte // the signing input: header.payload, as encoded
+	payload string // still encoded: it is only decoded once the signature holds
+	sig     []byte // decoded signature
+}
+
+// splitCompact checks the token's shape and splits it.
+func splitCompact(raw string) (compactJWS, error) {
+	if raw == "" {
+		return compactJWS{}, invalidf("empty token")
+	}
+	if len(raw) > maxTokenSize {
+		return compactJWS{}, invalidf("token of %d bytes exceeds the limit of %d", len(raw), maxTokenSize)
+	}
+	dots := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '.':
+			dots++
+		case !isBase64URL(c):
+			return compactJWS{}, invalidf("not a compact JWS: character outside base64url at offset %d", i)
+		}
+	}
+	switch dots {
+	case 2:
+	case 4:
+		return compactJWS{}, invalidf("encrypted token (JWE) not accepted")
+	default:
+		return compactJWS{}, invalidf("not a compact JWS: %d segments, want 3", dots+1)
+	}
+	first := strings.IndexByte(raw, '.')
+	last := strings.LastIndexByte(raw, '.')
+	header, err := base64URL.DecodeString(raw[:first])
+	if err != nil {
+		return compactJWS{}, invalidf("header is not canonical base64url")
+	}
+	sig, err := base64URL.DecodeString(raw[last+1:])
+	if err != nil {
+		return compactJWS{}, invalidf("signature is not canonical base64url")
+	}
+	return compactJWS{header: header, signed: []byte(raw[:last]), payload: raw[first+1 : last], sig: sig}, nil
+}
+
+// isBase64URL reports whether c belongs to the base64url alphabet. Checking it up front matters:
+// Go's decoder silently skips CR and LF, which would give one token several spellings.
+func isBase64URL(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+// decodeBase64URL decodes a base64url member of a JWK (RFC 7518 §6: no padding).
+func decodeBase64URL(s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if !isBase64URL(s[i]) {
+			return nil, errors.New("not base64url")
+		}
+	}
+	b, err := base64URL.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("not canonical base64url")
+	}
+	return b, nil
+}
+
+// checkHeader validates the JOSE header and returns its algorithm and kid ("" when absent).
+// The alg is checked first and against a fixed allow-list; see Verify for why.
+func checkHeader(header []byte, idToken bool) (algorithm, string, error) {
+	h, err := parseObject(header)
+	if err != nil {
+		return algorithm{}, "", invalidf("header: %v", err)
+	}
+	name, err := requiredString(h, "alg")
+	if err != nil {
+		return algorithm{}, "", invalidf("header: %v", err)
+	}
+	alg, ok := lookupAlgorithm(name)
+	if !ok {
+		return algorithm{}, "", invalidf("alg %s not allowed", quoted(name))
+	}
+	typ, present, err := optionalString(h, "typ")
+	if err != nil {
+		return algorithm{}, "", invalidf("header: %v", err)
+	}
+	if present && !typAccepted(typ, idToken) {
+		return algorithm{}, "", invalidf("typ %s not accepted", quoted(typ))
+	}
+	for _, name := range [...]string{"crit", "b64", "cty"} {
+		if _, ok := h[name]; ok {
+			return algorithm{}, "", invalidf("header parameter %q not supported", name)
+		}
+	}
+	kid, present, err := optionalString(h, "kid")
+	if err != nil {
+		return algorithm{}, "", invalidf("header: %v", err)
+	}
+	if present && kid == "" {
+		return algorithm{}, "", invalidf("header: kid is empty")
+	}
+	return alg, kid, nil
+}
+
+// typAccepted implements the typ rule (RFC 7515 §4.1.9: media type, "application/" optional,
+// compared case-insensitively). at+jwt marks an access token (RFC 9068 §2.1), never an ID token.
+func typAccepted(typ string, idToken bool) bool {
+	t := strings.ToLower(typ)
+	t = strings.TrimPrefix(t, "application/")
+	switch t {
+	case "jwt":
+		return true
+	case "at+jwt":
+		return !idToken
+	}
+	return false
+}
+
+// verifySignature finds the key for a token and checks the signature over signed with it,
+// returning the key that verified.
+func (k *KeySet) verifySignature(alg algorithm, kid string, signed, sig []byte) (*verificationKey, error) {
+	if len(sig) == 0 {
+		return nil, invalidf("signature missing")
+	}
+	if kid != "" {
+		for i := range k.keys {
+			key := &k.keys[i]
+			if key.kid != kid {
+				continue
+			}
+			if !key.fits(alg) {
+				return nil, invalidf("key %s cannot verify %s", quoted(kid), alg.name)
+			}
+			if !key.verify(alg, signed, sig) {
+				return nil, invalidf("signature does not verify with key %s", quoted(kid))
+			}
+			return key, nil
+		}
+		return nil, fmt.Errorf("%w: kid %s not in the key set", ErrUnknownKey, quoted(kid))
+	}
+	tried := 0
+	for i := range k.keys {
+		key := &k.keys[i]
+		if !key.fits(alg) {
+			continue
+		}
+		if key.verify(alg, signed, sig) {
+			return key, nil
+		}
+		if tried++; tried == maxKidlessTries {
+			break
+		}
+	}
+	if tried == 0 {
+		return nil, fmt.Errorf("%w: token has no kid and no key fits %s", ErrUnknownKey, alg.name)
+	}
+	return nil, invalidf("signature does not verify with any key fitting %s", alg.name)
+}
+
+// checkClaims applies the claim rules of Verify (and the nonce rule of VerifyIDToken). Time is
+// checked last so that ErrTokenExpired is only ever returned for an otherwise valid token.
+func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules) (*Token, error) {
+	iss, err := requiredString(c, "iss")
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	if iss != v.Issuer {
+		return nil, invalidf("issuer %s not accepted", quoted(iss))
+	}
+	if err := v.checkAudience(c, r); err != nil {
+		return nil, err
+	}
+	sub, err := requiredString(c, "sub")
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	if sub == "" {
+		return nil, invalidf("sub is empty")
+	}
+	tok := &Token{Subject: sub, Issuer: iss}
+	if r.idToken {
+		nonce, err := requiredString(c, "nonce")
+		if err != nil {
+			return nil, invalidf("%v", err)
+		}
+		if subtle.ConstantTimeCompare([]byte(nonce), []byte(r.nonce)) != 1 {
+			return nil, invalidf("nonce does not match")
+		}
+		tok.Nonce = nonce
+	}
+
+	exp, present, err := numericDate(c, "exp")
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	if !present {
+		return nil, invalidf("exp is missing")
+	}
+	nbf, hasNBF, err := numericDate(c, "nbf")
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	iat, _, err := numericDate(c, "iat")
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	skew := max(v.Skew, 0)
+	if hasNBF && now.Before(nbf.Add(-skew)) {
+		return nil, invalidf("not valid before %s", nbf.Format(time.RFC3339))
+	}
+	if !now.Before(exp.Add(skew)) {
+		return nil, fmt.Errorf("%w: expired at %s", ErrTokenExpired, exp.Format(time.RFC3339))
+	}
+	tok.Expiry, tok.IssuedAt = exp, iat
+	return tok, nil
+}
+
+// checkAudience applies the aud and azp rules (Core §3.1.3.7 steps 3 to 5).
+func (v *Verifier) checkAudience(c map[string]gjson.Result, r rules) error {
+	aud, ok := c["aud"]
+	if !ok {
+		return invalidf("aud is missing")
+	}
+	var auds []string
+	switch {
+	case aud.Type == gjson.String:
+		auds = []string{aud.Str}
+	case aud.IsArray():
+		for _, a := range aud.Array() {
+			if a.Type != gjson.String {
+				return invalidf("aud holds a non-string")
+			}
+			auds = append(auds, a.Str)
+		}
+		if len(auds) == 0 {
+			return invalidf("aud is empty")
+		}
+	default:
+		return invalidf("aud is not a string or an array")
+	}
+	if !anyAccepted(auds, r.audiences) {
+		return invalidf("audience %s not accepted", quoted(strings.Join(auds, " ")))
+	}
+
+	azp, present, err := optionalString(c, "azp")
+	if err != nil {
+		return invalidf("%v", err)
+	}
+	if !present {
+		if len(auds) > 1 {
+			return invalidf("azp is missing although aud has %d entries", len(auds))
+		}
+		return nil
+	}
+	if azp != "" && (azp == v.ClientID || !r.idToken && anyAccepted([]string{azp}, r.audiences)) {
+		return nil
+	}
+	return invalidf("azp %s not accepted", quoted(azp))
+}
+
+// anyAccepted reports whether some entry of got is a non-empty member of accepted.
+func anyAccepted(got, accepted []string) bool {
+	for _, g := range got {
+		if g == "" {
+			continue
+		}
+		for _, a := range accepted {
+			if g == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// numericDate reads a NumericDate claim (RFC 7519 §2: seconds since the epoch, possibly with a
+// fraction). Non-numbers and values outside 0..maxNumericDate are errors.
+func numericDate(c map[string]gjson.Result, name string) (t time.Time, present bool, err error) {
+	v, ok := c[name]
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	if v.Type != gjson.Number {
+		return time.Time{}, false, fmt.Errorf("%s is not a number", name)
+	}
+	f := v.Num
+	if !(f >= 0 && f <= maxNumericDate) {
+		return time.Time{}, false, fmt.Errorf("%s is out of range", name)
+	}
+	sec := int64(f)
+	nsec := int64((f - float64(sec)) * 1e9)
+	return time.Unix(sec, nsec).UTC(), true, nil
+}
