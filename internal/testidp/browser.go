@@ -1,0 +1,251 @@
+package testidp
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Browser is the user's browser in end-to-end tests: it follows redirects only while they stay on
+// the identity provider, keeps a cookie jar, and can submit Dex's login form. Stopping at the
+// first redirect that leaves Dex lets the test hand the callback to the plugin under test itself,
+// the way Envoy would receive it, instead of needing a listener at the redirect URI.
+type Browser struct {
+	client *http.Client
+}
+
+// maxBrowserSteps bounds a login; Dex needs about five requests, so more means a loop.
+const maxBrowserSteps = 20
+
+// NewBrowser returns a browser with an empty cookie jar.
+func NewBrowser() *Browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		// cookiejar.New fails only for a bad PublicSuffixList, and none is given.
+		panic(fmt.Sprintf("cookiejar.New: %v", err))
+	}
+	return &Browser{client: &http.Client{
+		Jar:       jar,
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{Proxy: nil},
+		// Redirects are followed by hand, so that the one leaving Dex is seen and not requested.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// LoginAtDex plays the user from the authorization URL the plugin put in Location: it follows
+// Dex's redirects (through the connector chooser if Dex shows one), fills the login form with
+// user and password, grants access if Dex shows its approval screen, and returns the first
+// redirect URL that leaves Dex's host (the callback carrying code and state) without requesting
+// it. Errors name the request and quote what Dex showed.
+func (b *Browser) LoginAtDex(authURL, user, password string) (callbackURL string, err error) {
+	target, err := url.Parse(authURL)
+	if err != nil || target.Host == "" {
+		return "", fmt.Errorf("login at Dex: bad authorization URL %q", authURL)
+	}
+	dexHost := target.Host
+	method, form := http.MethodGet, url.Values(nil)
+	submitted := false
+	for range maxBrowserSteps {
+		status, location, body, err := b.do(method, target, form)
+		if err != nil {
+			return "", fmt.Errorf("login at Dex: %w", err)
+		}
+		if status >= 300 && status < 400 {
+			next, err := target.Parse(location)
+			if err != nil || location == "" {
+				return "", fmt.Errorf("login at Dex: %s %s answered %d with bad Location %q", method, target, status, location)
+			}
+			if next.Host != dexHost {
+				return next.String(), nil
+			}
+			method, target, form = http.MethodGet, next, nil
+			continue
+		}
+		doc, pageURL := string(body), target
+		forms := parseForms(doc)
+		f := findForm(forms, "password")
+		if f != nil && submitted {
+			// Dex answers a wrong password with the form again, status 401.
+			return "", fmt.Errorf("login at Dex: credentials for %q rejected (status %d), login form shown again: %s", user, status, loginError(doc))
+		}
+		if status != http.StatusOK {
+			return "", fmt.Errorf("login at Dex: %s %s answered %d: %s", method, target, status, snippet(body))
+		}
+		switch {
+		case f != nil:
+			f.fields.Set("login", user)
+			f.fields.Set("password", password)
+			submitted = true
+			method, target, form, err = f.submit(target)
+		case findApproval(forms) != nil:
+			method, target, form, err = findApproval(forms).submit(target)
+		default:
+			link := connectorLink(doc)
+			if link == "" {
+				return "", fmt.Errorf("login at Dex: %s %s showed neither a login form, an approval form nor a connector link: %s", method, target, snippet(body))
+			}
+			next, perr := target.Parse(link)
+			method, target, form, err = http.MethodGet, next, nil, perr
+		}
+		if err != nil {
+			return "", fmt.Errorf("login at Dex: on page %s: %w", pageURL, err)
+		}
+		if target.Host != dexHost {
+			return "", fmt.Errorf("login at Dex: a page of Dex sends the browser to %s", target)
+		}
+	}
+	return "", fmt.Errorf("login at Dex: no redirect away from %s after %d requests", dexHost, maxBrowserSteps)
+}
+
+func (b *Browser) do(method string, target *url.URL, form url.Values) (status int, location string, body []byte, err error) {
+	var req *http.Request
+	if method == http.MethodPost {
+		req, err = http.NewRequest(method, target.String(), strings.NewReader(form.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	} else {
+		req, err = http.NewRequest(method, target.String(), nil)
+	}
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("%s %s: %w", method, target, err)
+	}
+	req.Header.Set("Accept", "text/html")
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("%s %s: %w", method, target, err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("%s %s: reading the page: %w", method, target, err)
+	}
+	return resp.StatusCode, resp.Header.Get("Location"), body, nil
+}
+
+// htmlForm is a form as the browser would submit it: its action, method and the values of its
+// inputs (hidden ones included, so Dex's approval request id comes along).
+type htmlForm struct {
+	action, method string
+	fields         url.Values
+}
+
+// Dex's templates are small and regular (html/template output, attributes always quoted), so
+// regular expressions read them reliably; a full HTML parser would need a module.
+var (
+	formRE  = regexp.MustCompile(`(?is)<form\b([^>]*)>(.*?)</form>`)
+	inputRE = regexp.MustCompile(`(?is)<input\b([^>]*)>`)
+	linkRE  = regexp.MustCompile(`(?is)<a\b([^>]*)>`)
+	attrRE  = regexp.MustCompile(`(?s)([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>` + "`" + `]+))`)
+	errorRE = regexp.MustCompile(`(?is)<div[^>]*id="login-error"[^>]*>(.*?)</div>`)
+	tagRE   = regexp.MustCompile(`(?is)<script\b.*?</script>|<style\b.*?</style>|<[^>]*>`)
+)
+
+// attrs reads a tag's attributes, entity-decoded (Dex writes the action's '&' as "&amp;").
+func attrs(tag string) map[string]string {
+	m := map[string]string{}
+	for _, a := range attrRE.FindAllStringSubmatch(tag, -1) {
+		m[strings.ToLower(a[1])] = html.UnescapeString(a[2] + a[3] + a[4])
+	}
+	return m
+}
+
+func parseForms(page string) []*htmlForm {
+	var forms []*htmlForm
+	for _, fm := range formRE.FindAllStringSubmatch(page, -1) {
+		fa := attrs(fm[1])
+		f := &htmlForm{action: fa["action"], method: strings.ToUpper(fa["method"]), fields: url.Values{}}
+		if f.method == "" {
+			f.method = http.MethodGet
+		}
+		for _, in := range inputRE.FindAllStringSubmatch(fm[2], -1) {
+			ia := attrs(in[1])
+			if name := ia["name"]; name != "" {
+				f.fields.Add(name, ia["value"])
+			}
+		}
+		forms = append(forms, f)
+	}
+	return forms
+}
+
+func findForm(forms []*htmlForm, field string) *htmlForm {
+	for _, f := range forms {
+		if _, ok := f.fields[field]; ok {
+			return f
+		}
+	}
+	return nil
+}
+
+// findApproval finds Dex's "Grant Access" form. With skipApprovalScreen Dex shows it only when
+// the authorization request carries approval_prompt=force (prompt=consent does not trigger it).
+func findApproval(forms []*htmlForm) *htmlForm {
+	for _, f := range forms {
+		if f.fields.Get("approval") == "approve" {
+			return f
+		}
+	}
+	return nil
+}
+
+// submit resolves the action against the page URL; an empty action posts back to the page, as
+// Dex's approval form relies on.
+func (f *htmlForm) submit(page *url.URL) (method string, target *url.URL, form url.Values, err error) {
+	target, err = page.Parse(f.action)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("bad form action %q: %w", f.action, err)
+	}
+	if f.method == http.MethodPost {
+		return http.MethodPost, target, f.fields, nil
+	}
+	target.RawQuery = f.fields.Encode()
+	return http.MethodGet, target, nil, nil
+}
+
+// connectorLink picks the password connector on Dex's connector chooser, or else the first
+// connector: Dex shows the chooser only when more than one connector is configured (or
+// alwaysShowLoginScreen is set).
+func connectorLink(page string) string {
+	first := ""
+	for _, a := range linkRE.FindAllStringSubmatch(page, -1) {
+		href := attrs(a[1])["href"]
+		if !strings.Contains(href, "/auth/") {
+			continue
+		}
+		if strings.Contains(href, "/auth/local") {
+			return href
+		}
+		if first == "" {
+			first = href
+		}
+	}
+	return first
+}
+
+func loginError(page string) string {
+	if m := errorRE.FindStringSubmatch(page); m != nil {
+		return snippet([]byte(m[1]))
+	}
+	return "(no error message on the page)"
+}
+
+// snippet turns a page or an error body into one short line of its text for error messages.
+func snippet(body []byte) string {
+	text := html.UnescapeString(tagRE.ReplaceAllString(string(body), " "))
+	text = strings.Join(strings.Fields(text), " ")
+	if len(text) > 300 {
+		text = text[:300] + "..."
+	}
+	if text == "" {
+		return "(empty body)"
+	}
+	return fmt.Sprintf("%q", text)
+}

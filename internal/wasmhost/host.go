@@ -1,0 +1,245 @@
+// Package wasmhost drives a Proxy-Wasm plugin in the SDK's host emulator for tests: it
+// starts the plugin, sends requests, lists and answers dispatched calls, and copies local
+// responses out. The same calls work for a plugin linked natively and for a compiled module
+// run by proxytest.NewWasmVMContext. Test-only: nothing shipped imports it.
+package wasmhost
+
+import (
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// PluginContextID is the id the emulator gives the plugin (root) context; the plugin's own
+// dispatched calls (discovery, JWKS) belong to it.
+const PluginContextID = proxytest.PluginContextID
+
+// WasmEpoch is the wall clock a module sees in the SDK's wasm host (wazero's fake clock,
+// which advances 1 ms per read). Tokens for wasm-mode tests are dated from it.
+var WasmEpoch = time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Module is a compiled plugin the tests run against.
+type Module struct{ Name, Path string }
+
+// Modules are the two release builds, relative to the repository root.
+var Modules = []Module{{"tinygo", "build/plugin.wasm"}, {"go", "build/plugin-go.wasm"}}
+
+var moduleBytes = map[string][]byte{}
+
+// LoadModule instantiates a compiled module. A missing module skips the test, unless
+// OIDC_WASM_REQUIRE_WASM is set (as `make test` does): then it fails, so CI can never pass
+// without having run the wasm-mode tests.
+func LoadModule(t testing.TB, path string) types.VMContext {
+	t.Helper()
+	wasm, ok := moduleBytes[path]
+	if !ok {
+		var err error
+		if wasm, err = os.ReadFile(path); err != nil {
+			if os.Getenv("OIDC_WASM_REQUIRE_WASM") != "" {
+				t.Fatalf("wasm module missing (run make build build-go): %v", err)
+			}
+			t.Skipf("wasm module not built (make build build-go): %v", err)
+		}
+		moduleBytes[path] = wasm
+	}
+	vm, err := proxytest.NewWasmVMContext(wasm)
+	if err != nil {
+		t.Fatalf("loading %s: %v", path, err)
+	}
+	t.Cleanup(func() { _ = vm.Close() })
+	return vm
+}
+
+// Host wraps the SDK's emulator. The emulator is process-global: tests using it must not
+// run in parallel.
+type Host struct {
+	proxytest.HostEmulator
+	t       testing.TB
+	handled map[uint32]int // callouts already handed out, per context
+}
+
+// Start starts the VM and the plugin with config, returning the plugin's start status.
+func Start(t testing.TB, vm types.VMContext, config string) (*Host, types.OnPluginStartStatus) {
+	t.Helper()
+	opt := proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration([]byte(config))
+	emu, reset := proxytest.NewHostEmulator(opt)
+	t.Cleanup(reset)
+	h := &Host{HostEmulator: emu, t: t, handled: map[uint32]int{}}
+	if st := h.StartVM(); st != types.OnVMStartStatusOK {
+		t.Fatalf("StartVM: %v", st)
+	}
+	return h, h.StartPlugin()
+}
+
+// MustStart starts a plugin whose configuration must be accepted.
+func MustStart(t testing.TB, vm types.VMContext, config string) *Host {
+	t.Helper()
+	h, st := Start(t, vm, config)
+	if st != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin did not start: %v (critical logs: %q)", st, CopyLogs(h.GetCriticalLogs()))
+	}
+	return h
+}
+
+// CopyLogs copies log lines at once: in wasm mode they point into guest memory.
+func CopyLogs(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.Clone(l)
+	}
+	return out
+}
+
+// Callout is a dispatched call as the test sees it.
+type Callout struct {
+	ID      uint32
+	Cluster string
+	Pairs   [][2]string       // headers as sent, in order
+	Headers map[string]string // the same, by name
+	Body    string
+}
+
+// URL is the call's target as https://<:authority><:path>.
+func (c Callout) URL() string { return "https://" + c.Headers[":authority"] + c.Headers[":path"] }
+
+// HasPending reports whether a context has calls not yet handed out.
+func (h *Host) HasPending(contextID uint32) bool {
+	return len(h.GetCalloutAttributesFromContext(contextID)) > h.handled[contextID]
+}
+
+// Pending returns the calls of a context not handed out before, and marks them handed out.
+func (h *Host) Pending(contextID uint32) []Callout {
+	all := h.GetCalloutAttributesFromContext(contextID)
+	var out []Callout
+	for _, a := range all[h.handled[contextID]:] {
+		c := Callout{ID: a.CalloutID, Cluster: a.Upstream, Headers: map[string]string{}, Body: string(a.Body)}
+		for _, kv := range a.Headers {
+			c.Pairs = append(c.Pairs, [2]string{strings.Clone(kv[0]), strings.Clone(kv[1])})
+			c.Headers[kv[0]] = kv[1]
+		}
+		out = append(out, c)
+	}
+	h.handled[contextID] = len(all)
+	return out
+}
+
+// OnePending asserts exactly one new call on a context and returns it.
+func (h *Host) OnePending(contextID uint32) Callout {
+	h.t.Helper()
+	cs := h.Pending(contextID)
+	if len(cs) != 1 {
+		h.t.Fatalf("context %d: want 1 pending callout, got %d: %+v", contextID, len(cs), cs)
+	}
+	return cs[0]
+}
+
+// Answer delivers a JSON answer to a call; status 0 simulates Envoy's failed call (timeout,
+// refused connection): no headers, no body.
+func (h *Host) Answer(c Callout, status int, body string) {
+	var headers [][2]string
+	if status != 0 {
+		headers = [][2]string{{":status", strconv.Itoa(status)}, {"content-type", "application/json"}}
+	}
+	h.AnswerRaw(c, headers, []byte(body))
+}
+
+// AnswerRaw delivers an answer with the given headers (":status" included) and body.
+func (h *Host) AnswerRaw(c Callout, headers [][2]string, body []byte) {
+	h.CallOnHttpCallResponse(c.ID, headers, nil, body)
+}
+
+// Reply is a local response copied out of the emulator.
+type Reply struct {
+	Status  uint32
+	Headers [][2]string
+	Body    string
+}
+
+// Header returns the first value of a response header.
+func (r *Reply) Header(name string) string {
+	for _, kv := range r.Headers {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+// SetCookies maps cookie name to its whole Set-Cookie value.
+func (r *Reply) SetCookies() map[string]string {
+	out := map[string]string{}
+	for _, kv := range r.Headers {
+		if kv[0] == "set-cookie" {
+			name, _, _ := strings.Cut(kv[1], "=")
+			out[name] = kv[1]
+		}
+	}
+	return out
+}
+
+// CookieValue is the value a Set-Cookie gives its cookie.
+func CookieValue(setCookie string) string {
+	_, rest, _ := strings.Cut(setCookie, "=")
+	v, _, _ := strings.Cut(rest, ";")
+	return v
+}
+
+// Reply returns the local response a stream got, or nil.
+func (h *Host) Reply(contextID uint32) *Reply {
+	r := h.GetSentLocalResponse(contextID)
+	if r == nil {
+		return nil
+	}
+	out := &Reply{Status: r.StatusCode, Body: string(r.Data)}
+	for _, kv := range r.Headers {
+		out.Headers = append(out.Headers, [2]string{strings.Clone(kv[0]), strings.Clone(kv[1])})
+	}
+	return out
+}
+
+// Request runs OnHttpRequestHeaders for a new stream.
+func (h *Host) Request(headers [][2]string) (uint32, types.Action) {
+	id := h.InitializeHttpContext()
+	return id, h.CallOnRequestHeaders(id, headers, true)
+}
+
+// Upstream returns the request headers as they would leave for the upstream.
+func (h *Host) Upstream(contextID uint32) map[string][]string {
+	out := map[string][]string{}
+	for _, kv := range h.GetCurrentRequestHeaders(contextID) {
+		out[kv[0]] = append(out[kv[0]], kv[1])
+	}
+	return out
+}
+
+// BrowserGet is a top-level page load of path on app.example.com.
+func BrowserGet(path string, extra ...[2]string) [][2]string {
+	return append([][2]string{
+		{":method", "GET"}, {":path", path}, {":authority", "app.example.com"}, {":scheme", "https"},
+		{"accept", "text/html,application/xhtml+xml"},
+	}, extra...)
+}
+
+// APIGet is a request from an API client.
+func APIGet(path string, extra ...[2]string) [][2]string {
+	return append([][2]string{
+		{":method", "GET"}, {":path", path}, {":authority", "app.example.com"}, {":scheme", "https"},
+		{"accept", "application/json"},
+	}, extra...)
+}
+
+// Query parses the query of an absolute or relative URL.
+func Query(t testing.TB, rawURL string) url.Values {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("bad URL %q: %v", rawURL, err)
+	}
+	return u.Query()
+}
