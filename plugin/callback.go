@@ -1,0 +1,190 @@
+package plugin
+
+import (
+	"crypto/rand"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// idTokenSkew is the clock leeway for exp and nbf: Envoy hosts and IdPs drift apart.
+const idTokenSkew = time.Minute
+
+// callback completes a login: the IdP sent the browser back with a code and the state. The
+// state must match the sealed state cookie this browser got when the login started; then the
+// code is exchanged with the PKCE verifier, the ID token verified (signature, issuer,
+// audience, expiry, nonce), and a fresh session cookie issued. Any failure ends on an error
+// page that clears the state cookie and never redirects, so it cannot loop.
+func (h *httpContext) callback(rawPath string) types.Action {
+	query := ""
+	if i := strings.IndexByte(rawPath, '?'); i >= 0 {
+		query = rawPath[i+1:]
+	}
+	cb, err := oidc.ParseCallback(query)
+	var idpErr *oidc.CallbackError
+	switch {
+	case errors.As(err, &idpErr):
+		h.p.metrics.count(metricLoginFailedIdpError)
+		proxywasm.LogWarnf("oidc-wasm: the identity provider refused the login: %v", idpErr)
+		status := uint32(400)
+		if idpErr.Code == "access_denied" {
+			status = 403
+		}
+		return h.loginFailed(status, "The identity provider did not complete the login ("+idpErr.Code+").")
+	case err != nil:
+		h.p.metrics.count(metricLoginFailedBadCallback)
+		return h.loginFailed(400, "The login callback is malformed.")
+	}
+	state, ok := h.loginState()
+	if !ok || !oidc.EqualSecret(cb.State, state.State) {
+		h.p.metrics.count(metricLoginFailedBadState)
+		return h.loginFailed(400, "The login state is missing, expired or does not match. Logins time out after 10 minutes and work in one tab at a time.")
+	}
+	redirectURI, ok := h.redirectURI()
+	if !ok {
+		return h.loginFailed(400, "The request's host is not valid.")
+	}
+	return h.whenReady(func() types.Action { return h.exchange(cb.Code, redirectURI, state) })
+}
+
+// loginState opens the state cookie. Duplicates with different values are ambiguous and
+// refused, like any cookie that fails to open.
+func (h *httpContext) loginState() (*oidc.LoginState, bool) {
+	sealed, ok, _ := oidc.CookieValue(h.cookies, h.p.cfg.StateCookieName())
+	if !ok {
+		return nil, false
+	}
+	plain, err := h.p.sealer.Open(oidc.PurposeState, sealed, time.Now())
+	if err != nil {
+		return nil, false
+	}
+	var st oidc.LoginState
+	if err := st.UnmarshalBinary(plain); err != nil {
+		return nil, false
+	}
+	return &st, true
+}
+
+// exchange trades the code for tokens at the token endpoint, then verifies the ID token.
+func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState) types.Action {
+	cfg := h.p.cfg
+	req := oidc.CodeExchangeRequest(h.p.idp.provider.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, code, redirectURI, state.CodeVerifier)
+	err := h.p.dispatch(req, func(a answer) {
+		if h.done {
+			return
+		}
+		if h.onTokens(a, state) == types.ActionContinue {
+			if err := proxywasm.ResumeHttpRequest(); err != nil {
+				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
+			}
+		}
+	})
+	if err != nil {
+		proxywasm.LogErrorf("oidc-wasm: token request not sent: %s", dispatchProblem(cfg.Cluster, err))
+		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		return h.loginFailed(503, "The identity provider cannot be reached.")
+	}
+	return types.ActionPause
+}
+
+func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
+	if a.err != nil {
+		proxywasm.LogErrorf("oidc-wasm: token endpoint: %v", a.err)
+		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		return h.loginFailed(503, "The identity provider cannot be reached.")
+	}
+	tokens, err := oidc.ParseTokenResponse(a.status, a.body)
+	var tokenErr *oidc.TokenError
+	switch {
+	case errors.As(err, &tokenErr):
+		proxywasm.LogWarnf("oidc-wasm: the token endpoint refused the code: %v", tokenErr)
+		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		return h.loginFailed(400, "The identity provider refused the login code ("+tokenErr.Code+"). Codes are single-use and short-lived.")
+	case err != nil:
+		proxywasm.LogErrorf("oidc-wasm: unusable token endpoint answer: %v", err)
+		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		return h.loginFailed(502, "The identity provider's answer was not usable.")
+	case tokens.IDToken == "":
+		proxywasm.LogErrorf("oidc-wasm: the token endpoint answered without an id_token (is the openid scope requested?)")
+		h.p.metrics.count(metricLoginFailedIdToken)
+		return h.loginFailed(502, "The identity provider did not return an ID token.")
+	}
+	return h.verifyIDToken(tokens, state, false)
+}
+
+// verifyIDToken checks the ID token. A key id the JWKS does not know may mean the IdP has
+// rotated its keys: the request waits for one (rate-limited) JWKS refetch and tries again.
+func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.LoginState, refetched bool) types.Action {
+	s := &h.p.idp
+	v := oidc.Verifier{Issuer: h.p.cfg.Issuer, ClientID: h.p.cfg.ClientID, Audiences: []string{h.p.cfg.ClientID}, Keys: s.keys, Skew: idTokenSkew}
+	tok, err := v.VerifyIDToken(tokens.IDToken, state.Nonce, time.Now())
+	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.p.requestKeyRefresh() {
+		retry := func() types.Action { return h.verifyIDToken(tokens, state, true) }
+		if h.p.hold(h.id, h.resumeWith(retry)) {
+			return types.ActionPause
+		}
+	}
+	if err != nil {
+		proxywasm.LogWarnf("oidc-wasm: ID token rejected: %v", err)
+		h.p.metrics.count(metricLoginFailedIdToken)
+		return h.loginFailed(401, "The identity provider's ID token could not be verified.")
+	}
+	return h.startSession(tok, state)
+}
+
+// startSession issues a fresh session cookie (never one the browser brought: no session
+// fixation), clears the state cookie, and sends the browser back where it started.
+func (h *httpContext) startSession(tok *oidc.Token, state *oidc.LoginState) types.Action {
+	now := time.Now()
+	expiry := tok.Expiry
+	if limit := now.Add(maxSessionLifetime); expiry.After(limit) {
+		expiry = limit
+	}
+	sess := oidc.Session{Claims: tok.Claims, IssuedAt: now, TokenExpiry: tok.Expiry}
+	plain, err := sess.MarshalBinary()
+	if err != nil {
+		proxywasm.LogErrorf("oidc-wasm: cannot encode the session: %v", err)
+		return h.loginFailed(500, "The session could not be created.")
+	}
+	sealed, err := h.p.sealer.Seal(rand.Reader, oidc.PurposeSession, expiry, plain)
+	if err != nil {
+		proxywasm.LogErrorf("oidc-wasm: cannot seal the session: %v", err)
+		return h.loginFailed(500, "The session could not be created.")
+	}
+	maxAge := int(expiry.Sub(now) / time.Second)
+	if maxAge < 1 {
+		maxAge = 1
+	}
+	returnTo, ok := oidc.SafeReturnPath(state.ReturnTo)
+	if !ok {
+		returnTo = "/"
+	}
+	chunks := oidc.SplitCookie(h.p.cfg.CookieName, sealed)
+	if chunks == nil {
+		proxywasm.LogErrorf("oidc-wasm: the session of %d bytes does not fit in the cookies a browser keeps; the ID token carries too many claims", len(sealed))
+		h.p.metrics.count(metricLoginFailedIdToken)
+		return h.loginFailed(502, "The identity provider's token is too large for a session cookie.")
+	}
+	headers := [][2]string{{"location", returnTo}}
+	keep := map[string]bool{}
+	for _, c := range chunks {
+		keep[c[0]] = true
+		headers = append(headers, [2]string{"set-cookie", h.cookie(c[0], c[1], maxAge)})
+	}
+	headers = append(headers, h.clearSessionCookies(keep)...)
+	headers = append(headers, [2]string{"set-cookie", h.cookie(h.p.cfg.StateCookieName(), "", 0)})
+	h.p.metrics.count(metricLoginSucceeded)
+	proxywasm.LogInfof("oidc-wasm: login of subject %q", tok.Subject)
+	return h.respond(302, headers, "")
+}
+
+// loginFailed ends a callback on an error page that clears the state cookie.
+func (h *httpContext) loginFailed(status uint32, message string) types.Action {
+	clear := [][2]string{{"set-cookie", h.cookie(h.p.cfg.StateCookieName(), "", 0)}}
+	return h.page(status, "Login failed", message, clear)
+}

@@ -1,0 +1,379 @@
+package plugin
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// Config is the validated plugin configuration (the JSON in Envoy's plugin configuration or
+// the WasmPlugin's pluginConfig). Every field has passed validation; nothing downstream
+// re-checks it.
+type Config struct {
+	Issuer          string
+	Cluster         string
+	ClientID        string
+	ClientSecret    string
+	CookieSecret    []byte
+	CookieName      string
+	CookieSecure    bool
+	RedirectPath    string
+	Scopes          []string
+	SkipPaths       []PathRule
+	ClaimsToHeaders []HeaderClaim
+	Timeout         time.Duration
+}
+
+// HeaderClaim maps one upstream request header to a claim path (gjson syntax).
+type HeaderClaim struct {
+	Header string // lower-case
+	Claim  string
+}
+
+// StateCookieName is the cookie holding a login in progress; derived so that two plugins
+// with different cookie names never read each other's state.
+func (c *Config) StateCookieName() string { return c.CookieName + "_state" }
+
+// ConfigError names the configuration key at fault, so an operator reading Envoy's log at
+// plugin start knows exactly what to fix.
+type ConfigError struct {
+	Key     string
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("configuration key %q: %s", e.Key, e.Problem)
+}
+
+func configErr(key, format string, args ...any) error {
+	return &ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}
+}
+
+// configKeys lists every key the plugin accepts; anything else is refused so that a typo
+// (say "skip_path") never silently turns into an open door. The README's reference is
+// checked against this list by a test.
+var configKeys = []string{
+	"issuer", "cluster", "client_id", "client_secret", "client_secret_env",
+	"cookie_secret", "cookie_secret_env", "cookie_name", "cookie_secure",
+	"redirect_path", "scopes", "skip_paths", "claims_to_headers", "timeout_ms",
+}
+
+// Defaults for optional keys.
+const (
+	defaultRedirectPath = "/oauth2/callback"
+	defaultCookieName   = "_oidc_session"
+	defaultTimeoutMS    = 5000
+	maxTimeoutMS        = 60000
+)
+
+var (
+	defaultScopes          = []string{"openid", "profile", "email"}
+	defaultClaimsToHeaders = []HeaderClaim{
+		{Header: "x-auth-request-email", Claim: "email"},
+		{Header: "x-auth-request-user", Claim: "sub"},
+	}
+)
+
+// ParseConfig validates the configuration. getenv reads the VM's environment (os.LookupEnv in
+// the plugin), used for the *_env keys that keep secrets out of the configuration.
+func ParseConfig(data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, configErr("(root)", "configuration is empty; at least issuer, client_id, a client secret and a cookie secret are required")
+	}
+	if !oidc.ValidJSON(data) {
+		return nil, configErr("(root)", "not valid JSON (or nested too deeply)")
+	}
+	root := gjson.ParseBytes(data)
+	if !root.IsObject() {
+		return nil, configErr("(root)", "must be a JSON object")
+	}
+	if err := checkKnownKeys(root); err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	var err error
+	if c.Issuer, err = requiredString(root, "issuer"); err != nil {
+		return nil, err
+	}
+	issuerURL, err := parseIssuer(c.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	if c.Cluster, err = optionalString(root, "cluster", istioClusterName(issuerURL)); err != nil {
+		return nil, err
+	}
+	if c.Cluster == "" {
+		return nil, configErr("cluster", "must not be empty")
+	}
+	if c.ClientID, err = requiredString(root, "client_id"); err != nil {
+		return nil, err
+	}
+	if c.ClientSecret, err = secret(root, "client_secret", getenv); err != nil {
+		return nil, err
+	}
+	if c.CookieSecret, err = cookieSecret(root, getenv); err != nil {
+		return nil, err
+	}
+	if c.CookieName, err = optionalString(root, "cookie_name", defaultCookieName); err != nil {
+		return nil, err
+	}
+	if !isCookieName(c.CookieName) {
+		return nil, configErr("cookie_name", "%q is not a valid cookie name (letters, digits, '_' and '-' only)", c.CookieName)
+	}
+	if c.CookieSecure, err = optionalBool(root, "cookie_secure", true); err != nil {
+		return nil, err
+	}
+	if c.RedirectPath, err = optionalString(root, "redirect_path", defaultRedirectPath); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(c.RedirectPath, "/") || strings.HasPrefix(c.RedirectPath, "//") || strings.ContainsAny(c.RedirectPath, "?#\\ \t\r\n") {
+		return nil, configErr("redirect_path", "%q must be an absolute path without query or fragment", c.RedirectPath)
+	}
+	if c.Scopes, err = scopes(root); err != nil {
+		return nil, err
+	}
+	if c.SkipPaths, err = parsePathRules(root.Get("skip_paths"), "skip_paths"); err != nil {
+		return nil, err
+	}
+	if c.ClaimsToHeaders, err = claimsToHeaders(root); err != nil {
+		return nil, err
+	}
+	timeout, err := optionalInt(root, "timeout_ms", defaultTimeoutMS)
+	if err != nil {
+		return nil, err
+	}
+	if timeout < 1 || timeout > maxTimeoutMS {
+		return nil, configErr("timeout_ms", "%d is out of range 1..%d", timeout, maxTimeoutMS)
+	}
+	c.Timeout = time.Duration(timeout) * time.Millisecond
+	return c, nil
+}
+
+func checkKnownKeys(root gjson.Result) error {
+	var err error
+	root.ForEach(func(k, _ gjson.Result) bool {
+		for _, known := range configKeys {
+			if k.String() == known {
+				return true
+			}
+		}
+		err = configErr(k.String(), "unknown key (accepted keys: %s)", strings.Join(configKeys, ", "))
+		return false
+	})
+	return err
+}
+
+func parseIssuer(issuer string) (*url.URL, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, configErr("issuer", "%q must be an absolute http(s) URL without query or fragment", issuer)
+	}
+	return u, nil
+}
+
+// istioClusterName is the cluster Istio creates for a ServiceEntry or Service on the issuer's
+// host and port: "outbound|<port>||<host>".
+func istioClusterName(issuer *url.URL) string {
+	port := issuer.Port()
+	if port == "" {
+		port = "443"
+		if issuer.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return "outbound|" + port + "||" + issuer.Hostname()
+}
+
+func requiredString(root gjson.Result, key string) (string, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return "", configErr(key, "required")
+	}
+	if v.Type != gjson.String {
+		return "", configErr(key, "must be a string")
+	}
+	if v.Str == "" {
+		return "", configErr(key, "must not be empty")
+	}
+	return v.Str, nil
+}
+
+func optionalString(root gjson.Result, key, def string) (string, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return def, nil
+	}
+	if v.Type != gjson.String {
+		return "", configErr(key, "must be a string")
+	}
+	return v.Str, nil
+}
+
+func optionalBool(root gjson.Result, key string, def bool) (bool, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return def, nil
+	}
+	if v.Type != gjson.True && v.Type != gjson.False {
+		return false, configErr(key, "must be true or false")
+	}
+	return v.Bool(), nil
+}
+
+func optionalInt(root gjson.Result, key string, def int) (int, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v.Raw)
+	if v.Type != gjson.Number || err != nil {
+		return 0, configErr(key, "must be a whole number")
+	}
+	return n, nil
+}
+
+// secret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
+// VM's environment (Istio: vmConfig.env fed by a Kubernetes Secret) for real deployments.
+func secret(root gjson.Result, key string, getenv func(string) (string, bool)) (string, error) {
+	envKey := key + "_env"
+	inline, fromEnv := root.Get(key), root.Get(envKey)
+	switch {
+	case inline.Exists() && fromEnv.Exists():
+		return "", configErr(key, "set either %s or %s, not both", key, envKey)
+	case inline.Exists():
+		return requiredString(root, key)
+	case fromEnv.Exists():
+		name, err := requiredString(root, envKey)
+		if err != nil {
+			return "", err
+		}
+		v, ok := getenv(name)
+		if !ok || v == "" {
+			return "", configErr(envKey, "environment variable %q is not set or empty in the Wasm VM (Istio: vmConfig.env; Envoy: vm_config.environment_variables)", name)
+		}
+		return v, nil
+	default:
+		return "", configErr(key, "required (or %s naming an environment variable)", envKey)
+	}
+}
+
+func cookieSecret(root gjson.Result, getenv func(string) (string, bool)) ([]byte, error) {
+	s, err := secret(root, "cookie_secret", getenv)
+	if err != nil {
+		return nil, err
+	}
+	key := "cookie_secret"
+	if root.Get("cookie_secret_env").Exists() {
+		key = "cookie_secret_env"
+	}
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, configErr(key, "must decode to exactly 32 bytes, got %d (generate one with: openssl rand -base64 32)", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, configErr(key, "not valid base64 (generate one with: openssl rand -base64 32)")
+}
+
+func scopes(root gjson.Result) ([]string, error) {
+	v := root.Get("scopes")
+	if !v.Exists() {
+		return append([]string(nil), defaultScopes...), nil
+	}
+	if !v.IsArray() {
+		return nil, configErr("scopes", "must be an array of strings")
+	}
+	var out []string
+	for i, s := range v.Array() {
+		if s.Type != gjson.String || s.Str == "" || strings.ContainsAny(s.Str, " \t\r\n\"\\") {
+			return nil, configErr(fmt.Sprintf("scopes[%d]", i), "must be a non-empty string without spaces or quotes")
+		}
+		out = append(out, s.Str)
+	}
+	return out, nil
+}
+
+// headersNotMappable are headers a claim must never be written to: routing and framing
+// headers, and the credentials and cookies the plugin itself manages.
+var headersNotMappable = map[string]bool{
+	"host": true, "cookie": true, "authorization": true, "content-length": true,
+	"transfer-encoding": true, "connection": true, "te": true, "upgrade": true,
+	"proxy-authorization": true, "set-cookie": true, "x-forwarded-for": true,
+}
+
+func claimsToHeaders(root gjson.Result) ([]HeaderClaim, error) {
+	v := root.Get("claims_to_headers")
+	if !v.Exists() {
+		return append([]HeaderClaim(nil), defaultClaimsToHeaders...), nil
+	}
+	if !v.IsObject() {
+		return nil, configErr("claims_to_headers", "must be an object mapping header name to claim path")
+	}
+	var out []HeaderClaim
+	seen := map[string]bool{}
+	var err error
+	v.ForEach(func(k, path gjson.Result) bool {
+		key := "claims_to_headers." + k.String()
+		name := strings.ToLower(k.String())
+		switch {
+		case !isHeaderName(name):
+			err = configErr(key, "%q is not a valid HTTP header name", k.String())
+		case headersNotMappable[name]:
+			err = configErr(key, "header %q cannot carry a claim", name)
+		case seen[canonicalHeader(name)]:
+			err = configErr(key, "header listed twice (names are compared case-insensitively, '_' equal to '-')")
+		case path.Type != gjson.String || path.Str == "":
+			err = configErr(key, "claim path must be a non-empty string")
+		}
+		if err != nil {
+			return false
+		}
+		seen[canonicalHeader(name)] = true
+		out = append(out, HeaderClaim{Header: name, Claim: path.Str})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Header < out[j].Header })
+	return out, nil
+}
+
+// isHeaderName reports whether s is an RFC 9110 token, which is what Envoy accepts as a
+// header name.
+func isHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func isCookieName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

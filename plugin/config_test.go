@@ -1,0 +1,119 @@
+package plugin
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := ParseConfig([]byte(testConfig("")), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster != "outbound|443||idp.example.com" || c.RedirectPath != "/oauth2/callback" || c.Timeout != 5*time.Second ||
+		strings.Join(c.Scopes, " ") != "openid profile email" || !c.CookieSecure || c.CookieName != "_oidc_session" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if len(c.ClaimsToHeaders) != 2 || c.ClaimsToHeaders[0] != (HeaderClaim{"x-auth-request-email", "email"}) ||
+		c.ClaimsToHeaders[1] != (HeaderClaim{"x-auth-request-user", "sub"}) {
+		t.Errorf("claims_to_headers default: %+v", c.ClaimsToHeaders)
+	}
+	c, err = ParseConfig([]byte(`{"issuer":"http://dex.auth:5556/dex","client_id":"a","client_secret_env":"CS","cookie_secret_env":"CK"}`),
+		func(k string) (string, bool) {
+			return map[string]string{"CS": "from-env", "CK": testCookieKey}[k], k == "CS" || k == "CK"
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster != "outbound|5556||dex.auth" || c.ClientSecret != "from-env" || len(c.CookieSecret) != 32 {
+		t.Errorf("env config: %+v", c)
+	}
+}
+
+// Every configuration error names the key at fault.
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	base := `"issuer":"https://idp.example.com","client_id":"a","client_secret":"s","cookie_secret":"` + testCookieKey + `"`
+	cases := []struct{ config, key string }{
+		{``, "(root)"},
+		{`[1]`, "(root)"},
+		{`{"issuer":`, "(root)"},
+		{`{"scopes":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`, "(root)"},
+		{`{` + base + `,"skip_path":[]}`, "skip_path"},
+		{`{"client_id":"a","client_secret":"s","cookie_secret":"` + testCookieKey + `"}`, "issuer"},
+		{`{"issuer":"idp.example.com","client_id":"a","client_secret":"s","cookie_secret":"` + testCookieKey + `"}`, "issuer"},
+		{`{"issuer":"https://idp.example.com?x=1","client_id":"a","client_secret":"s","cookie_secret":"` + testCookieKey + `"}`, "issuer"},
+		{`{"issuer":"https://idp.example.com","client_id":"","client_secret":"s","cookie_secret":"` + testCookieKey + `"}`, "client_id"},
+		{`{"issuer":"https://idp.example.com","client_id":7,"client_secret":"s","cookie_secret":"` + testCookieKey + `"}`, "client_id"},
+		{`{"issuer":"https://idp.example.com","client_id":"a","cookie_secret":"` + testCookieKey + `"}`, "client_secret"},
+		{`{"issuer":"https://idp.example.com","client_id":"a","client_secret":"s","client_secret_env":"X","cookie_secret":"` + testCookieKey + `"}`, "client_secret"},
+		{`{"issuer":"https://idp.example.com","client_id":"a","client_secret_env":"MISSING","cookie_secret":"` + testCookieKey + `"}`, "client_secret_env"},
+		{`{"issuer":"https://idp.example.com","client_id":"a","client_secret":"s","cookie_secret":"c2hvcnQ="}`, "cookie_secret"},
+		{`{"issuer":"https://idp.example.com","client_id":"a","client_secret":"s","cookie_secret":"!!not base64!!"}`, "cookie_secret"},
+		{`{"issuer":"https://idp.example.com","client_id":"a","client_secret":"s"}`, "cookie_secret"},
+		{`{` + base + `,"cluster":""}`, "cluster"},
+		{`{` + base + `,"cookie_name":"a;b"}`, "cookie_name"},
+		{`{` + base + `,"cookie_secure":"yes"}`, "cookie_secure"},
+		{`{` + base + `,"redirect_path":"callback"}`, "redirect_path"},
+		{`{` + base + `,"redirect_path":"/cb?x=1"}`, "redirect_path"},
+		{`{` + base + `,"scopes":"openid"}`, "scopes"},
+		{`{` + base + `,"scopes":["openid","a b"]}`, "scopes[1]"},
+		{`{` + base + `,"skip_paths":{"prefix":"/x"}}`, "skip_paths"},
+		{`{` + base + `,"skip_paths":[{"prefix":"/ok"},{"prefix":"nope"}]}`, "skip_paths[1].prefix"},
+		{`{` + base + `,"skip_paths":[{"exact":"/a?b"}]}`, "skip_paths[0].exact"},
+		{`{` + base + `,"skip_paths":[{"regex":"(["}]}`, "skip_paths[0].regex"},
+		{`{` + base + `,"skip_paths":[{"prefix":"/a","exact":"/b"}]}`, "skip_paths[0]"},
+		{`{` + base + `,"skip_paths":[{"glob":"/a"}]}`, "skip_paths[0].glob"},
+		{`{` + base + `,"skip_paths":["/a"]}`, "skip_paths[0]"},
+		{`{` + base + `,"claims_to_headers":["email"]}`, "claims_to_headers"},
+		{`{` + base + `,"claims_to_headers":{"bad header":"email"}}`, "claims_to_headers.bad header"},
+		{`{` + base + `,"claims_to_headers":{"cookie":"email"}}`, "claims_to_headers.cookie"},
+		{`{` + base + `,"claims_to_headers":{"x-a":""}}`, "claims_to_headers.x-a"},
+		{`{` + base + `,"claims_to_headers":{"x-a":"a","X_A":"b"}}`, "claims_to_headers.X_A"},
+		{`{` + base + `,"timeout_ms":0}`, "timeout_ms"},
+		{`{` + base + `,"timeout_ms":1.5}`, "timeout_ms"},
+		{`{` + base + `,"timeout_ms":"100"}`, "timeout_ms"},
+	}
+	for _, c := range cases {
+		_, err := ParseConfig([]byte(c.config), noEnv)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != c.key {
+			t.Errorf("%s: want error for key %q, got %v", c.config, c.key, err)
+		}
+	}
+}
+
+// An invalid configuration fails plugin start, with a critical log naming the key.
+func TestInvalidConfigFailsPluginStart(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h, st := wasmhost.Start(t, vm, `{"issuer":"https://idp.example.com","client_id":"a","client_secret":"s","cookie_secret":"c2hvcnQ="}`)
+		if st != types.OnPluginStartStatusFailed {
+			t.Fatalf("want failed start, got %v", st)
+		}
+		logs := strings.Join(wasmhost.CopyLogs(h.GetCriticalLogs()), "\n")
+		if !strings.Contains(logs, `"cookie_secret"`) || !strings.Contains(logs, "32 bytes") {
+			t.Errorf("critical log must name the key and the problem: %q", logs)
+		}
+	})
+}
+
+// The README's configuration reference lists exactly the keys the code accepts.
+func TestConfigReferenceMatchesCode(t *testing.T) {
+	documented := readmeConfigKeys(t)
+	for _, k := range configKeys {
+		if !documented[k] {
+			t.Errorf("key %q is accepted but not documented in the README's configuration reference", k)
+		}
+		delete(documented, k)
+	}
+	for k := range documented {
+		t.Errorf("key %q is documented but not accepted by the code", k)
+	}
+}

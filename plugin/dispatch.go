@@ -1,0 +1,76 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// maxAnswerBytes bounds what the plugin reads of an IdP answer; discovery, JWKS and token
+// answers are a few KiB.
+const maxAnswerBytes = 1 << 20
+
+// answer is the IdP's reply to a dispatched call. err is set when there was no usable
+// reply: Envoy's timeout or reset (no headers at all), or an oversized body.
+type answer struct {
+	status int
+	body   []byte
+	err    error
+}
+
+var errNoAnswer = errors.New("no answer (timeout, connection failure or unknown cluster)")
+
+// dispatch sends req to the IdP through the configured cluster. onAnswer runs in the
+// context that called dispatch, if that context still exists when the answer arrives.
+func (p *pluginContext) dispatch(req oidc.Request, onAnswer func(answer)) error {
+	_, authority, path, err := req.Target()
+	if err != nil {
+		return fmt.Errorf("bad request URL %q: %w", req.URL, err)
+	}
+	headers := make([][2]string, 0, 4+len(req.Header))
+	headers = append(headers,
+		[2]string{":method", req.Method},
+		[2]string{":path", path},
+		[2]string{":authority", authority},
+		[2]string{"user-agent", "oidc-wasm"},
+	)
+	headers = append(headers, req.Header...)
+	timeout := uint32(p.cfg.Timeout.Milliseconds())
+	_, err = proxywasm.DispatchHttpCall(p.cfg.Cluster, headers, req.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
+		onAnswer(readAnswer(numHeaders, bodySize))
+	})
+	return err
+}
+
+func readAnswer(numHeaders, bodySize int) answer {
+	if numHeaders == 0 {
+		return answer{err: errNoAnswer}
+	}
+	headers, err := proxywasm.GetHttpCallResponseHeaders()
+	if err != nil {
+		return answer{err: fmt.Errorf("reading answer headers: %w", err)}
+	}
+	status := 0
+	for _, kv := range headers {
+		if kv[0] == ":status" {
+			status, _ = strconv.Atoi(kv[1])
+		}
+	}
+	if status == 0 {
+		return answer{err: errors.New("answer without a valid :status")}
+	}
+	if bodySize > maxAnswerBytes {
+		return answer{status: status, err: fmt.Errorf("answer body of %d bytes exceeds the %d byte limit", bodySize, maxAnswerBytes)}
+	}
+	var body []byte
+	if bodySize > 0 {
+		if body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
+			return answer{status: status, err: fmt.Errorf("reading answer body: %w", err)}
+		}
+	}
+	return answer{status: status, body: body}
+}

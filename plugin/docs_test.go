@@ -1,0 +1,51 @@
+package plugin
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// readmeSection returns the README text between <!-- NAME:start --> and <!-- NAME:end -->.
+func readmeSection(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
+	i, j := strings.Index(text, start), strings.Index(text, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %s section between %q and %q", name, start, end)
+	}
+	return text[i+len(start) : j]
+}
+
+// tableKeys collects the first-column `code` names of a Markdown table.
+func tableKeys(section string) map[string]bool {
+	keys := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(section, -1) {
+		keys[m[1]] = true
+	}
+	return keys
+}
+
+func readmeConfigKeys(t *testing.T) map[string]bool {
+	return tableKeys(readmeSection(t, "config-reference"))
+}
+
+// The README's metrics list names exactly the counters the plugin defines.
+func TestMetricsReferenceMatchesCode(t *testing.T) {
+	documented := tableKeys(readmeSection(t, "metrics-reference"))
+	for _, name := range metricNames {
+		if !documented[name] {
+			t.Errorf("metric %q is not documented in the README", name)
+		}
+		delete(documented, name)
+	}
+	for k := range documented {
+		t.Errorf("metric %q is documented but not defined", k)
+	}
+}

@@ -1,0 +1,143 @@
+package plugin
+
+import (
+	"strings"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// canonicalHeader folds the variants a client can use to smuggle a header past a filter that
+// compares names literally: Envoy keeps "X_Auth_Request_Email" distinct from
+// "x-auth-request-email", and an upstream framework may treat them as the same
+// (oauth2-proxy CVE-2025-64484, Kubeflow #6702).
+func canonicalHeader(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// requestHeaders is a snapshot of the incoming headers, read once per request.
+type requestHeaders [][2]string
+
+func (h requestHeaders) get(name string) string {
+	for _, kv := range h {
+		if strings.EqualFold(kv[0], name) {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+func (h requestHeaders) values(name string) []string {
+	var out []string
+	for _, kv := range h {
+		if strings.EqualFold(kv[0], name) {
+			out = append(out, kv[1])
+		}
+	}
+	return out
+}
+
+// stripManagedHeaders removes from the request every header the plugin owns, in every case
+// and '_'/'-' variant the client sent, before anything else happens: a managed header the
+// user has no claim for must arrive absent, never as the client wrote it.
+//
+// It removes once per occurrence, not once per name: Envoy removes every value of a name at
+// once (the extra calls are no-ops), while a host that removes one value per call still ends
+// with none. Duplicates are how header smuggling starts.
+func stripManagedHeaders(h requestHeaders, managed map[string]bool) error {
+	for _, kv := range h {
+		if managed[canonicalHeader(kv[0])] {
+			if err := removeAll(kv[0], 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeAll removes a request header that occurs n times.
+func removeAll(name string, n int) error {
+	for ; n > 0; n-- {
+		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// injectIdentity sets each mapped header from the session's claims, replacing whatever is
+// there. A claim that is absent, an object, or unsafe as a header value leaves the header
+// absent (it was stripped already).
+func (h *httpContext) injectIdentity(claims []byte) error {
+	for _, hc := range h.p.cfg.ClaimsToHeaders {
+		v, ok := oidc.ClaimValue(claims, hc.Claim, ",")
+		if !ok {
+			continue
+		}
+		if err := proxywasm.ReplaceHttpRequestHeader(hc.Header, h.lend(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lend keeps a value handed to the host referenced until the stream ends. Envoy copies
+// header values at once; a host that borrows guest memory instead (the SDK's wasm test host
+// does) must not see the garbage collector reuse it under the request.
+func (h *httpContext) lend(v string) string {
+	h.lent = append(h.lent, v)
+	return v
+}
+
+// isPluginCookie reports whether a cookie belongs to this plugin: the session cookie, its
+// chunks ("name_0", "name_1", ...), and the login state cookie.
+func isPluginCookie(cfg *Config, name string) bool {
+	if name == cfg.CookieName || name == cfg.StateCookieName() {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, cfg.CookieName+"_")
+	if !ok || rest == "" || len(rest) > 2 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// stripPluginCookies removes the plugin's cookies from the Cookie header sent upstream, so an
+// app never sees (or logs) the sealed session. The n Cookie headers the client sent are
+// replaced by one holding the other cookies, or by none.
+func (h *httpContext) stripPluginCookies(n int) error {
+	if n == 0 {
+		return nil
+	}
+	if err := removeAll("cookie", n); err != nil {
+		return err
+	}
+	rest := oidc.StripCookies(h.cookies, func(name string) bool { return isPluginCookie(h.p.cfg, name) })
+	if rest == "" {
+		return nil
+	}
+	return proxywasm.AddHttpRequestHeader("cookie", h.lend(rest))
+}
+
+// isBrowserNavigation decides between a login redirect and a 401: only a top-level page load
+// is worth sending to the IdP. Fetch/XHR calls and API clients get a 401 they can act on
+// instead of an HTML login page they cannot render.
+func isBrowserNavigation(h requestHeaders) bool {
+	method := h.get(":method")
+	if method != "GET" && method != "HEAD" {
+		return false
+	}
+	if mode := h.get("sec-fetch-mode"); mode != "" && mode != "navigate" {
+		return false
+	}
+	if strings.EqualFold(h.get("x-requested-with"), "XMLHttpRequest") {
+		return false
+	}
+	return strings.Contains(strings.ToLower(h.get("accept")), "text/html")
+}

@@ -1,0 +1,159 @@
+package plugin
+
+import (
+	"fmt"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// All IdP metadata I/O (discovery, JWKS) starts from OnTick, in the plugin context. The SDK
+// delivers a callout's answer to the context that dispatched it and drops the answer when
+// that context is gone; a fetch started by a request whose client then hung up would be
+// lost, and every request waiting for it would wait for nothing. Requests that need metadata
+// instead raise a flag and are held; the next tick (at most tickPeriodMS later) fetches.
+const (
+	tickPeriodMS = 250
+	// maxBackoffTicks caps the wait between failed attempts (30 s).
+	maxBackoffTicks = 120
+	// keyRefreshTicks is the least time between two JWKS fetches caused by unknown key ids
+	// (15 s): a flood of tokens with random kids costs the IdP one fetch per interval.
+	keyRefreshTicks = 60
+)
+
+// idpState is the IdP's discovery document and keys as this VM knows them, and the fetch
+// in progress, if any.
+type idpState struct {
+	provider *oidc.Provider
+	keys     *oidc.KeySet
+
+	ticks         uint64
+	fetching      bool
+	fetchGen      uint64 // identifies the fetch in progress; stale answers are ignored
+	fetchStarted  uint64 // tick the fetch in progress began
+	failures      int    // consecutive failed fetches
+	notBefore     uint64 // no new attempt before this tick (backoff)
+	wantKeys      bool   // a request met an unknown key id: refetch the JWKS
+	keysFetchedAt uint64
+}
+
+func (s *idpState) ready() bool { return s.provider != nil && s.keys != nil }
+
+// backingOff reports whether the last fetch failed and the next attempt is not due yet: a
+// request arriving now is answered 503 at once rather than held.
+func (s *idpState) backingOff() bool { return s.failures > 0 && s.ticks < s.notBefore && !s.fetching }
+
+func (p *pluginContext) OnTick() {
+	s := &p.idp
+	s.ticks++
+	if s.fetching {
+		// Envoy answers every callout, with a failure after the timeout at the latest. An
+		// answer that has not come after twice that is lost: give up on it.
+		if s.ticks-s.fetchStarted > 2*uint64(p.cfg.Timeout.Milliseconds())/tickPeriodMS+4 {
+			p.fetchFailed("the identity provider's answer never arrived")
+		}
+		return
+	}
+	if s.ticks < s.notBefore {
+		return
+	}
+	switch {
+	case s.provider == nil:
+		p.fetchDiscovery()
+	case s.keys == nil || s.wantKeys:
+		p.fetchKeys()
+	}
+}
+
+func (p *pluginContext) fetchDiscovery() {
+	p.fetch("discovery", oidc.DiscoveryRequest(p.cfg.Issuer), func(a answer) error {
+		provider, err := oidc.ParseDiscovery(p.cfg.Issuer, a.status, a.body)
+		if err != nil {
+			return err
+		}
+		p.idp.provider = provider
+		p.metrics.count(metricIdpDiscoveryFetched)
+		p.fetchKeys()
+		return nil
+	})
+}
+
+func (p *pluginContext) fetchKeys() {
+	p.idp.wantKeys = false
+	p.fetch("jwks", oidc.JWKSRequest(p.idp.provider), func(a answer) error {
+		keys, err := oidc.ParseJWKS(a.status, a.body)
+		if err != nil {
+			return err
+		}
+		s := &p.idp
+		s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
+		p.metrics.count(metricIdpJwksFetched)
+		proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), p.cfg.Issuer)
+		p.releaseWaiting(true)
+		return nil
+	})
+}
+
+// fetch dispatches one metadata request as the fetch in progress. use takes a usable answer;
+// a missing answer, an answer to a fetch already abandoned, or an error from use ends the
+// fetch through fetchFailed.
+func (p *pluginContext) fetch(what string, req oidc.Request, use func(answer) error) {
+	s := &p.idp
+	s.fetching = true
+	s.fetchGen++
+	s.fetchStarted = s.ticks
+	gen := s.fetchGen
+	err := p.dispatch(req, func(a answer) {
+		if gen != p.idp.fetchGen {
+			return
+		}
+		if a.err == nil {
+			a.err = use(a)
+		}
+		if a.err != nil {
+			p.fetchFailed(what + ": " + a.err.Error())
+		}
+	})
+	if err != nil {
+		p.fetchFailed(what + ": " + dispatchProblem(p.cfg.Cluster, err))
+	}
+}
+
+// fetchFailed ends the fetch in progress, schedules the next attempt with exponential
+// backoff, and answers every held request 503: a request never waits longer than one
+// fetch, and never passes unauthenticated.
+func (p *pluginContext) fetchFailed(reason string) {
+	s := &p.idp
+	s.fetching = false
+	s.fetchGen++
+	s.failures++
+	backoff := uint64(1) << min(s.failures, 7)
+	s.notBefore = s.ticks + min(backoff, maxBackoffTicks)
+	p.metrics.count(metricIdpFetchFailed)
+	proxywasm.LogErrorf("oidc-wasm: cannot load the identity provider's metadata from %s (attempt %d, next in %d ms): %s",
+		p.cfg.Issuer, s.failures, (s.notBefore-s.ticks)*tickPeriodMS, reason)
+	p.releaseWaiting(false)
+}
+
+// requestKeyRefresh asks for a JWKS refetch after a token named an unknown key id. It reports
+// false when one was fetched too recently (rate limit); the token is then simply invalid.
+func (p *pluginContext) requestKeyRefresh() bool {
+	s := &p.idp
+	if s.fetching || s.wantKeys {
+		return true
+	}
+	if s.ticks-s.keysFetchedAt < keyRefreshTicks {
+		return false
+	}
+	s.wantKeys = true
+	return true
+}
+
+// dispatchProblem explains a refused DispatchHttpCall. Envoy's only word for an unknown
+// cluster is "bad argument", which sends operators hunting; say what to check.
+func dispatchProblem(cluster string, err error) string {
+	return fmt.Sprintf("dispatch to cluster %q refused (%v): the cluster must exist in Envoy "+
+		"(Istio: a ServiceEntry or Service for the IdP host; the name is outbound|<port>||<host>) "+
+		"and the request needs :method, :path and :authority", cluster, err)
+}
