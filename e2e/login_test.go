@@ -1,0 +1,152 @@
+// Package e2e runs the compiled plugin against a real identity provider: the module runs in
+// the SDK's wasm host, every call it dispatches is carried to a real Dex over HTTP, and a
+// scripted browser logs in on Dex's own form.
+package e2e
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/oidc-wasm/oidc-wasm/internal/testidp"
+	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
+)
+
+const (
+	clientID     = "wasm-oidc"
+	clientSecret = "wasm-secret"
+	cookieKey    = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	callbackURL  = "https://app.example.com/oauth2/callback"
+)
+
+// gateway is the compiled plugin wired to a real Dex.
+type gateway struct {
+	t   *testing.T
+	dex *testidp.Dex
+	*wasmhost.Host
+}
+
+func newGateway(t *testing.T, module wasmhost.Module, dex *testidp.Dex) *gateway {
+	vm := wasmhost.LoadModule(t, "../"+module.Path)
+	config := `{"issuer":"` + dex.Issuer + `","cluster":"dex","client_id":"` + clientID + `","client_secret":"` + clientSecret +
+		`","cookie_secret":"` + cookieKey + `","scopes":["openid","email","profile"],` +
+		`"claims_to_headers":{"x-auth-request-email":"email","x-auth-request-user":"sub","x-auth-request-name":"name"}}`
+	return &gateway{t: t, dex: dex, Host: wasmhost.MustStart(t, vm, config)}
+}
+
+// carry forwards every pending call of a context to Dex, as Envoy would through the cluster.
+func (g *gateway) carry(contextID uint32) int {
+	n := 0
+	for _, c := range g.Pending(contextID) {
+		if c.Cluster != "dex" {
+			g.t.Fatalf("call to unexpected cluster %q", c.Cluster)
+		}
+		headers, body, err := testidp.Forward(g.dex.Addr, c.Pairs, []byte(c.Body), 5*time.Second)
+		if err != nil {
+			g.t.Logf("forward failed (delivered as Envoy's failed call): %v", err)
+		}
+		g.AnswerRaw(c, headers, body)
+		n++
+	}
+	return n
+}
+
+// loadMetadata ticks until discovery and JWKS have come from Dex.
+func (g *gateway) loadMetadata() {
+	g.Tick()
+	for i := 0; i < 4 && g.HasPending(wasmhost.PluginContextID); i++ {
+		g.carry(wasmhost.PluginContextID)
+	}
+	if n, _ := g.GetCounterMetric("oidc_wasm.idp_jwks_fetched"); n != 1 {
+		g.t.Fatalf("JWKS not loaded from Dex (errors: %q)", wasmhost.CopyLogs(g.GetErrorLogs()))
+	}
+}
+
+// login runs a browser login through Dex's form and returns the session Cookie header.
+func (g *gateway) login(path string) string {
+	g.t.Helper()
+	id, _ := g.Request(wasmhost.BrowserGet(path))
+	r := g.Reply(id)
+	if r == nil || r.Status != 302 || !strings.HasPrefix(r.Header("location"), g.dex.Issuer+"/auth") {
+		g.t.Fatalf("want a redirect to Dex, got %+v", r)
+	}
+	state := wasmhost.CookieValue(r.SetCookies()["_oidc_session_state"])
+	cb, err := testidp.NewBrowser().LoginAtDex(r.Header("location"), testidp.DexUser, testidp.DexPassword)
+	if err != nil {
+		g.t.Fatalf("login at Dex: %v", err)
+	}
+	u, err := url.Parse(cb)
+	if err != nil || u.Scheme+"://"+u.Host+u.Path != callbackURL {
+		g.t.Fatalf("Dex sent the browser to %q, want the callback", cb)
+	}
+	id, action := g.Request(wasmhost.BrowserGet(u.RequestURI(), [2]string{"cookie", "_oidc_session_state=" + state}))
+	if action != types.ActionPause || g.carry(id) != 1 {
+		g.t.Fatalf("callback must exchange the code at Dex's token endpoint")
+	}
+	done := g.Reply(id)
+	if done == nil || done.Status != 302 || done.Header("location") != path {
+		g.t.Fatalf("callback: want 302 to %s, got %+v (warnings: %q)", path, done, wasmhost.CopyLogs(g.GetWarnLogs()))
+	}
+	return "_oidc_session=" + wasmhost.CookieValue(done.SetCookies()["_oidc_session"])
+}
+
+// A real login through Dex, with the compiled module: the upstream then sees Dex's user, and
+// the classic attacks fail (issue 2's end-to-end test).
+func TestLoginThroughDex(t *testing.T) {
+	dex := testidp.StartDex(t, testidp.DexOptions{ClientID: clientID, ClientSecret: clientSecret, RedirectURIs: []string{callbackURL}})
+	for _, module := range wasmhost.Modules {
+		t.Run(module.Name, func(t *testing.T) {
+			g := newGateway(t, module, dex)
+			g.loadMetadata()
+			session := g.login("/notebooks?ns=alice")
+
+			id, action := g.Request(wasmhost.BrowserGet("/notebooks",
+				[2]string{"cookie", "lang=en; " + session},
+				[2]string{"X_Auth_Request_Email", "mallory@evil.example"},
+			))
+			if action != types.ActionContinue {
+				t.Fatalf("authenticated request must continue, got %v %+v", action, g.Reply(id))
+			}
+			up := g.Upstream(id)
+			if got := up["x-auth-request-email"]; len(got) != 1 || got[0] != testidp.DexUser {
+				t.Errorf("x-auth-request-email = %q, want Dex's user %q", got, testidp.DexUser)
+			}
+			if got := up["x-auth-request-name"]; len(got) != 1 || got[0] != testidp.DexUsername {
+				t.Errorf("x-auth-request-name = %q", got)
+			}
+			if got := up["x-auth-request-user"]; len(got) != 1 || got[0] == "" {
+				t.Errorf("x-auth-request-user = %q", got)
+			}
+			for name := range up {
+				if name == "x_auth_request_email" {
+					t.Errorf("spoofed X_Auth_Request_Email reached upstream")
+				}
+			}
+			if got := up["cookie"]; len(got) != 1 || got[0] != "lang=en" {
+				t.Errorf("upstream cookie = %q, want only lang=en", got)
+			}
+
+			// A tampered session cookie is no session: back to Dex.
+			tampered := []byte(session)
+			tampered[len(tampered)-10] ^= 0x01
+			id, _ = g.Request(wasmhost.BrowserGet("/notebooks", [2]string{"cookie", string(tampered)}))
+			if r := g.Reply(id); r == nil || r.Status != 302 || !strings.HasPrefix(r.Header("location"), dex.Issuer) {
+				t.Errorf("tampered session: want redirect to Dex, got %+v", r)
+			}
+
+			// A callback with a state that is not this browser's: 4xx, no exchange.
+			id, _ = g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged"))
+			start, _ := g.Request(wasmhost.BrowserGet("/"))
+			state := wasmhost.CookieValue(g.Reply(start).SetCookies()["_oidc_session_state"])
+			wrong, _ := g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged", [2]string{"cookie", "_oidc_session_state=" + state}))
+			for _, cid := range []uint32{id, wrong} {
+				if r := g.Reply(cid); r == nil || r.Status < 400 || r.Status > 499 || g.HasPending(cid) {
+					t.Errorf("wrong state: want 4xx without a token call, got %+v", r)
+				}
+			}
+		})
+	}
+}
