@@ -112,17 +112,24 @@ func (s *Sealer) Seal(random io.Reader, purpose string, expiry time.Time, payloa
 // every kind of inauthentic or malformed input, and ErrSealExpired when the value is
 // authentic but now is at or past its expiry.
 func (s *Sealer) Open(purpose, sealed string, now time.Time) ([]byte, error) {
+	payload, _, err := s.OpenExpiry(purpose, sealed, now)
+	return payload, err
+}
+
+// OpenExpiry is Open that also returns the sealed expiry, so a caller can renew a value
+// (sliding idle timeouts) only when it is due rather than on every use.
+func (s *Sealer) OpenExpiry(purpose, sealed string, now time.Time) ([]byte, time.Time, error) {
 	if s == nil || len(s.aeads) == 0 || purpose == "" {
-		return nil, ErrSealInvalid
+		return nil, time.Time{}, ErrSealInvalid
 	}
 	if len(sealed) > sealMaxEncoded || !isSealAlphabet(sealed) {
-		return nil, ErrSealInvalid
+		return nil, time.Time{}, ErrSealInvalid
 	}
 	// Strict decoding refuses non-zero trailing bits, so each value has one encoding; the
 	// alphabet check above already refused the CR/LF the decoder would otherwise skip.
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(sealed)
 	if err != nil || len(raw) < sealMinRawSize || raw[0] != sealVersion {
-		return nil, ErrSealInvalid
+		return nil, time.Time{}, ErrSealInvalid
 	}
 	nonce, ciphertext := raw[1:sealHeaderSize], raw[sealHeaderSize:]
 	aad := sealAAD(purpose)
@@ -133,11 +140,11 @@ func (s *Sealer) Open(purpose, sealed string, now time.Time) ([]byte, error) {
 		}
 		expiry := int64(binary.BigEndian.Uint64(plain[:sealExpirySize]))
 		if now.Unix() >= expiry {
-			return nil, ErrSealExpired
+			return nil, time.Time{}, ErrSealExpired
 		}
-		return plain[sealExpirySize:], nil
+		return plain[sealExpirySize:], time.Unix(expiry, 0), nil
 	}
-	return nil, ErrSealInvalid
+	return nil, time.Time{}, ErrSealInvalid
 }
 
 func sealAAD(purpose string) []byte {

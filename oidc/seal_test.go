@@ -360,3 +360,22 @@ func BenchmarkSealOpenSession(b *testing.B) {
 		}
 	}
 }
+
+func TestOpenExpiryReturnsSealedExpiry(t *testing.T) {
+	s, err := oidc.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	sealed, err := s.Seal(rand.Reader, oidc.PurposeSession, now.Add(time.Hour), []byte("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, expiry, err := s.OpenExpiry(oidc.PurposeSession, sealed, now)
+	if err != nil || string(payload) != "p" || !expiry.Equal(now.Add(time.Hour)) {
+		t.Errorf("OpenExpiry = %q, %v, %v", payload, expiry, err)
+	}
+	if _, expiry, err := s.OpenExpiry(oidc.PurposeSession, sealed, now.Add(2*time.Hour)); err != oidc.ErrSealExpired || !expiry.IsZero() {
+		t.Errorf("expired: %v, %v", expiry, err)
+	}
+}

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"errors"
 	"strings"
 	"time"
@@ -134,53 +133,45 @@ func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.Logi
 		h.p.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(401, "The identity provider's ID token could not be verified.")
 	}
-	return h.startSession(tok, state)
+	return h.startSession(tok, tokens, state)
 }
 
 // startSession issues a fresh session cookie (never one the browser brought: no session
 // fixation), clears the state cookie, and sends the browser back where it started.
-func (h *httpContext) startSession(tok *oidc.Token, state *oidc.LoginState) types.Action {
+func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
 	now := time.Now()
-	expiry := tok.Expiry
-	if limit := now.Add(maxSessionLifetime); expiry.After(limit) {
-		expiry = limit
-	}
-	sess := oidc.Session{Claims: tok.Claims, IssuedAt: now, TokenExpiry: tok.Expiry}
-	plain, err := sess.MarshalBinary()
+	sess := h.p.newSession(tok, tokens, now)
+	sess.IssuedAt = now
+	cookies, err := h.sealSession(sess, now)
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: cannot encode the session: %v", err)
-		return h.loginFailed(500, "The session could not be created.")
-	}
-	sealed, err := h.p.sealer.Seal(rand.Reader, oidc.PurposeSession, expiry, plain)
-	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: cannot seal the session: %v", err)
-		return h.loginFailed(500, "The session could not be created.")
-	}
-	maxAge := int(expiry.Sub(now) / time.Second)
-	if maxAge < 1 {
-		maxAge = 1
+		proxywasm.LogErrorf("oidc-wasm: cannot create the session of subject %q: %v", tok.Subject, err)
+		h.p.metrics.count(metricLoginFailedIdToken)
+		return h.loginFailed(502, "The session could not be created: the identity provider's tokens are too large.")
 	}
 	returnTo, ok := oidc.SafeReturnPath(state.ReturnTo)
 	if !ok {
 		returnTo = "/"
 	}
-	chunks := oidc.SplitCookie(h.p.cfg.CookieName, sealed)
-	if chunks == nil {
-		proxywasm.LogErrorf("oidc-wasm: the session of %d bytes does not fit in the cookies a browser keeps; the ID token carries too many claims", len(sealed))
-		h.p.metrics.count(metricLoginFailedIdToken)
-		return h.loginFailed(502, "The identity provider's token is too large for a session cookie.")
-	}
-	headers := [][2]string{{"location", returnTo}}
-	keep := map[string]bool{}
-	for _, c := range chunks {
-		keep[c[0]] = true
-		headers = append(headers, [2]string{"set-cookie", h.cookie(c[0], c[1], maxAge)})
-	}
-	headers = append(headers, h.clearSessionCookies(keep)...)
+	headers := append([][2]string{{"location", returnTo}}, cookies...)
 	headers = append(headers, [2]string{"set-cookie", h.cookie(h.p.cfg.StateCookieName(), "", 0)})
 	h.p.metrics.count(metricLoginSucceeded)
 	proxywasm.LogInfof("oidc-wasm: login of subject %q", tok.Subject)
 	return h.respond(302, headers, "")
+}
+
+// newSession builds the session for a verified ID token and the token endpoint's answer.
+// The tokens expire with the ID token, or earlier with the access token.
+func (p *pluginContext) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, now time.Time) *oidc.Session {
+	sess := &oidc.Session{Claims: tok.Claims, TokenExpiry: tok.Expiry}
+	if tokens.ExpiresIn > 0 {
+		if at := now.Add(time.Duration(tokens.ExpiresIn) * time.Second); at.Before(sess.TokenExpiry) {
+			sess.TokenExpiry = at
+		}
+	}
+	if p.cfg.SessionTokens {
+		sess.IDToken, sess.AccessToken, sess.RefreshToken = tok.Raw, tokens.AccessToken, tokens.RefreshToken
+	}
+	return sess
 }
 
 // loginFailed ends a callback on an error page that clears the state cookie.

@@ -30,7 +30,28 @@ type Config struct {
 	SkipPaths       []PathRule
 	ClaimsToHeaders []HeaderClaim
 	Timeout         time.Duration
+
+	// Sessions over time.
+	SessionMaxAge      time.Duration // absolute lifetime from login
+	SessionIdleTimeout time.Duration // 0: no idle limit
+	SessionTokens      bool          // keep ID, access and refresh tokens in the session
+
+	// API clients.
+	BearerTokens    bool
+	BearerAudiences []string
+	ForwardToken    string // "", "id_token" or "access_token"
+
+	// Logout.
+	LogoutPath           string
+	LogoutRedirect       string // local page after logout when the IdP has no end_session_endpoint
+	AllowedRedirectHosts []string
 }
+
+// Values of forward_token.
+const (
+	forwardIDToken     = "id_token"
+	forwardAccessToken = "access_token"
+)
 
 // HeaderClaim maps one upstream request header to a claim path (gjson syntax).
 type HeaderClaim struct {
@@ -64,6 +85,9 @@ var configKeys = []string{
 	"issuer", "cluster", "client_id", "client_secret", "client_secret_env",
 	"cookie_secret", "cookie_secret_env", "cookie_name", "cookie_secure",
 	"redirect_path", "scopes", "skip_paths", "claims_to_headers", "timeout_ms",
+	"session_max_age", "session_idle_timeout", "session_tokens",
+	"bearer_tokens", "bearer_audiences", "forward_token",
+	"logout_path", "logout_redirect", "allowed_redirect_hosts",
 }
 
 // Defaults for optional keys.
@@ -72,6 +96,9 @@ const (
 	defaultCookieName   = "_oidc_session"
 	defaultTimeoutMS    = 5000
 	maxTimeoutMS        = 60000
+	defaultLogoutPath   = "/oauth2/logout"
+	defaultMaxAgeS      = 24 * 3600
+	maxSessionAgeS      = 365 * 24 * 3600
 )
 
 var (
@@ -134,7 +161,7 @@ func ParseConfig(data []byte, getenv func(string) (string, bool)) (*Config, erro
 	if c.RedirectPath, err = optionalString(root, "redirect_path", defaultRedirectPath); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(c.RedirectPath, "/") || strings.HasPrefix(c.RedirectPath, "//") || strings.ContainsAny(c.RedirectPath, "?#\\ \t\r\n") {
+	if !isAbsolutePath(c.RedirectPath) {
 		return nil, configErr("redirect_path", "%q must be an absolute path without query or fragment", c.RedirectPath)
 	}
 	if c.Scopes, err = scopes(root); err != nil {
@@ -154,7 +181,105 @@ func ParseConfig(data []byte, getenv func(string) (string, bool)) (*Config, erro
 		return nil, configErr("timeout_ms", "%d is out of range 1..%d", timeout, maxTimeoutMS)
 	}
 	c.Timeout = time.Duration(timeout) * time.Millisecond
+	if err := c.parseSessionKeys(root); err != nil {
+		return nil, err
+	}
+	if err := c.parseBearerKeys(root); err != nil {
+		return nil, err
+	}
+	if err := c.parseLogoutKeys(root); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+func (c *Config) parseSessionKeys(root gjson.Result) error {
+	maxAge, err := optionalInt(root, "session_max_age", defaultMaxAgeS)
+	if err != nil {
+		return err
+	}
+	if maxAge < 60 || maxAge > maxSessionAgeS {
+		return configErr("session_max_age", "%d seconds is out of range 60..%d", maxAge, maxSessionAgeS)
+	}
+	idle, err := optionalInt(root, "session_idle_timeout", 0)
+	if err != nil {
+		return err
+	}
+	if idle != 0 && (idle < 60 || idle > maxAge) {
+		return configErr("session_idle_timeout", "%d seconds must be 0 (off) or 60..session_max_age (%d)", idle, maxAge)
+	}
+	c.SessionMaxAge = time.Duration(maxAge) * time.Second
+	c.SessionIdleTimeout = time.Duration(idle) * time.Second
+	c.SessionTokens, err = optionalBool(root, "session_tokens", true)
+	return err
+}
+
+func (c *Config) parseBearerKeys(root gjson.Result) error {
+	var err error
+	if c.BearerTokens, err = optionalBool(root, "bearer_tokens", true); err != nil {
+		return err
+	}
+	if c.BearerAudiences, err = stringList(root, "bearer_audiences", []string{c.ClientID}); err != nil {
+		return err
+	}
+	if len(c.BearerAudiences) == 0 {
+		return configErr("bearer_audiences", "must list at least one audience (or set bearer_tokens to false)")
+	}
+	if c.ForwardToken, err = optionalString(root, "forward_token", ""); err != nil {
+		return err
+	}
+	switch c.ForwardToken {
+	case "", forwardIDToken, forwardAccessToken:
+	default:
+		return configErr("forward_token", "%q must be %q or %q (or absent)", c.ForwardToken, forwardIDToken, forwardAccessToken)
+	}
+	if c.ForwardToken != "" && !c.SessionTokens {
+		return configErr("forward_token", "needs session_tokens: the session must keep the token it forwards")
+	}
+	return nil
+}
+
+func (c *Config) parseLogoutKeys(root gjson.Result) error {
+	var err error
+	if c.LogoutPath, err = optionalString(root, "logout_path", defaultLogoutPath); err != nil {
+		return err
+	}
+	if !isAbsolutePath(c.LogoutPath) || c.LogoutPath == c.RedirectPath {
+		return configErr("logout_path", "%q must be an absolute path without query or fragment, other than redirect_path", c.LogoutPath)
+	}
+	if c.AllowedRedirectHosts, err = stringList(root, "allowed_redirect_hosts", nil); err != nil {
+		return err
+	}
+	if c.LogoutRedirect, err = optionalString(root, "logout_redirect", "/"); err != nil {
+		return err
+	}
+	if _, ok := oidc.SafeRedirect(c.LogoutRedirect, c.AllowedRedirectHosts); !ok {
+		return configErr("logout_redirect", "%q must be a path of this site or a URL on one of allowed_redirect_hosts", c.LogoutRedirect)
+	}
+	return nil
+}
+
+// stringList reads an array of non-empty strings.
+func stringList(root gjson.Result, key string, def []string) ([]string, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return def, nil
+	}
+	if !v.IsArray() {
+		return nil, configErr(key, "must be an array of strings")
+	}
+	out := []string{}
+	for i, item := range v.Array() {
+		if item.Type != gjson.String || strings.TrimSpace(item.Str) == "" {
+			return nil, configErr(fmt.Sprintf("%s[%d]", key, i), "must be a non-empty string")
+		}
+		out = append(out, item.Str)
+	}
+	return out, nil
+}
+
+func isAbsolutePath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.ContainsAny(p, "?#\\ \t\r\n")
 }
 
 func checkKnownKeys(root gjson.Result) error {

@@ -88,6 +88,8 @@ type fakeIdP struct {
 	signer *signingKey
 	keys   []*signingKey // published in the JWKS
 	claims map[string]any
+
+	endSession string // end_session_endpoint, when the IdP has one
 }
 
 func newFakeIdP(t *testing.T, m mode) *fakeIdP {
@@ -98,13 +100,17 @@ func newFakeIdP(t *testing.T, m mode) *fakeIdP {
 }
 
 func (f *fakeIdP) discovery() string {
-	b, _ := json.Marshal(map[string]any{
+	doc := map[string]any{
 		"issuer":                   testIssuer,
 		"authorization_endpoint":   testIssuer + "/authorize?tenant=t1",
 		"token_endpoint":           testIssuer + "/token",
 		"jwks_uri":                 testIssuer + "/keys",
 		"response_types_supported": []string{"code"},
-	})
+	}
+	if f.endSession != "" {
+		doc["end_session_endpoint"] = f.endSession
+	}
+	b, _ := json.Marshal(doc)
 	return string(b)
 }
 

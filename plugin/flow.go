@@ -23,73 +23,87 @@ const (
 
 // httpContext is one request's walk through the flow:
 //
-//	strip managed headers -> skip path? -> callback? -> valid session? -> login redirect or 401
+//	strip managed headers -> skip path? -> callback? -> logout? -> valid session (refresh if
+//	due)? -> bearer token? -> login redirect or 401
 //
 // Every branch ends in exactly one of: continue upstream (with identity headers only when a
-// session was verified), or a local response.
+// session or token was verified), or a local response.
 type httpContext struct {
 	types.DefaultHttpContext
-	id      uint32
-	p       *pluginContext
-	headers requestHeaders
-	cookies []oidc.Cookie
-	lent    []string // header values handed to the host, kept alive (see lend)
-	done    bool
+	id              uint32
+	p               *pluginContext
+	headers         requestHeaders
+	cookies         []oidc.Cookie
+	cookieHeaders   int         // how many Cookie headers the client sent
+	responseCookies [][2]string // Set-Cookie headers for the upstream's response
+	lent            []string    // header values handed to the host, kept alive (see lend)
+	done            bool
 }
 
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	headers, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: cannot read request headers: %v", err)
-		return h.respond(500, nil, "internal error\n")
+		return h.internalError("cannot read request headers", err)
 	}
 	h.headers = headers
 	if err := stripManagedHeaders(h.headers, h.p.managed); err != nil {
-		proxywasm.LogErrorf("oidc-wasm: cannot remove client-sent identity headers: %v", err)
-		return h.respond(500, nil, "internal error\n")
+		return h.internalError("cannot remove client-sent identity headers", err)
 	}
 	rawPath := h.headers.get(":path")
 	if rawPath == "" || len(rawPath) > maxPathBytes {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
 	cookieHeaders := h.headers.values("cookie")
-	h.cookies = oidc.ParseCookies(cookieHeaders)
+	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.p.cfg
 	path := requestPath(rawPath)
-	if matchAny(cfg.SkipPaths, path) {
+	switch {
+	case matchAny(cfg.SkipPaths, path):
 		h.p.metrics.count(metricRequestsSkipped)
-		return h.continueUpstream(nil, len(cookieHeaders))
-	}
-	if path == cfg.RedirectPath {
+		return h.continueUpstream(nil)
+	case path == cfg.RedirectPath:
 		return h.callback(rawPath)
+	case path == cfg.LogoutPath:
+		return h.logout(rawPath)
 	}
-	if sess := h.session(); sess != nil {
-		h.p.metrics.count(metricSessionValid)
-		return h.continueUpstream(sess.Claims, len(cookieHeaders))
+	now := time.Now()
+	if sess := h.session(now); sess != nil {
+		if sess.needsRefresh(now) {
+			return h.whenReady(func() types.Action { return h.refresh(sess) })
+		}
+		return h.continueWithSession(sess, now)
 	}
+	if token, ok := h.bearerToken(); ok {
+		return h.whenReady(func() types.Action { return h.bearer(token, false) })
+	}
+	return h.unauthenticated()
+}
+
+func (h *httpContext) OnHttpStreamDone() {
+	h.done = true
+	h.p.forget(h.id)
+	h.p.abandonRefresh(h)
+}
+
+// unauthenticated answers a request without a valid session or token: browsers go to the
+// IdP, everything else gets 401.
+func (h *httpContext) unauthenticated() types.Action {
 	if !isBrowserNavigation(h.headers) {
 		return h.unauthorized()
 	}
 	return h.whenReady(h.login)
 }
 
-func (h *httpContext) OnHttpStreamDone() {
-	h.done = true
-	h.p.forget(h.id)
-}
-
 // continueUpstream lets the request through. claims is nil on skip paths: then no identity
 // header is set, and the ones the client sent are already gone.
-func (h *httpContext) continueUpstream(claims []byte, cookieHeaders int) types.Action {
+func (h *httpContext) continueUpstream(claims []byte) types.Action {
 	if claims != nil {
 		if err := h.injectIdentity(claims); err != nil {
-			proxywasm.LogErrorf("oidc-wasm: cannot set identity headers: %v", err)
-			return h.respond(500, nil, "internal error\n")
+			return h.internalError("cannot set identity headers", err)
 		}
 	}
-	if err := h.stripPluginCookies(cookieHeaders); err != nil {
-		proxywasm.LogErrorf("oidc-wasm: cannot clean the cookie header: %v", err)
-		return h.respond(500, nil, "internal error\n")
+	if err := h.stripPluginCookies(h.cookieHeaders); err != nil {
+		return h.internalError("cannot clean the cookie header", err)
 	}
 	return types.ActionContinue
 }
@@ -126,31 +140,10 @@ func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 	}
 }
 
-// session returns the verified session the request carries, or nil. A cookie that fails to
-// open for any reason (tampered, expired, sealed with another key, ambiguous duplicates) is
-// treated as no session at all.
-func (h *httpContext) session() *oidc.Session {
-	cfg := h.p.cfg
-	sealed, ok := oidc.JoinCookie(h.cookies, cfg.CookieName)
-	if !ok {
-		return nil
-	}
-	plain, err := h.p.sealer.Open(oidc.PurposeSession, sealed, time.Now())
-	if err != nil {
-		h.p.metrics.count(metricSessionInvalid)
-		return nil
-	}
-	var sess oidc.Session
-	if err := sess.UnmarshalBinary(plain); err != nil {
-		h.p.metrics.count(metricSessionInvalid)
-		return nil
-	}
-	return &sess
-}
-
-// redirectURI is the callback URL of the site the browser is on. The IdP only accepts it if
-// it is registered for the client, so a forged Host cannot divert the code elsewhere.
-func (h *httpContext) redirectURI() (string, bool) {
+// siteURL is "<scheme>://<authority>" of the site the browser is on, as Envoy saw the
+// request. The IdP only accepts redirect URIs registered for the client, so a forged Host
+// cannot divert a code or a logout elsewhere.
+func (h *httpContext) siteURL() (string, bool) {
 	scheme := h.headers.get(":scheme")
 	if scheme != "http" {
 		scheme = "https"
@@ -159,7 +152,13 @@ func (h *httpContext) redirectURI() (string, bool) {
 	if !isAuthority(authority) {
 		return "", false
 	}
-	return scheme + "://" + authority + h.p.cfg.RedirectPath, true
+	return scheme + "://" + authority, true
+}
+
+// redirectURI is the callback URL of the site the browser is on.
+func (h *httpContext) redirectURI() (string, bool) {
+	base, ok := h.siteURL()
+	return base + h.p.cfg.RedirectPath, ok
 }
 
 // login sends the browser to the IdP with a fresh state, nonce and PKCE verifier, sealed

@@ -44,15 +44,23 @@ func (s *idpState) ready() bool { return s.provider != nil && s.keys != nil }
 // request arriving now is answered 503 at once rather than held.
 func (s *idpState) backingOff() bool { return s.failures > 0 && s.ticks < s.notBefore && !s.fetching }
 
+// watchdogTicks is how long an IdP call may go unanswered before it is given up: Envoy
+// answers every callout, with a failure after the timeout at the latest, so an answer that
+// has not come after twice that is lost.
+func (p *pluginContext) watchdogTicks() uint64 {
+	return 2*uint64(p.cfg.Timeout.Milliseconds())/tickPeriodMS + 4
+}
+
 func (p *pluginContext) OnTick() {
 	s := &p.idp
 	s.ticks++
 	if s.fetching {
-		// Envoy answers every callout, with a failure after the timeout at the latest. An
-		// answer that has not come after twice that is lost: give up on it.
-		if s.ticks-s.fetchStarted > 2*uint64(p.cfg.Timeout.Milliseconds())/tickPeriodMS+4 {
+		if s.ticks-s.fetchStarted > p.watchdogTicks() {
 			p.fetchFailed("the identity provider's answer never arrived")
 		}
+	}
+	p.tickRefreshes()
+	if s.fetching {
 		return
 	}
 	if s.ticks < s.notBefore {
@@ -88,6 +96,7 @@ func (p *pluginContext) fetchKeys() {
 		}
 		s := &p.idp
 		s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
+		p.tokens = newTokenCache() // a key withdrawn from the JWKS must stop vouching for tokens
 		p.metrics.count(metricIdpJwksFetched)
 		proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), p.cfg.Issuer)
 		p.releaseWaiting(true)

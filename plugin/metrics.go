@@ -21,6 +21,11 @@ const (
 	metricIdpDiscoveryFetched      = "oidc_wasm.idp_discovery_fetched"       // discovery document loaded
 	metricIdpJwksFetched           = "oidc_wasm.idp_jwks_fetched"            // signing keys loaded
 	metricIdpFetchFailed           = "oidc_wasm.idp_fetch_failed"            // a discovery or JWKS fetch failed
+	metricBearerAccepted           = "oidc_wasm.bearer_accepted"             // a request authenticated by a bearer JWT (verified or cached)
+	metricBearerRejected           = "oidc_wasm.bearer_rejected"             // 401: a bearer token failed verification
+	metricRefreshSucceeded         = "oidc_wasm.refresh_succeeded"           // a session's tokens renewed with its refresh token
+	metricRefreshFailed            = "oidc_wasm.refresh_failed"              // a refresh refused by the IdP (session ended) or not answered
+	metricLogout                   = "oidc_wasm.logout"                      // logout requests
 )
 
 // metricNames lists every counter, so the README's list is checked against it.
@@ -40,6 +45,11 @@ var metricNames = []string{
 	metricIdpDiscoveryFetched,
 	metricIdpJwksFetched,
 	metricIdpFetchFailed,
+	metricBearerAccepted,
+	metricBearerRejected,
+	metricRefreshSucceeded,
+	metricRefreshFailed,
+	metricLogout,
 }
 
 type metrics struct {

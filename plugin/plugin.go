@@ -20,7 +20,12 @@ type vmContext struct {
 }
 
 func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{id: contextID, waiting: map[uint32]*waiter{}}
+	return &pluginContext{
+		id:         contextID,
+		waiting:    map[uint32]*waiter{},
+		tokens:     newTokenCache(),
+		refreshing: map[[32]byte]*refreshFlight{},
+	}
 }
 
 // pluginContext holds what every request of one plugin instance shares: the configuration,
@@ -35,6 +40,9 @@ type pluginContext struct {
 	idp     idpState
 	waiting map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
 	order   []uint32           // waiting ids in arrival order, so they resume first come first served
+
+	tokens     *tokenCache                 // verified bearer tokens
+	refreshing map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
 }
 
 func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {

@@ -17,6 +17,13 @@ func (h *httpContext) respond(status uint32, headers [][2]string, body string) t
 	return types.ActionPause
 }
 
+// internalError logs what failed and answers 500: something the plugin cannot do (a host
+// call refused) must stop the request, never let it continue half-processed.
+func (h *httpContext) internalError(what string, err error) types.Action {
+	proxywasm.LogErrorf("oidc-wasm: %s: %v", what, err)
+	return h.respond(500, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "internal error\n")
+}
+
 // page answers with a small self-contained HTML page. Nothing on it comes from the request
 // unescaped, and it never redirects: an error page must not become a loop.
 func (h *httpContext) page(status uint32, title, message string, extra [][2]string) types.Action {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,12 +65,22 @@ type Host struct {
 	handled map[uint32]int // callouts already handed out, per context
 }
 
-// Start starts the VM and the plugin with config, returning the plugin's start status.
+// resetActive releases the emulator started last. The SDK allows one emulator per process
+// and holds a lock until it is reset, so a test that starts a second plugin (another
+// configuration) must release the first.
+var resetActive func()
+
+// Start starts the VM and the plugin with config, returning the plugin's start status. A
+// host started before in the same test is released.
 func Start(t testing.TB, vm types.VMContext, config string) (*Host, types.OnPluginStartStatus) {
 	t.Helper()
+	if resetActive != nil {
+		resetActive()
+	}
 	opt := proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration([]byte(config))
 	emu, reset := proxytest.NewHostEmulator(opt)
-	t.Cleanup(reset)
+	resetActive = sync.OnceFunc(reset)
+	t.Cleanup(resetActive)
 	h := &Host{HostEmulator: emu, t: t, handled: map[uint32]int{}}
 	if st := h.StartVM(); st != types.OnVMStartStatusOK {
 		t.Fatalf("StartVM: %v", st)

@@ -1,0 +1,71 @@
+package plugin
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// logout ends the session: every plugin cookie the browser holds is cleared, then the
+// browser goes to the IdP's end_session_endpoint (so the IdP forgets the user too, with
+// id_token_hint when the session kept the ID token) or, when the IdP has none, to the local
+// page. An `rd` parameter chooses where to land afterwards, only if it passes the redirect
+// checks (a path of this site, or an allowed host).
+//
+// Logout never waits for the IdP: if its metadata is not loaded, the logout is local only.
+func (h *httpContext) logout(rawPath string) types.Action {
+	cfg := h.p.cfg
+	target := cfg.LogoutRedirect
+	if _, query, ok := strings.Cut(rawPath, "?"); ok {
+		if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
+			if safe, ok := oidc.SafeRedirect(values.Get("rd"), cfg.AllowedRedirectHosts); ok {
+				target = safe
+			}
+		}
+	}
+	headers := h.clearSessionCookies(nil)
+	if h.hasCookie(cfg.StateCookieName()) {
+		headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), "", 0)})
+	}
+	location := target
+	if p := h.p.idp.provider; p != nil && p.EndSessionEndpoint != "" {
+		hint := ""
+		if sess := h.session(time.Now()); sess != nil {
+			hint = sess.IDToken
+		}
+		if u, err := oidc.EndSessionURL(p.EndSessionEndpoint, hint, cfg.ClientID, h.absoluteURL(target)); err == nil {
+			location = u
+		} else {
+			proxywasm.LogWarnf("oidc-wasm: logout is local only: %v", err)
+		}
+	}
+	h.p.metrics.count(metricLogout)
+	return h.respond(302, append(headers, [2]string{"location", location}), "")
+}
+
+// absoluteURL turns a path of this site into the absolute URL an IdP needs for
+// post_logout_redirect_uri; absolute targets (already checked) are returned as they are.
+func (h *httpContext) absoluteURL(target string) string {
+	if !strings.HasPrefix(target, "/") {
+		return target
+	}
+	base, ok := h.siteURL()
+	if !ok {
+		return ""
+	}
+	return base + target
+}
+
+func (h *httpContext) hasCookie(name string) bool {
+	for _, c := range h.cookies {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,304 @@
+package plugin
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// Refreshing a session's tokens must happen once per refresh token, however many requests of
+// that session arrive together, and whichever of Envoy's worker VMs they land on: IdPs that
+// rotate refresh tokens invalidate the old one on first use, so a second refresh with it
+// fails and would log the user out.
+//
+//   - Within a VM, requests of one session join one flight (keyed by the token's SHA-256).
+//   - Flights are dispatched from OnTick, in the plugin context, so a client that hangs up
+//     cannot orphan a refresh that other requests wait on (see idp.go).
+//   - Across VMs, a fixed set of shared-data slots holds "pending" and "done" markers. A VM
+//     claims a slot with compare-and-swap before it calls the IdP; the others wait for the
+//     result, which is the new session sealed for one minute, and adopt it.
+const (
+	refreshSlots       = 64
+	refreshSlotPrefix  = "oidc-wasm/refresh/"
+	refreshShareWindow = time.Minute
+	// refreshPendingTicks is how long a pending marker of another VM is honoured.
+	refreshPendingTicks = 40
+	// defaultTokenLifetime applies when a refresh answer says nothing about expiry.
+	defaultTokenLifetime = 5 * time.Minute
+)
+
+// refreshFlight is the refresh of one refresh token in this VM and the requests waiting
+// for it.
+type refreshFlight struct {
+	old        *oidc.Session
+	waiters    []*httpContext
+	dispatched bool
+	since      uint64 // tick the flight was created or dispatched
+}
+
+// refresh queues the request until the session's tokens are renewed at the next tick.
+func (h *httpContext) refresh(sess *openSession) types.Action {
+	p := h.p
+	key := sha256.Sum256([]byte(sess.RefreshToken))
+	f, ok := p.refreshing[key]
+	if !ok {
+		f = &refreshFlight{old: sess.Session, since: p.idp.ticks}
+		p.refreshing[key] = f
+	}
+	f.waiters = append(f.waiters, h)
+	return types.ActionPause
+}
+
+// abandonRefresh forgets a request that ended while it waited.
+func (p *pluginContext) abandonRefresh(h *httpContext) {
+	for _, f := range p.refreshing {
+		for i, w := range f.waiters {
+			if w == h {
+				f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// tickRefreshes advances every flight: adopt another VM's result, wait for its pending
+// refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
+func (p *pluginContext) tickRefreshes() {
+	for key, f := range p.refreshing {
+		if f.dispatched {
+			if p.idp.ticks-f.since > p.watchdogTicks() {
+				p.finishRefresh(key, refreshOutcome{})
+			}
+			continue
+		}
+		slot := refreshSlotKey(key)
+		value, cas, err := proxywasm.GetSharedData(slot)
+		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
+			proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", slot, err)
+		}
+		switch marker, body := parseRefreshSlot(string(value), key); marker {
+		case "done":
+			if sess := p.adoptShared(body); sess != nil {
+				p.finishRefresh(key, refreshOutcome{sess: sess})
+				continue
+			}
+		case "pending":
+			if p.idp.ticks-f.since < refreshPendingTicks {
+				continue // another VM is refreshing this token: wait for its result
+			}
+		}
+		if err := proxywasm.SetSharedData(slot, refreshSlotValue("pending", key, ""), cas); errors.Is(err, types.ErrorStatusCasMismatch) {
+			continue // another VM wrote the slot just now: look again at the next tick
+		}
+		p.dispatchRefresh(key, f)
+	}
+}
+
+func (p *pluginContext) dispatchRefresh(key [32]byte, f *refreshFlight) {
+	cfg := p.cfg
+	f.dispatched, f.since = true, p.idp.ticks
+	req := oidc.RefreshRequest(p.idp.provider.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
+	err := p.dispatch(req, func(a answer) {
+		if p.refreshing[key] == f {
+			p.finishRefresh(key, p.refreshOutcome(f.old, a))
+		}
+	})
+	if err != nil {
+		proxywasm.LogErrorf("oidc-wasm: refresh not sent: %s", dispatchProblem(cfg.Cluster, err))
+		p.finishRefresh(key, refreshOutcome{})
+	}
+}
+
+// refreshOutcome is what a refresh gave: a renewed session, the end of the session (the
+// IdP refused the refresh token), or neither (the IdP could not be reached: 503, retry).
+type refreshOutcome struct {
+	sess  *oidc.Session
+	ended bool
+}
+
+func (p *pluginContext) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
+	if a.err != nil {
+		proxywasm.LogErrorf("oidc-wasm: refresh: token endpoint: %v", a.err)
+		return refreshOutcome{}
+	}
+	tokens, err := oidc.ParseTokenResponse(a.status, a.body)
+	var tokenErr *oidc.TokenError
+	if errors.As(err, &tokenErr) {
+		proxywasm.LogInfof("oidc-wasm: refresh refused, the session ends: %v", tokenErr)
+		return refreshOutcome{ended: true}
+	}
+	if err != nil {
+		proxywasm.LogErrorf("oidc-wasm: refresh: unusable token endpoint answer: %v", err)
+		return refreshOutcome{}
+	}
+	now := time.Now()
+	next := *old
+	next.AccessToken, next.TokenExpiry = tokens.AccessToken, now.Add(defaultTokenLifetime)
+	if tokens.ExpiresIn > 0 {
+		next.TokenExpiry = now.Add(time.Duration(tokens.ExpiresIn) * time.Second)
+	}
+	if tokens.RefreshToken != "" {
+		next.RefreshToken = tokens.RefreshToken
+	}
+	if tokens.IDToken != "" {
+		if ended := p.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
+			return refreshOutcome{ended: true}
+		}
+	}
+	return refreshOutcome{sess: &next}
+}
+
+// adoptRefreshedIDToken verifies the ID token a refresh returned and takes its claims. A
+// token for another subject ends the session. One signed with a key not yet known keeps the
+// previous claims and asks for the new keys: a key rotation must not log anyone out.
+func (p *pluginContext) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (ended bool) {
+	cfg := p.cfg
+	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: []string{cfg.ClientID}, Keys: p.idp.keys, Skew: idTokenSkew}
+	tok, err := v.Verify(raw, now)
+	if errors.Is(err, oidc.ErrUnknownKey) {
+		p.requestKeyRefresh()
+		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
+		return false
+	}
+	if err != nil {
+		proxywasm.LogWarnf("oidc-wasm: refreshed ID token rejected, the session ends: %v", err)
+		return true
+	}
+	if sub, _ := oidc.ClaimValue(next.Claims, "sub", ","); sub != tok.Subject {
+		proxywasm.LogWarnf("oidc-wasm: refreshed ID token is for another subject, the session ends")
+		return true
+	}
+	next.Claims = tok.Claims
+	if tok.Expiry.Before(next.TokenExpiry) {
+		next.TokenExpiry = tok.Expiry
+	}
+	if cfg.SessionTokens {
+		next.IDToken = raw
+	}
+	return false
+}
+
+// finishRefresh publishes the outcome for the other VMs and resumes every waiter.
+func (p *pluginContext) finishRefresh(key [32]byte, out refreshOutcome) {
+	f := p.refreshing[key]
+	delete(p.refreshing, key)
+	if out.sess != nil {
+		p.metrics.count(metricRefreshSucceeded)
+		p.shareRefresh(key, out.sess)
+	} else {
+		p.metrics.count(metricRefreshFailed)
+		setShared(refreshSlotKey(key), refreshSlotValue("failed", key, ""))
+	}
+	for _, w := range f.waiters {
+		if w.done || proxywasm.SetEffectiveContext(w.id) != nil {
+			continue
+		}
+		if w.afterRefresh(out) == types.ActionContinue {
+			if err := proxywasm.ResumeHttpRequest(); err != nil {
+				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
+			}
+		}
+	}
+}
+
+// afterRefresh completes one waiting request with the refresh's outcome.
+func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
+	now := time.Now()
+	switch {
+	case out.sess != nil:
+		cookies, err := h.sealSession(out.sess, now)
+		if err != nil {
+			return h.internalError("cannot seal the refreshed session", err)
+		}
+		h.responseCookies = append(h.responseCookies, cookies...)
+		// Just sealed: no idle renewal needed on this request.
+		return h.continueWithSession(&openSession{Session: out.sess, sealedUntil: out.sess.IssuedAt.Add(h.p.cfg.SessionMaxAge)}, now)
+	case out.ended:
+		return h.sessionEnded()
+	default:
+		return h.unavailable()
+	}
+}
+
+// sessionEnded answers a request whose session the IdP ended: browsers log in again (the
+// stale cookies are cleared by the login redirect), API clients get 401.
+func (h *httpContext) sessionEnded() types.Action {
+	if !isBrowserNavigation(h.headers) {
+		return h.unauthorized()
+	}
+	return h.login()
+}
+
+// shareRefresh publishes the renewed session, sealed for one minute, in the token's slot.
+func (p *pluginContext) shareRefresh(key [32]byte, sess *oidc.Session) {
+	plain, err := sess.MarshalBinary()
+	if err != nil {
+		return
+	}
+	sealed, err := p.sealer.Seal(rand.Reader, oidc.PurposeSession, time.Now().Add(refreshShareWindow), plain)
+	if err != nil {
+		return
+	}
+	setShared(refreshSlotKey(key), refreshSlotValue("done", key, sealed))
+}
+
+// setShared overwrites a shared-data value whatever it holds. It reads the current CAS
+// first: hosts differ on what a CAS of 0 means (Envoy: unconditional; others: "absent").
+func setShared(key string, value []byte) {
+	for attempt := 0; attempt < 3; attempt++ {
+		_, cas, err := proxywasm.GetSharedData(key)
+		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
+			break
+		}
+		if err = proxywasm.SetSharedData(key, value, cas); !errors.Is(err, types.ErrorStatusCasMismatch) {
+			if err != nil {
+				proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", key, err)
+			}
+			return
+		}
+	}
+}
+
+// adoptShared opens a session another VM published.
+func (p *pluginContext) adoptShared(sealed string) *oidc.Session {
+	plain, err := p.sealer.Open(oidc.PurposeSession, sealed, time.Now())
+	if err != nil {
+		return nil
+	}
+	var sess oidc.Session
+	if sess.UnmarshalBinary(plain) != nil {
+		return nil
+	}
+	return &sess
+}
+
+func refreshSlotKey(key [32]byte) string {
+	return refreshSlotPrefix + strconv.Itoa(int(key[0])%refreshSlots)
+}
+
+func refreshSlotValue(marker string, key [32]byte, body string) []byte {
+	return []byte(marker + ":" + hex.EncodeToString(key[:]) + ":" + body)
+}
+
+// parseRefreshSlot reads "<marker>:<hex key>:<body>"; a slot about another token reads as
+// empty.
+func parseRefreshSlot(value string, key [32]byte) (marker, body string) {
+	marker, rest, ok := strings.Cut(value, ":")
+	if !ok {
+		return "", ""
+	}
+	owner, body, ok := strings.Cut(rest, ":")
+	if !ok || owner != hex.EncodeToString(key[:]) {
+		return "", ""
+	}
+	return marker, body
+}
