@@ -63,6 +63,18 @@ func TestBearerTokens(t *testing.T) {
 			t.Errorf("bearer_rejected = %d", n)
 		}
 
+		// Default bearer_audiences: the client id. (A regression test too: TinyGo once
+		// lost this default slice after configuration.)
+		h = wasmhost.MustStart(t, vm, testConfig(""))
+		newFakeIdP(t, m).serveMetadata(h)
+		forClient := idp.idToken("", map[string]any{"nonce": nil})
+		for i := 0; i < 2; i++ {
+			id, action := h.Request(wasmhost.APIGet("/api", bearer(forClient)))
+			if action != types.ActionContinue {
+				t.Fatalf("default audiences: a token for the client id must be accepted, got %+v", h.Reply(id))
+			}
+		}
+
 		// Disabled: a bearer token is no credential at all.
 		h = wasmhost.MustStart(t, vm, testConfig(`"bearer_tokens":false`))
 		newFakeIdP(t, m).serveMetadata(h)

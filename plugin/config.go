@@ -219,8 +219,13 @@ func (c *Config) parseBearerKeys(root gjson.Result) error {
 	if c.BearerTokens, err = optionalBool(root, "bearer_tokens", true); err != nil {
 		return err
 	}
-	if c.BearerAudiences, err = stringList(root, "bearer_audiences", []string{c.ClientID}); err != nil {
+	if c.BearerAudiences, err = stringList(root, "bearer_audiences"); err != nil {
 		return err
+	}
+	if !root.Get("bearer_audiences").Exists() {
+		// Built here, not passed to stringList as a default it would return: TinyGo 0.42
+		// placed such a slice literal on the stack, and it was gone after the call.
+		c.BearerAudiences = []string{c.ClientID}
 	}
 	if len(c.BearerAudiences) == 0 {
 		return configErr("bearer_audiences", "must list at least one audience (or set bearer_tokens to false)")
@@ -247,7 +252,7 @@ func (c *Config) parseLogoutKeys(root gjson.Result) error {
 	if !isAbsolutePath(c.LogoutPath) || c.LogoutPath == c.RedirectPath {
 		return configErr("logout_path", "%q must be an absolute path without query or fragment, other than redirect_path", c.LogoutPath)
 	}
-	if c.AllowedRedirectHosts, err = stringList(root, "allowed_redirect_hosts", nil); err != nil {
+	if c.AllowedRedirectHosts, err = stringList(root, "allowed_redirect_hosts"); err != nil {
 		return err
 	}
 	if c.LogoutRedirect, err = optionalString(root, "logout_redirect", "/"); err != nil {
@@ -259,11 +264,11 @@ func (c *Config) parseLogoutKeys(root gjson.Result) error {
 	return nil
 }
 
-// stringList reads an array of non-empty strings.
-func stringList(root gjson.Result, key string, def []string) ([]string, error) {
+// stringList reads an array of non-empty strings; nil when the key is absent.
+func stringList(root gjson.Result, key string) ([]string, error) {
 	v := root.Get(key)
 	if !v.Exists() {
-		return def, nil
+		return nil, nil
 	}
 	if !v.IsArray() {
 		return nil, configErr(key, "must be an array of strings")

@@ -15,8 +15,6 @@ const (
 	// loginStateTTL is how long a browser may spend at the IdP before the state cookie
 	// expires and the login must start again.
 	loginStateTTL = 10 * time.Minute
-	// maxSessionLifetime caps a session even when the IdP issues longer-lived ID tokens.
-	maxSessionLifetime = 24 * time.Hour
 	// maxPathBytes bounds the :path the plugin parses; Envoy's own limit is usually lower.
 	maxPathBytes = 8192
 )
