@@ -133,7 +133,56 @@ func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.Logi
 		h.p.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(401, "The identity provider's ID token could not be verified.")
 	}
+	if h.p.cfg.Userinfo {
+		return h.fetchUserinfo(tok, tokens, state)
+	}
 	return h.startSession(tok, tokens, state)
+}
+
+// fetchUserinfo merges the userinfo endpoint's claims (groups often live only there) into
+// the verified ID token's before the session starts. A login that was asked for userinfo
+// and cannot get it fails, rather than starting a session with part of the identity.
+func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
+	endpoint := h.p.idp.provider.UserinfoEndpoint
+	if endpoint == "" || tokens.AccessToken == "" {
+		proxywasm.LogErrorf("oidc-wasm: userinfo is on, but the IdP publishes no userinfo_endpoint or gave no access token")
+		h.p.metrics.count(metricLoginFailedUserinfo)
+		return h.loginFailed(502, "The identity provider's user information is not available.")
+	}
+	err := h.p.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
+		if h.done {
+			return
+		}
+		action := h.onUserinfo(a, tok, tokens, state)
+		if action == types.ActionContinue {
+			if err := proxywasm.ResumeHttpRequest(); err != nil {
+				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
+			}
+		}
+	})
+	if err != nil {
+		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %s", dispatchProblem(h.p.cfg.Cluster, err))
+		h.p.metrics.count(metricLoginFailedUserinfo)
+		return h.loginFailed(503, "The identity provider cannot be reached.")
+	}
+	return types.ActionPause
+}
+
+func (h *httpContext) onUserinfo(a answer, tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
+	if a.err != nil {
+		proxywasm.LogErrorf("oidc-wasm: userinfo endpoint: %v", a.err)
+		h.p.metrics.count(metricLoginFailedUserinfo)
+		return h.loginFailed(503, "The identity provider cannot be reached.")
+	}
+	merged, err := oidc.MergeUserinfo(tok.Claims, tok.Subject, a.status, a.body)
+	if err != nil {
+		proxywasm.LogErrorf("oidc-wasm: %v", err)
+		h.p.metrics.count(metricLoginFailedUserinfo)
+		return h.loginFailed(502, "The identity provider's user information was not usable.")
+	}
+	withInfo := *tok
+	withInfo.Claims = merged
+	return h.startSession(&withInfo, tokens, state)
 }
 
 // startSession issues a fresh session cookie (never one the browser brought: no session

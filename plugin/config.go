@@ -41,6 +41,9 @@ type Config struct {
 	BearerAudiences []string
 	ForwardToken    string // "", "id_token" or "access_token"
 
+	// Userinfo: merge the userinfo endpoint's claims into the session at login.
+	Userinfo bool
+
 	// Logout.
 	LogoutPath           string
 	LogoutRedirect       string // local page after logout when the IdP has no end_session_endpoint
@@ -87,7 +90,7 @@ var configKeys = []string{
 	"redirect_path", "scopes", "skip_paths", "claims_to_headers", "timeout_ms",
 	"session_max_age", "session_idle_timeout", "session_tokens",
 	"bearer_tokens", "bearer_audiences", "forward_token",
-	"logout_path", "logout_redirect", "allowed_redirect_hosts",
+	"logout_path", "logout_redirect", "allowed_redirect_hosts", "userinfo",
 }
 
 // Defaults for optional keys.
@@ -188,6 +191,9 @@ func ParseConfig(data []byte, getenv func(string) (string, bool)) (*Config, erro
 		return nil, err
 	}
 	if err := c.parseLogoutKeys(root); err != nil {
+		return nil, err
+	}
+	if c.Userinfo, err = optionalBool(root, "userinfo", false); err != nil {
 		return nil, err
 	}
 	return c, nil

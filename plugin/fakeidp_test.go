@@ -90,6 +90,7 @@ type fakeIdP struct {
 	claims map[string]any
 
 	endSession string // end_session_endpoint, when the IdP has one
+	userinfo   string // userinfo_endpoint, when the IdP has one
 }
 
 func newFakeIdP(t *testing.T, m mode) *fakeIdP {
@@ -109,6 +110,9 @@ func (f *fakeIdP) discovery() string {
 	}
 	if f.endSession != "" {
 		doc["end_session_endpoint"] = f.endSession
+	}
+	if f.userinfo != "" {
+		doc["userinfo_endpoint"] = f.userinfo
 	}
 	b, _ := json.Marshal(doc)
 	return string(b)

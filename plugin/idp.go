@@ -2,6 +2,9 @@ package plugin
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 
@@ -20,6 +23,10 @@ const (
 	// keyRefreshTicks is the least time between two JWKS fetches caused by unknown key ids
 	// (15 s): a flood of tokens with random kids costs the IdP one fetch per interval.
 	keyRefreshTicks = 60
+	// metadataRefreshTicks is how often discovery and the JWKS are fetched again (10 min),
+	// so keys an IdP adds or withdraws are seen without waiting for an unknown kid.
+	metadataRefreshTicks = 10 * 60 * 1000 / tickPeriodMS
+	sharedMetadataPrefix = "oidc-wasm/metadata/"
 )
 
 // idpState is the IdP's discovery document and keys as this VM knows them, and the fetch
@@ -36,6 +43,10 @@ type idpState struct {
 	notBefore     uint64 // no new attempt before this tick (backoff)
 	wantKeys      bool   // a request met an unknown key id: refetch the JWKS
 	keysFetchedAt uint64
+	refreshAt     uint64 // tick of the next periodic refresh
+
+	discoveryBody []byte // the discovery document as fetched, published with the JWKS
+	loadedAt      int64  // unix time the metadata held was fetched (here or by another VM)
 }
 
 func (s *idpState) ready() bool { return s.provider != nil && s.keys != nil }
@@ -67,10 +78,14 @@ func (p *pluginContext) OnTick() {
 		return
 	}
 	switch {
-	case s.provider == nil:
-		p.fetchDiscovery()
+	case s.provider == nil || (s.ready() && s.ticks >= s.refreshAt):
+		if !p.adoptSharedMetadata() {
+			p.fetchDiscovery()
+		}
 	case s.keys == nil || s.wantKeys:
-		p.fetchKeys()
+		if !p.adoptSharedMetadata() {
+			p.fetchKeys()
+		}
 	}
 }
 
@@ -80,7 +95,7 @@ func (p *pluginContext) fetchDiscovery() {
 		if err != nil {
 			return err
 		}
-		p.idp.provider = provider
+		p.idp.provider, p.idp.discoveryBody = provider, a.body
 		p.metrics.count(metricIdpDiscoveryFetched)
 		p.fetchKeys()
 		return nil
@@ -94,14 +109,74 @@ func (p *pluginContext) fetchKeys() {
 		if err != nil {
 			return err
 		}
-		s := &p.idp
-		s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
-		p.tokens = newTokenCache() // a key withdrawn from the JWKS must stop vouching for tokens
 		p.metrics.count(metricIdpJwksFetched)
-		proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), p.cfg.Issuer)
-		p.releaseWaiting(true)
+		p.metadataLoaded(keys, time.Now().Unix())
+		setShared(p.sharedMetadataKey(), encodeSharedMetadata(p.idp.loadedAt, p.idp.discoveryBody, a.body))
 		return nil
 	})
+}
+
+// metadataLoaded installs a new key set (with the provider already in place) and releases
+// every request that waited for it.
+func (p *pluginContext) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
+	s := &p.idp
+	s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
+	s.wantKeys, s.refreshAt, s.loadedAt = false, s.ticks+metadataRefreshTicks, loadedAt
+	p.tokens = newTokenCache() // a key withdrawn from the JWKS must stop vouching for tokens
+	proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), p.cfg.Issuer)
+	p.releaseWaiting(true)
+}
+
+// The worker VMs of one Envoy share what they fetch: the VM that fetches publishes the
+// discovery document and the JWKS, with the time of the fetch, and the others adopt that
+// instead of fetching again, at start, at their periodic refresh and on an unknown kid.
+
+func (p *pluginContext) sharedMetadataKey() string {
+	return sharedMetadataPrefix + p.cfg.Cluster + "/" + p.cfg.Issuer
+}
+
+// adoptSharedMetadata takes metadata another VM published, if it is newer than what this VM
+// holds and younger than the refresh interval. It reports whether it did.
+func (p *pluginContext) adoptSharedMetadata() bool {
+	s := &p.idp
+	value, _, err := proxywasm.GetSharedData(p.sharedMetadataKey())
+	if err != nil {
+		return false
+	}
+	loadedAt, discovery, jwks, ok := decodeSharedMetadata(value)
+	now := time.Now().Unix()
+	if !ok || loadedAt <= s.loadedAt || now-loadedAt >= int64(metadataRefreshTicks*tickPeriodMS/1000) {
+		return false
+	}
+	provider, err := oidc.ParseDiscovery(p.cfg.Issuer, 200, discovery)
+	if err != nil {
+		return false
+	}
+	keys, err := oidc.ParseJWKS(200, jwks)
+	if err != nil {
+		return false
+	}
+	s.provider, s.discoveryBody = provider, discovery
+	p.metrics.count(metricIdpMetadataShared)
+	p.metadataLoaded(keys, loadedAt)
+	return true
+}
+
+// encodeSharedMetadata is "<unix time> <discovery length>\n<discovery><jwks>".
+func encodeSharedMetadata(loadedAt int64, discovery, jwks []byte) []byte {
+	head := strconv.FormatInt(loadedAt, 10) + " " + strconv.Itoa(len(discovery)) + "\n"
+	return append(append([]byte(head), discovery...), jwks...)
+}
+
+func decodeSharedMetadata(v []byte) (loadedAt int64, discovery, jwks []byte, ok bool) {
+	head, rest, found := strings.Cut(string(v), "\n")
+	at, size, found2 := strings.Cut(head, " ")
+	n, err := strconv.Atoi(size)
+	loadedAt, err2 := strconv.ParseInt(at, 10, 64)
+	if !found || !found2 || err != nil || err2 != nil || n < 0 || n > len(rest) {
+		return 0, nil, nil, false
+	}
+	return loadedAt, []byte(rest[:n]), []byte(rest[n:]), true
 }
 
 // fetch dispatches one metadata request as the fetch in progress. use takes a usable answer;

@@ -4,6 +4,9 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
@@ -142,4 +145,67 @@ func TestDispatchProblemNamesCluster(t *testing.T) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
 	}
+}
+
+// Discovery and the JWKS are fetched again every refresh interval: a key the IdP adds is
+// known before any token uses it, and a failed refresh keeps the metadata in use.
+func TestMetadataRefreshedPeriodically(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, testConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		tickUntilCall := func() wasmhost.Callout {
+			t.Helper()
+			for i := 0; i <= metadataRefreshTicks && !h.HasPending(wasmhost.PluginContextID); i++ {
+				h.Tick()
+			}
+			return h.OnePending(wasmhost.PluginContextID)
+		}
+		h.Answer(tickUntilCall(), 500, "down for maintenance")
+		id, _ := h.Request(wasmhost.BrowserGet("/"))
+		if r := h.Reply(id); r == nil || r.Status != 302 {
+			t.Fatalf("a failed refresh must keep the metadata in use, got %+v", r)
+		}
+		_, rotated := testKeys(t)
+		idp.keys = append(idp.keys, rotated)
+		h.Answer(tickUntilCall(), 200, idp.discovery())
+		h.Answer(h.OnePending(wasmhost.PluginContextID), 200, idp.jwks())
+		idp.signer = rotated
+		id, action := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + idp.idToken("", map[string]any{"nonce": nil})}))
+		if action != types.ActionContinue || h.HasPending(wasmhost.PluginContextID) {
+			t.Fatalf("a key published before use must verify without a refetch, got %+v", h.Reply(id))
+		}
+	})
+}
+
+// A VM adopts the metadata another worker VM fetched instead of fetching it again, and
+// publishes what it fetches itself.
+func TestMetadataSharedBetweenVMs(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, testConfig(""))
+		idp := newFakeIdP(t, m)
+		key := sharedMetadataPrefix + "outbound|443||idp.example.com/" + testIssuer
+		setShared(key, encodeSharedMetadata(m.now().Unix(), []byte(idp.discovery()), []byte(idp.jwks())))
+		h.Tick()
+		if h.HasPending(wasmhost.PluginContextID) {
+			t.Fatalf("metadata another VM published must be adopted, not fetched")
+		}
+		id, _ := h.Request(wasmhost.BrowserGet("/"))
+		if r := h.Reply(id); r == nil || r.Status != 302 {
+			t.Fatalf("want a login redirect with adopted metadata, got %+v", r)
+		}
+		if n, _ := h.GetCounterMetric("oidc_wasm.idp_metadata_shared"); n != 1 {
+			t.Errorf("idp_metadata_shared = %d", n)
+		}
+
+		// Stale shared metadata is not adopted; what this VM fetches is published.
+		h = wasmhost.MustStart(t, vm, testConfig(""))
+		setShared(key, encodeSharedMetadata(m.now().Add(-time.Hour).Unix(), []byte(idp.discovery()), []byte(idp.jwks())))
+		idp.serveMetadata(h)
+		value, _, err := proxywasm.GetSharedData(key)
+		at, disc, jwks, ok := decodeSharedMetadata(value)
+		if err != nil || !ok || at < m.now().Add(-time.Minute).Unix() || string(disc) != idp.discovery() || string(jwks) != idp.jwks() {
+			t.Errorf("fetched metadata not published: %v %v %d", err, ok, at)
+		}
+	})
 }

@@ -26,6 +26,8 @@ const (
 	metricRefreshSucceeded         = "oidc_wasm.refresh_succeeded"           // a session's tokens renewed with its refresh token
 	metricRefreshFailed            = "oidc_wasm.refresh_failed"              // a refresh refused by the IdP (session ended) or not answered
 	metricLogout                   = "oidc_wasm.logout"                      // logout requests
+	metricIdpMetadataShared        = "oidc_wasm.idp_metadata_shared"         // metadata adopted from another worker VM instead of fetched
+	metricLoginFailedUserinfo      = "oidc_wasm.login_failed_userinfo"       // userinfo on, and the userinfo endpoint failed or answered for another subject
 )
 
 // metricNames lists every counter, so the README's list is checked against it.
@@ -50,6 +52,8 @@ var metricNames = []string{
 	metricRefreshSucceeded,
 	metricRefreshFailed,
 	metricLogout,
+	metricIdpMetadataShared,
+	metricLoginFailedUserinfo,
 }
 
 type metrics struct {
