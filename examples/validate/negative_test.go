@@ -1,0 +1,162 @@
+package validate
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// validWasmPlugin is a correct WasmPlugin; each case below breaks one thing in it.
+const validWasmPlugin = `apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: oidc-wasm
+  namespace: istio-system
+spec:
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  url: oci://registry.example.com/oidc-wasm:v1
+  phase: AUTHN
+  failStrategy: FAIL_CLOSE
+  vmConfig:
+    env:
+    - name: OIDC_CLIENT_SECRET
+      valueFrom: HOST
+    - name: OIDC_COOKIE_SECRET
+      valueFrom: HOST
+  pluginConfig:
+    issuer: https://accounts.example.com
+    client_id: gateway
+    client_secret_env: OIDC_CLIENT_SECRET
+    cookie_secret_env: OIDC_COOKIE_SECRET
+`
+
+const validDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  namespace: demo
+spec:
+  selector:
+    matchLabels: {app: app}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      containers:
+      - name: app
+        image: app:v1
+`
+
+// TestValidatorCatchesBadManifests proves that checkManifest, which passes every example, is
+// not a check that passes anything: the valid base documents pass, and each single breakage
+// is reported for the reason given, by the layer that should catch it (CEL rule, schema,
+// unknown field, istiod's types, strict decoding, the plugin's ParseConfig).
+func TestValidatorCatchesBadManifests(t *testing.T) {
+	crds := istioCRDs(t)
+	tests := []struct {
+		name, base, old, new string
+		wantErr              string // "" for the unbroken base
+	}{
+		{"valid WasmPlugin", validWasmPlugin, "", "", ""},
+		{"valid Deployment", validDeployment, "", "", ""},
+
+		// CEL rules of the CRD (x-kubernetes-validations).
+		{"selector and targetRefs", validWasmPlugin, "  selector:\n", "  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: gw}\n  selector:\n",
+			"only one of targetRefs or selector can be set"},
+		{"ftp url", validWasmPlugin, "url: oci://", "url: ftp://", "url must have schema one of"},
+		{"HOST env with a value", validWasmPlugin, "      valueFrom: HOST\n  pluginConfig", "      valueFrom: HOST\n      value: x\n  pluginConfig",
+			"value may only be set when valueFrom is INLINE"},
+		{"wildcard label", validWasmPlugin, "istio: ingressgateway", "istio: '*'", "wildcard not allowed"},
+		// OpenAPI schema.
+		{"fail strategy misspelt", validWasmPlugin, "FAIL_CLOSE", "FAIL_CLOSED", "Unsupported value"},
+		{"phase as a number", validWasmPlugin, "phase: AUTHN", "phase: 1", "must be of type string"},
+		{"sha256 not hex", validWasmPlugin, "  phase:", "  sha256: not-a-digest\n  phase:", "should match"},
+		// List-type uniqueness.
+		{"env listed twice", validWasmPlugin, "    - name: OIDC_COOKIE_SECRET", "    - name: OIDC_CLIENT_SECRET", "Duplicate value"},
+		// Fields the API server would drop silently.
+		{"unknown field", validWasmPlugin, "failStrategy:", "failstrategy:", "unknown field"},
+		// Metadata.
+		{"no namespace", validWasmPlugin, "  namespace: istio-system\n", "", "examples name their namespace"},
+		{"bad name", validWasmPlugin, "name: oidc-wasm", "name: OIDC_Wasm", "metadata.name"},
+		// The plugin's own configuration check.
+		{"unknown plugin key", validWasmPlugin, "    client_id: gateway", "    client_id: gateway\n    skip_path: []", `"skip_path": unknown key`},
+		{"env not declared", validWasmPlugin, "cookie_secret_env: OIDC_COOKIE_SECRET", "cookie_secret_env: COOKIE", `"COOKIE" is not set`},
+		{"inline short cookie secret", validWasmPlugin, "cookie_secret_env: OIDC_COOKIE_SECRET", "cookie_secret: c2hvcnQ=", "exactly 32 bytes"},
+		// Built-in kinds.
+		{"Deployment unknown field", validDeployment, "        image: app:v1", "        image: app:v1\n        imagePullPolice: Always", "unknown field"},
+		{"Deployment selects nothing", validDeployment, "labels: {app: app}", "labels: {app: other}", "not selected by spec.selector"},
+		{"proxy config misspelt", validDeployment, "      labels: {app: app}\n    spec:", "      labels: {app: app}\n      annotations:\n        proxy.istio.io/config: '{proxyStatMatcher: {inclusionPrefixes: [wasmcustom]}}'\n    spec:", "unknown field"},
+		{"unsupported kind", validDeployment, "kind: Deployment", "kind: Kustomization", "neither an Istio CRD nor a built-in kind"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(tt.base, tt.old) {
+				t.Fatalf("the base no longer contains %q", tt.old)
+			}
+			doc := strings.Replace(tt.base, tt.old, tt.new, 1)
+			docs, err := ParseManifests(tt.name+".yaml", []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(docs) != 1 {
+				t.Fatalf("%d documents", len(docs))
+			}
+			err = checkManifest(crds, docs[0])
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("valid document refused: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestWiringCatchesMismatches proves TestDeploymentWiring can fail: an install whose pieces
+// do not fit is reported.
+func TestWiringCatchesMismatches(t *testing.T) {
+	tests := []struct {
+		name, kind, old, new string // JSON of the first document of that kind is edited
+		wantErr              string
+	}{
+		{"env var the gateway lacks", "Deployment", `"name":"OIDC_COOKIE_SECRET"`, `"name":"OTHER"`, "is not in the gateway Deployment's environment"},
+		{"secret key nobody has", "Secret", `"cookie-secret"`, `"cookie_secret"`, "which no Secret of the set has"},
+		{"cluster nobody creates", "ServiceEntry", `"number":443`, `"number":8443`, "matches no Service or ServiceEntry"},
+		{"no TLS origination", "DestinationRule", `"mode":"SIMPLE"`, `"mode":"DISABLE"`, "no DestinationRule originates TLS"},
+		{"route to a port the Service lacks", "VirtualService", `"number":8000`, `"number":80`, "routes to httpbin.demo.svc.cluster.local:80"},
+	}
+	docs, err := LoadManifests(deploymentSets[0].paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var broken []Manifest
+			edited := false
+			for _, m := range docs {
+				if m.GVK().Kind == tt.kind && !edited && strings.Contains(string(m.Raw), tt.old) {
+					edited = true
+					parsed, err := ParseManifests(m.File, []byte(strings.Replace(string(m.Raw), tt.old, tt.new, 1)))
+					if err != nil || len(parsed) != 1 {
+						t.Fatalf("reparsing %s: %v", m, err)
+					}
+					m = parsed[0]
+				}
+				broken = append(broken, m)
+			}
+			if !edited {
+				t.Fatalf("no %s contains %s; update the case", tt.kind, tt.old)
+			}
+			w, err := collectWiring(broken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := w.check(nil)
+			if len(errs) == 0 || !strings.Contains(errors.Join(errs...).Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", errs, tt.wantErr)
+			}
+		})
+	}
+}
