@@ -7,11 +7,12 @@ SHELL := /bin/bash
 export OIDC_WASM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/oidc-wasm
 STATICCHECK_VERSION := v0.6.1
 STATICCHECK := $(OIDC_WASM_CACHE)/bin/staticcheck-$(STATICCHECK_VERSION)
-GO_SOURCES := $(shell find . -name '*.go' -not -path './.git/*') go.mod go.sum
+# What the modules are built from: the entry point and the two shipped packages.
+GO_SOURCES := main.go $(filter-out %_test.go,$(wildcard plugin/*.go oidc/*.go)) go.mod go.sum
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 build: build/plugin.wasm ## build the release module with TinyGo (installs TinyGo if needed)
 build/plugin.wasm: $(GO_SOURCES)
@@ -44,9 +45,48 @@ $(STATICCHECK):
 dex: ## build the Dex identity provider used by the end-to-end tests (cached)
 	@bash build/install-dex.sh >/dev/null
 
+.PHONY: demo
+demo: build dex ## start the local demo: Dex + app + gateway on 127.0.0.1
+	@echo "==> building and starting the demo (examples/demo; Ctrl-C stops it)"
+	@go build -o $(OIDC_WASM_CACHE)/bin/oidc-wasm-demo ./examples/demo
+	@DEX_BIN=$$(bash build/install-dex.sh 2>/dev/null) $(OIDC_WASM_CACHE)/bin/oidc-wasm-demo
+
+.PHONY: test-browser
+test-browser: build dex ## real-browser test of the demo
+	@echo "==> real-browser test of the demo (installs Chromium and playwright-core once)"
+	DEX_BIN=$$(bash build/install-dex.sh 2>/dev/null) bash e2e/browser/run.sh
+
+# The OCI images Istio's WasmPlugin pulls, built without a Docker daemon by build/oci (its own
+# Go module, so go-containerregistry stays out of the plugin's go.mod).
+OCI_OUT := build/oci-out
+
+.PHONY: oci
+oci: build ## pack build/plugin.wasm as OCI images (both layouts Istio pulls) in build/oci-out
+	@echo "==> OCI image layouts of build/plugin.wasm in $(OCI_OUT)/compat and $(OCI_OUT)/oci"
+	cd build/oci && go run . -wasm "$(CURDIR)/build/plugin.wasm" -out "$(CURDIR)/$(OCI_OUT)"
+
+.PHONY: push
+push: build ## push the images: make push REGISTRY=registry.example.com/team/oidc-wasm:v1
+	@if [ -z "$(REGISTRY)" ]; then echo "usage: make push REGISTRY=<registry>/<repository>:<tag> (credentials: docker login)"; exit 2; fi
+	@echo "==> pushing build/plugin.wasm to $(REGISTRY) (compat) and $(REGISTRY)-oci (oci)"
+	cd build/oci && go run . -wasm "$(CURDIR)/build/plugin.wasm" -out "$(CURDIR)/$(OCI_OUT)" -push "$(REGISTRY)"
+
+# The deployment examples and the OCI packer are nested Go modules (Istio, Kubernetes and Envoy
+# API dependencies stay out of the plugin's go.mod), so `go test ./...` at the root skips them.
+# examples/validate builds the plugin package from ../.. (replace): -mod=mod lets a dependency
+# added to the root go.mod reach its go.sum instead of failing the build.
+.PHONY: test-deploy
+test-deploy: build build-go $(STATICCHECK) ## validate examples and OCI images
+	@echo "==> deployment examples (examples/validate) and OCI images (build/oci)"
+	for m in examples/validate build/oci; do \
+	  ( cd $$m && unformatted=$$(gofmt -l .) && \
+	    if [ -n "$$unformatted" ]; then echo "gofmt needed in $$m: $$unformatted"; exit 1; fi && \
+	    go vet -mod=mod ./... && $(STATICCHECK) ./... && OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./... ); \
+	done
+
 .PHONY: test
-test: lint build build-go dex ## everything CI runs: lint, both builds, native + wasm + end-to-end tests
-	@echo "==> go test (native mode, wasm mode against both modules, end to end against Dex)"
+test: lint build build-go dex test-browser test-deploy ## everything CI runs: lint, builds, native + wasm + end-to-end + browser + deployment tests
+	@echo "==> go test (native mode, wasm mode against both modules, end to end against Dex and oidc-provider)"
 	DEX_BIN=$$(bash build/install-dex.sh) OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./...
 
 .PHONY: clean

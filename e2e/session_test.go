@@ -167,3 +167,64 @@ func callbackFor(t *testing.T, cb string) string {
 	}
 	return u.RequestURI()
 }
+
+// Dex's signing keys rotate (it restarts with a fresh in-memory store, hence new keys) while
+// a session and a bearer token are in use: the session goes on, a token signed by the new key
+// is accepted after one JWKS refetch, and only tokens signed by the withdrawn key, which the
+// rotation itself invalidated, are refused.
+func TestDexKeyRotation(t *testing.T) {
+	opt := testidp.DexOptions{ClientID: clientID, ClientSecret: clientSecret, RedirectURIs: []string{callbackURL}}
+	dex, stop, err := testidp.LaunchDex(opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stop() }()
+	oldToken, err := dex.PasswordGrant(testidp.DexUser, testidp.DexPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, module := range wasmhost.Modules {
+		t.Run(module.Name, func(t *testing.T) {
+			g := startGateway(t, wasmhost.LoadModule(t, "../"+module.Path), idp{dex.Issuer, dex.Addr}, "")
+			session := g.login("/", dexLogin)
+			if _, action := g.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + oldToken})); action != types.ActionContinue {
+				t.Fatal("a token of the current key must be accepted")
+			}
+
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			opt.Addr = dex.Addr
+			if dex, stop, err = testidp.LaunchDex(opt, nil); err != nil {
+				t.Fatal(err)
+			}
+			newToken, err := dex.PasswordGrant(testidp.DexUser, testidp.DexPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			if _, action := g.Request(wasmhost.APIGet("/api", [2]string{"cookie", session})); action != types.ActionContinue {
+				t.Errorf("a session must survive the IdP's key rotation")
+			}
+			for i := 0; i < 70; i++ {
+				g.Tick() // past the refetch rate limit
+			}
+			id, action := g.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + newToken}))
+			if action != types.ActionPause {
+				t.Fatalf("a token signed by an unknown key must wait for a JWKS refetch, got %v %+v", action, g.Reply(id))
+			}
+			g.Tick()
+			if g.carry(wasmhost.PluginContextID) != 1 || g.GetCurrentHttpStreamAction(id) != types.ActionContinue {
+				t.Fatalf("after the refetch the new key's token must be accepted: %+v", g.Reply(id))
+			}
+			if got := g.Upstream(id)["x-auth-request-email"]; len(got) != 1 || got[0] != testidp.DexUser {
+				t.Errorf("identity = %q", got)
+			}
+			id, _ = g.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + oldToken}))
+			if r := g.Reply(id); r == nil || r.Status != 401 {
+				t.Errorf("a token of the withdrawn key must be refused after the cache flush, got %+v", r)
+			}
+			oldToken = newToken // the next module starts from the current key
+		})
+	}
+}
