@@ -92,7 +92,7 @@ func launchOnce(bin, dir, addr string, opt DexOptions, logTo io.Writer) (*Dex, f
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(d.exited) }()
 
-	if err := waitReady(d.Issuer+"/.well-known/openid-configuration", d.exited); err != nil {
+	if err := waitReady("dex", d.Issuer+"/.well-known/openid-configuration", d.exited, dexStartTimeout); err != nil {
 		stopProcess(cmd, d.exited)
 		logText := logTail.String()
 		if strings.Contains(logText, "address already in use") {
@@ -117,15 +117,17 @@ func launchOnce(bin, dir, addr string, opt DexOptions, logTo io.Writer) (*Dex, f
 	return d, stop, nil
 }
 
-// waitReady polls discovery because Dex has no readiness signal of its own.
-func waitReady(discoveryURL string, exited <-chan struct{}) error {
+// waitReady polls an IdP's discovery document until it answers 200: neither Dex nor
+// oidc-provider has another readiness signal, and discovery is the first thing a plugin
+// fetches. what names the IdP in errors.
+func waitReady(what, discoveryURL string, exited <-chan struct{}, timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(dexStartTimeout)
-	var last string
+	deadline := time.Now().Add(timeout)
+	last := "no answer yet"
 	for time.Now().Before(deadline) {
 		if isClosed(exited) {
-			return fmt.Errorf("dex exited before serving %s", discoveryURL)
+			return fmt.Errorf("%s exited before serving %s", what, discoveryURL)
 		}
 		resp, err := client.Get(discoveryURL)
 		if err == nil {
@@ -139,7 +141,7 @@ func waitReady(discoveryURL string, exited <-chan struct{}) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("dex did not serve %s within %v (last: %s)", discoveryURL, dexStartTimeout, last)
+	return fmt.Errorf("%s did not serve %s within %v (last: %s)", what, discoveryURL, timeout, last)
 }
 
 // stopProcess asks politely first so Dex can close its listener, then kills it. A Dex that
@@ -185,7 +187,8 @@ func checkFree(addr string) error {
 	return l.Close()
 }
 
-// tail keeps error messages readable when Dex logged a lot before dying.
+// tail keeps error messages readable when an IdP logged a lot before dying: the useful
+// line is the last one.
 func tail(b []byte) string {
 	const max = 4000
 	if len(b) > max {

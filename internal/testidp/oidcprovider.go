@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -134,11 +133,10 @@ func StartOIDCProvider(t testing.TB, opt OIDCProviderOptions) *OIDCProvider {
 	for attempt := 1; ; attempt++ {
 		addr := opt.Addr
 		if addr == "" {
-			port, err := oidcProviderFreePort()
-			if err != nil {
+			var err error
+			if addr, err = freeAddr(); err != nil {
 				t.Fatalf("starting oidc-provider: %v", err)
 			}
-			addr = "127.0.0.1:" + strconv.Itoa(port)
 		}
 		p, err := startOIDCProviderOnce(t, node, dir, addr, opt, attempt)
 		if err == nil {
@@ -188,16 +186,16 @@ func startOIDCProviderOnce(t testing.TB, node, dir, addr string, opt OIDCProvide
 	go func() { proc.waitErr = cmd.Wait(); logFile.Close(); close(proc.exited) }()
 	p.proc = proc
 
-	if err := waitOIDCProviderReady(p.Issuer+"/.well-known/openid-configuration", proc.exited); err != nil {
+	if err := waitReady("oidc-provider", p.Issuer+"/.well-known/openid-configuration", proc.exited, oidcProviderStartTimeout); err != nil {
 		proc.stop()
 		logText, _ := os.ReadFile(logPath)
 		if strings.Contains(string(logText), "EADDRINUSE") {
-			return nil, fmt.Errorf("%w: %s", errOIDCProviderPortTaken, oidcProviderLogTail(logText))
+			return nil, fmt.Errorf("%w: %s", errOIDCProviderPortTaken, tail(logText))
 		}
-		if processExited(proc.exited) {
+		if isClosed(proc.exited) {
 			err = fmt.Errorf("%w (exit: %v)", err, proc.waitErr)
 		}
-		return nil, fmt.Errorf("%w; log:\n%s", err, oidcProviderLogTail(logText))
+		return nil, fmt.Errorf("%w; log:\n%s", err, tail(logText))
 	}
 	t.Cleanup(func() {
 		proc.stop()
@@ -219,7 +217,7 @@ func (p *OIDCProvider) Stop() {
 // restart, then kills.
 func (proc *oidcProviderProcess) stop() {
 	proc.stopOnce.Do(func() {
-		if processExited(proc.exited) {
+		if isClosed(proc.exited) {
 			return
 		}
 		_ = proc.cmd.Process.Signal(syscall.SIGTERM)
@@ -267,32 +265,6 @@ func oidcProviderConfig(opt OIDCProviderOptions) ([]byte, error) {
 		return nil, fmt.Errorf("encoding the configuration: %w", err)
 	}
 	return b, nil
-}
-
-// waitOIDCProviderReady polls discovery: it is the first thing a plugin fetches, and it answers
-// only once the provider is fully configured.
-func waitOIDCProviderReady(discoveryURL string, exited <-chan struct{}) error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(oidcProviderStartTimeout)
-	last := "no answer yet"
-	for time.Now().Before(deadline) {
-		if processExited(exited) {
-			return fmt.Errorf("oidc-provider exited before serving %s", discoveryURL)
-		}
-		resp, err := client.Get(discoveryURL)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("oidc-provider did not serve %s within %v (last: %s)", discoveryURL, oidcProviderStartTimeout, last)
 }
 
 var oidcProviderInstalled struct {
@@ -397,33 +369,6 @@ func prepareOIDCProviderDir(dir, installDir string) error {
 		return fmt.Errorf("linking node_modules: %w", err)
 	}
 	return nil
-}
-
-func oidcProviderFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func processExited(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
-// oidcProviderLogTail keeps start errors readable: the useful line is the last one.
-func oidcProviderLogTail(b []byte) string {
-	const max = 4000
-	if len(b) > max {
-		return "..." + string(b[len(b)-max:])
-	}
-	return string(b)
 }
 
 // LoginAtOIDCProvider plays the user at oidc-provider from the authorization URL the plugin put

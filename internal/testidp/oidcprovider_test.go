@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -59,8 +58,8 @@ type opTokens struct {
 // refresh-token rotation with reuse detection, and RP-initiated logout. One provider serves
 // every step, because each step needs the state the one before it left.
 func TestOIDCProvider(t *testing.T) {
-	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/oauth2/callback", opUnusedPort(t))
-	postLogoutURI := fmt.Sprintf("http://127.0.0.1:%d/signed-out", opUnusedPort(t))
+	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/oauth2/callback", unusedPort(t))
+	postLogoutURI := fmt.Sprintf("http://127.0.0.1:%d/signed-out", unusedPort(t))
 	started := time.Now()
 	op := StartOIDCProvider(t, OIDCProviderOptions{
 		ClientID:               opClientID,
@@ -248,7 +247,7 @@ func TestOIDCProvider(t *testing.T) {
 // used for signing, and a restart on the same address, which keeps the issuer and (without a
 // JWK Set) changes the key.
 func TestOIDCProviderKeys(t *testing.T) {
-	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/cb", opUnusedPort(t))
+	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/cb", unusedPort(t))
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -314,14 +313,14 @@ func opLogin(t *testing.T, op *OIDCProvider, b *Browser, redirectURI, user, pass
 
 func opAuthURL(t *testing.T, op *OIDCProvider, redirectURI, scope string) (authURL, verifier, nonce string) {
 	t.Helper()
-	verifier, nonce = opRandom(t), opRandom(t)
+	verifier, nonce = randomString(t), randomString(t)
 	sum := sha256.Sum256([]byte(verifier))
 	return op.Issuer + "/auth?" + url.Values{
 		"response_type":         {"code"},
 		"client_id":             {opClientID},
 		"redirect_uri":          {redirectURI},
 		"scope":                 {scope},
-		"state":                 {opRandom(t)},
+		"state":                 {randomString(t)},
 		"nonce":                 {nonce},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
@@ -519,25 +518,4 @@ func opPrivateJWKS(t *testing.T, key *rsa.PrivateKey, kid string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func opRandom(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// opUnusedPort returns a loopback port nothing listens on, for redirect URIs the browser must
-// never request.
-func opUnusedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
