@@ -56,10 +56,12 @@ const (
 	forwardAccessToken = "access_token"
 )
 
-// HeaderClaim maps one upstream request header to a claim path (gjson syntax).
+// HeaderClaim maps one upstream request header to a claim path (gjson syntax), with an
+// optional prefix (Kubeflow's USERID_PREFIX, e.g. "accounts.google.com:").
 type HeaderClaim struct {
 	Header string // lower-case
 	Claim  string
+	Prefix string
 }
 
 // StateCookieName is the cookie holding a login in progress; derived so that two plugins
@@ -469,14 +471,17 @@ func claimsToHeaders(root gjson.Result) ([]HeaderClaim, error) {
 			err = configErr(key, "header %q cannot carry a claim", name)
 		case seen[canonicalHeader(name)]:
 			err = configErr(key, "header listed twice (names are compared case-insensitively, '_' equal to '-')")
-		case path.Type != gjson.String || path.Str == "":
-			err = configErr(key, "claim path must be a non-empty string")
 		}
 		if err != nil {
 			return false
 		}
+		var hc HeaderClaim
+		if hc, err = headerClaim(key, path); err != nil {
+			return false
+		}
+		hc.Header = name
 		seen[canonicalHeader(name)] = true
-		out = append(out, HeaderClaim{Header: name, Claim: path.Str})
+		out = append(out, hc)
 		return true
 	})
 	if err != nil {
@@ -484,6 +489,39 @@ func claimsToHeaders(root gjson.Result) ([]HeaderClaim, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Header < out[j].Header })
 	return out, nil
+}
+
+// headerClaim reads one claims_to_headers value: a claim path, or
+// {"claim": path, "prefix": text}.
+func headerClaim(key string, v gjson.Result) (HeaderClaim, error) {
+	if v.Type == gjson.String && v.Str != "" {
+		return HeaderClaim{Claim: v.Str}, nil
+	}
+	if !v.IsObject() {
+		return HeaderClaim{}, configErr(key, `must be a claim path or {"claim": path, "prefix": text}`)
+	}
+	var hc HeaderClaim
+	var err error
+	v.ForEach(func(k, val gjson.Result) bool {
+		field := key + "." + k.String()
+		switch {
+		case val.Type != gjson.String:
+			err = configErr(field, "must be a string")
+		case k.String() == "claim" && val.Str != "":
+			hc.Claim = val.Str
+		case k.String() == "prefix" && !strings.ContainsAny(val.Str, "\r\n\x00"):
+			hc.Prefix = val.Str
+		case k.String() == "claim" || k.String() == "prefix":
+			err = configErr(field, "must be a non-empty claim path, and a prefix without control characters")
+		default:
+			err = configErr(field, `unknown key (use "claim" and "prefix")`)
+		}
+		return err == nil
+	})
+	if err == nil && hc.Claim == "" {
+		err = configErr(key+".claim", "required")
+	}
+	return hc, err
 }
 
 // isHeaderName reports whether s is an RFC 9110 token, which is what Envoy accepts as a

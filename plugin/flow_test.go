@@ -175,7 +175,7 @@ func TestCallbackAndSession(t *testing.T) {
 // the user has no value for it (behaviours 1 and 2).
 func TestManagedHeadersAlwaysStripped(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
-		h := wasmhost.MustStart(t, vm, testConfig(`"claims_to_headers":{"kubeflow-userid":"email","x-groups":"groups","x-team":"team"}`))
+		h := wasmhost.MustStart(t, vm, testConfig(`"claims_to_headers":{"kubeflow-userid":{"claim":"email","prefix":"oidc:"},"x-groups":"groups","x-team":"team"}`))
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
 		spoof := [][2]string{{"kubeflow_userid", "admin"}, {"Kubeflow-Userid", "admin"}, {"X-GROUPS", "admins"}, {"x_team", "root"}}
@@ -196,7 +196,7 @@ func TestManagedHeadersAlwaysStripped(t *testing.T) {
 			t.Fatalf("session must continue, got %v", action)
 		}
 		up := h.Upstream(id)
-		if got := up["kubeflow-userid"]; len(got) != 1 || got[0] != "alice@example.com" {
+		if got := up["kubeflow-userid"]; len(got) != 1 || got[0] != "oidc:alice@example.com" {
 			t.Errorf("kubeflow-userid = %q", got)
 		}
 		if got := up["x-groups"]; len(got) != 1 || got[0] != "dev,ops" {

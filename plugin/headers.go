@@ -75,7 +75,7 @@ func (h *httpContext) injectIdentity(claims []byte) error {
 		if !ok {
 			continue
 		}
-		if err := proxywasm.ReplaceHttpRequestHeader(hc.Header, h.lend(v)); err != nil {
+		if err := proxywasm.ReplaceHttpRequestHeader(hc.Header, h.lend(hc.Prefix+v)); err != nil {
 			return err
 		}
 	}
