@@ -1,0 +1,130 @@
+package oidc
+
+import (
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Condition is one way a verified identity may qualify for access. Exactly one of its
+// kinds is set:
+//   - EmailDomain: the verified email's domain equals it (case-insensitive, no subdomains);
+//   - Email: the verified email equals it (case-insensitive);
+//   - Group: the groups claim (GroupsClaim, an array of strings or one string) holds it;
+//   - Claim with Equals: the claim's value (strings as is, numbers and booleans as their JSON
+//     text) equals Equals;
+//   - Claim with Contains: the claim is an array holding Contains, or a string equal to it.
+//
+// Email conditions require email_verified to be true: an IdP that lets users type any
+// address must not grant them a domain (oauth2-proxy CVE-2026-40574 class).
+type Condition struct {
+	EmailDomain string
+	Email       string
+	Group       string
+	GroupsClaim string // default "groups"
+	Claim       string
+	Equals      string
+	Contains    string
+}
+
+// Allows reports whether claims (a verified JSON object) satisfy the condition.
+func (c Condition) Allows(claims []byte) bool {
+	switch {
+	case c.EmailDomain != "" || c.Email != "":
+		email, ok := verifiedEmail(claims)
+		if !ok {
+			return false
+		}
+		if c.Email != "" {
+			return strings.EqualFold(email, c.Email)
+		}
+		_, domain, ok := ParseEmail(email)
+		return ok && strings.EqualFold(domain, c.EmailDomain)
+	case c.Group != "":
+		path := c.GroupsClaim
+		if path == "" {
+			path = "groups"
+		}
+		return holds(gjson.GetBytes(claims, path), c.Group)
+	case c.Claim != "" && c.Contains != "":
+		return holds(gjson.GetBytes(claims, c.Claim), c.Contains)
+	case c.Claim != "":
+		v := gjson.GetBytes(claims, c.Claim)
+		switch v.Type {
+		case gjson.String:
+			return v.Str == c.Equals
+		case gjson.Number, gjson.True, gjson.False:
+			return v.Raw == c.Equals
+		}
+	}
+	return false
+}
+
+// holds reports whether v is an array with a string element equal to want, or that string.
+func holds(v gjson.Result, want string) bool {
+	if v.Type == gjson.String {
+		return v.Str == want
+	}
+	found := false
+	if v.IsArray() {
+		v.ForEach(func(_, item gjson.Result) bool {
+			found = item.Type == gjson.String && item.Str == want
+			return !found
+		})
+	}
+	return found
+}
+
+func verifiedEmail(claims []byte) (string, bool) {
+	email := gjson.GetBytes(claims, "email")
+	if email.Type != gjson.String || gjson.GetBytes(claims, "email_verified").Type != gjson.True {
+		return "", false
+	}
+	return email.Str, true
+}
+
+// ParseEmail splits an address into local part and domain, strictly: exactly one '@',
+// a non-empty local part of printable ASCII without quotes, spaces, commas or brackets, and
+// a domain of DNS labels. "a@evil.com@corp.com" is refused, not read as being in corp.com
+// (oauth2-proxy CVE-2026-40574), and so is anything a mail system might interpret
+// differently from this function.
+func ParseEmail(s string) (local, domain string, ok bool) {
+	local, domain, found := strings.Cut(s, "@")
+	if !found || local == "" || len(s) > 254 || strings.Contains(domain, "@") {
+		return "", "", false
+	}
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),:;<>[\\]", c) >= 0 {
+			return "", "", false
+		}
+	}
+	if !isMailDomain(domain) {
+		return "", "", false
+	}
+	return local, strings.ToLower(domain), true
+}
+
+// isMailDomain accepts letters, digits and hyphens in dot-separated labels of 1-63 bytes, no
+// label starting or ending with a hyphen, at least two labels.
+func isMailDomain(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
