@@ -47,13 +47,65 @@ func requestPath(rawPath string) string {
 	return rawPath
 }
 
+// matchAny reports whether a skip rule covers path. Only a path in the normal form a
+// normalizing gateway hands over can be skipped: one with dot segments ("/pub/../admin",
+// "/pub/..;/admin"), empty segments ("//"), backslashes, control or non-ASCII bytes, or
+// escapes of '/', '\', '.', '%', ';' or control characters ("/pub/%2e%2e/admin",
+// "/pub%2F..%2Fadmin") needs authentication instead, because an upstream may resolve it to a
+// path no rule was written for (Envoy CVE-2019-9901, CVE-2021-29492). Fail closed when the
+// gateway's path normalization is off.
 func matchAny(rules []PathRule, path string) bool {
+	if len(rules) == 0 || !normalPath(path) {
+		return false
+	}
 	for _, r := range rules {
 		if r.Match(path) {
 			return true
 		}
 	}
 	return false
+}
+
+// normalPath reports whether path (without query) is in normal form; see matchAny.
+func normalPath(path string) bool {
+	if path == "" || path[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case c <= ' ' || c >= 0x7f || c == '\\':
+			return false
+		case c == '%':
+			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
+				return false
+			}
+			if d := unhex(path[i+1])<<4 | unhex(path[i+2]); d < ' ' || d >= 0x7f || d == '/' || d == '\\' || d == '.' || d == '%' || d == ';' {
+				return false
+			}
+		}
+	}
+	segments := strings.Split(path[1:], "/")
+	for i, seg := range segments {
+		name, _, _ := strings.Cut(seg, ";")
+		if name == "." || name == ".." || (seg == "" && i < len(segments)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 func parsePathRules(v gjson.Result, key string) ([]PathRule, error) {

@@ -34,6 +34,10 @@ const (
 	refreshPendingTicks = 40
 	// defaultTokenLifetime applies when a refresh answer says nothing about expiry.
 	defaultTokenLifetime = 5 * time.Minute
+	// maxRefreshFlights bounds the refreshes one VM has queued or in flight (one token
+	// call each); a request that would start another gets 503, like a request beyond
+	// maxWaiting.
+	maxRefreshFlights = 256
 )
 
 // refreshFlight is the refresh of one refresh token in this VM and the requests waiting
@@ -51,6 +55,10 @@ func (h *httpContext) refresh(sess *openSession) types.Action {
 	key := sha256.Sum256([]byte(sess.RefreshToken))
 	f, ok := p.refreshing[key]
 	if !ok {
+		if len(p.refreshing) >= maxRefreshFlights {
+			proxywasm.LogWarnf("oidc-wasm: %d session refreshes already queued or in flight; answering 503", len(p.refreshing))
+			return h.unavailable()
+		}
 		f = &refreshFlight{old: sess.Session, since: p.idp.ticks}
 		p.refreshing[key] = f
 	}

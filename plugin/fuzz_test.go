@@ -1,0 +1,116 @@
+package plugin
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzParseConfig: any configuration either fails with a *ConfigError naming a key, or
+// yields a configuration whose invariants hold. Never a panic (a panic in TinyGo kills the VM
+// at start).
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(testConfig("")))
+	f.Add([]byte(threatConfig(skipConfig + `,"claims_to_headers":{"kubeflow-userid":{"claim":"email","prefix":"p:"}},"allowed_redirect_hosts":[".example.com"]`)))
+	f.Add([]byte(`{"issuer":"https://idp","client_id":"c","client_secret_env":"NOPE","cookie_secret":"x"}`))
+	f.Add([]byte(`{"skip_paths":[{"regex":"(a+)+$"}]}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(``))
+	getenv := func(name string) (string, bool) {
+		if name == "SECRET" {
+			return testCookieKey, true
+		}
+		return "", false
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data, getenv)
+		if err != nil {
+			if cfg != nil {
+				t.Fatalf("error %v with a configuration", err)
+			}
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if cfg.Issuer == "" || cfg.ClientID == "" || len(cfg.CookieSecret) != 32 || cfg.Cluster == "" {
+			t.Fatalf("accepted an incomplete configuration: %+v", cfg)
+		}
+		if cfg.Timeout <= 0 || cfg.Timeout.Milliseconds() > maxTimeoutMS || cfg.SessionMaxAge <= 0 {
+			t.Fatalf("accepted out-of-range durations: %+v", cfg)
+		}
+		if cfg.RedirectPath == "" || cfg.RedirectPath[0] != '/' || cfg.LogoutPath == "" || cfg.LogoutPath[0] != '/' {
+			t.Fatalf("accepted a relative callback or logout path: %q %q", cfg.RedirectPath, cfg.LogoutPath)
+		}
+		for _, r := range cfg.SkipPaths {
+			for _, s := range []string{r.Exact, r.Prefix} {
+				if s != "" && (s[0] != '/' || strings.ContainsAny(s, "?#")) {
+					t.Fatalf("accepted skip rule %q", s)
+				}
+			}
+			_ = matchAny([]PathRule{r}, "/x")
+		}
+	})
+}
+
+// FuzzSkipPath: whatever the rule and the path, the decision ignores the query and the
+// fragment, a prefix rule covers whole segments only, a regex the whole path, and nothing
+// outside normal form is ever skipped.
+func FuzzSkipPath(f *testing.F) {
+	f.Add("prefix", "/pub", "/pub/x")
+	f.Add("prefix", "/pub", "/pub/../admin")
+	f.Add("prefix", "/pub/", "/pub/%2e%2e/admin")
+	f.Add("exact", "/healthz", "/healthz?x=1")
+	f.Add("exact", "/healthz", "/admin#/healthz")
+	f.Add("regex", "/static/[a-z]+\\.css", "/static/a.css")
+	f.Add("regex", ".*", "//admin")
+	f.Add("prefix", "/pub", "/pub%2F..%2Fadmin")
+	f.Fuzz(func(t *testing.T, kind, value, raw string) {
+		cfg, err := ParseConfig([]byte(threatConfig(`"skip_paths":[{"`+jsonEscape(kind)+`":"`+jsonEscape(value)+`"}]`)), nil)
+		if err != nil {
+			return
+		}
+		rules := cfg.SkipPaths
+		path := requestPath(raw)
+		skip := matchAny(rules, path)
+		if strings.ContainsAny(path, "?#") {
+			t.Fatalf("requestPath(%q) = %q keeps a query or fragment", raw, path)
+		}
+		if matchAny(rules, requestPath(path+"?"+raw)) != skip || matchAny(rules, requestPath(path+"#"+raw)) != skip {
+			t.Fatalf("the query or fragment changed the decision for %q", raw)
+		}
+		if !skip {
+			return
+		}
+		if !normalPath(path) || strings.Contains(path, "//") || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") {
+			t.Fatalf("%s %q skipped the non-normal path %q", kind, value, path)
+		}
+		r := rules[0]
+		switch {
+		case r.Exact != "" && path != r.Exact:
+			t.Fatalf("exact %q matched %q", r.Exact, path)
+		case r.Prefix != "" && !(path == r.Prefix || strings.HasPrefix(path, strings.TrimSuffix(r.Prefix, "/")+"/")):
+			t.Fatalf("prefix %q matched %q across a segment", r.Prefix, path)
+		case r.Regex != nil && r.Regex.FindString(path) != path && !r.Regex.MatchString(path):
+			t.Fatalf("regex %q matched part of %q", value, path)
+		}
+	})
+}
+
+// jsonEscape makes s safe inside a JSON string literal.
+func jsonEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte("0123456789abcdef"[r>>4])
+			b.WriteByte("0123456789abcdef"[r&15])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,1203 @@
+package plugin
+
+// The attack matrix of ../shared/notes/threats.md (issue 5): every row is a named test or
+// table row, with the advisory it comes from in its name, run natively and against both
+// compiled modules (vmTest). SECURITY.md maps each guarantee to the test that proves it.
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"hash"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
+	"github.com/oidc-wasm/oidc-wasm/oidc"
+)
+
+// threatConfig is a valid configuration without skip_paths; extra is spliced in.
+func threatConfig(extra string) string {
+	c := `{"issuer":"` + testIssuer + `","client_id":"` + testClientID + `","client_secret":"` + testSecret +
+		`","cookie_secret":"` + testCookieKey + `"`
+	if extra != "" {
+		c += "," + extra
+	}
+	return c + "}"
+}
+
+func testSealer(t *testing.T) *oidc.Sealer {
+	t.Helper()
+	key, _ := base64.StdEncoding.DecodeString(testCookieKey)
+	s, err := oidc.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openLoginState opens a state cookie the plugin set, as only the key holder can.
+func openLoginState(t *testing.T, m mode, sealed string) oidc.LoginState {
+	t.Helper()
+	plain, err := testSealer(t).Open(oidc.PurposeState, sealed, m.now())
+	if err != nil {
+		t.Fatalf("state cookie does not open: %v", err)
+	}
+	var st oidc.LoginState
+	if err := st.UnmarshalBinary(plain); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// finishLogin completes the login whose redirect to the IdP is start; cookies are extra
+// cookies the browser sends along to the callback.
+func finishLogin(t *testing.T, h *wasmhost.Host, idp *fakeIdP, start *wasmhost.Reply, cookies string) *wasmhost.Reply {
+	t.Helper()
+	q := wasmhost.Query(t, start.Header("location"))
+	cookie := "_oidc_session_state=" + wasmhost.CookieValue(start.SetCookies()["_oidc_session_state"])
+	if cookies != "" {
+		cookie = cookies + "; " + cookie
+	}
+	id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c0de&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", cookie}))
+	h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
+	r := h.Reply(id)
+	if r == nil || r.Status != 302 {
+		t.Fatalf("callback: want 302, got %+v", r)
+	}
+	return r
+}
+
+// staysOnSite is how a browser (WHATWG URL parser) reads a Location: tab, CR and LF are
+// dropped, leading C0 controls and spaces trimmed, '\' is '/'. The target must be a path of
+// this site, also after up to four rounds of percent-decoding by a proxy or app behind.
+func staysOnSite(loc string) bool {
+	browser := func(s string) string {
+		s = strings.Map(func(r rune) rune {
+			switch r {
+			case '\t', '\r', '\n':
+				return -1
+			case '\\':
+				return '/'
+			}
+			return r
+		}, s)
+		return strings.TrimLeft(s, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+	}
+	s := browser(loc)
+	for i := 0; i < 5; i++ {
+		if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") {
+			return false
+		}
+		d, err := url.PathUnescape(s)
+		if err != nil || d == s {
+			return true
+		}
+		s = browser(d)
+	}
+	return true
+}
+
+// openRedirectPayloads are the published payloads and generated variants of them:
+// separators, encodings (single, double, triple, either case), control characters.
+func openRedirectPayloads() map[string]string {
+	out := map[string]string{
+		"CVE-2020-5233 /\\evil.com":             `/\evil.com`,
+		"CVE-2020-5233 \\\\evil.com":            `\\evil.com`,
+		"CVE-2020-5233 //evil.com":              "//evil.com",
+		"CVE-2020-11053 /%09/evil.com":          "/%09/evil.com",
+		"CVE-2020-11053 /<tab>/evil.com":        "/\t/evil.com",
+		"CVE-2020-11053 /<cr>/evil.com":         "/\r/evil.com",
+		"CVE-2020-11053 /<lf>/evil.com":         "/\n/evil.com",
+		"CVE-2020-11053 / /evil.com":            "/ /evil.com",
+		"CVE-2020-4037 /./\\evil.com":           `/./\evil.com`,
+		"CVE-2020-4037 /./../../\\evil.com":     `/./../../\evil.com`,
+		"CVE-2020-4037 ///evil.com":             "///evil.com",
+		"CVE-2020-4037 /\\/evil.com":            `/\/evil.com`,
+		"CVE-2020-4037 /.//evil.com":            "/.//evil.com",
+		"CVE-2020-4037 /%2e%2e//evil.com":       "/%2e%2e//evil.com",
+		"CVE-2020-4037 /..%2f%2fevil.com":       "/..%2f%2fevil.com",
+		"CVE-2020-5233 absolute https://evil":   "https://evil.com/",
+		"CVE-2020-5233 scheme-relative http:ev": "http:evil.com",
+		"CVE-2020-5233 no slash evil.com":       "evil.com",
+		"CVE-2020-5233 javascript:":             "javascript:alert(1)",
+	}
+	seps := []string{"/", `\`, "%2f", "%2F", "%5c", "%5C", "%252f", "%255C", "%25252F", "\t", "%09", "%0a", "%0D", "%00", "\x00", "\x0b", "\x7f", " ", "%20"}
+	for _, sep := range seps {
+		out[fmt.Sprintf("CVE-2020-11053 variant /%q evil.com", sep)] = "/" + sep + "evil.com"
+		out[fmt.Sprintf("CVE-2020-11053 variant /%q/evil.com", sep)] = "/" + sep + "/evil.com"
+	}
+	return out
+}
+
+// Open redirect after login (oauth2-proxy CVE-2020-5233, CVE-2020-11053, CVE-2020-4037):
+// whatever path a login starts from, the browser returns to a path of this site: the
+// payloads come back as "/", legitimate paths as they were.
+func TestThreatOpenRedirectAfterLogin(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		check := func(name, path, want string) {
+			t.Helper()
+			id, _ := h.Request(wasmhost.BrowserGet(path))
+			start := h.Reply(id)
+			if start == nil || start.Status != 302 || !strings.HasPrefix(start.Header("location"), testIssuer+"/authorize") {
+				t.Errorf("%s: want a login redirect, got %+v", name, start)
+				return
+			}
+			st := openLoginState(t, m, wasmhost.CookieValue(start.SetCookies()["_oidc_session_state"]))
+			if st.ReturnTo != want {
+				t.Errorf("%s: sealed return path %q, want %q", name, st.ReturnTo, want)
+			}
+			done := finishLogin(t, h, idp, start, "")
+			if loc := done.Header("location"); loc != want || !staysOnSite(loc) {
+				t.Errorf("%s: after login Location %q, want %q", name, loc, want)
+			}
+		}
+		for name, p := range openRedirectPayloads() {
+			check(name, p, "/")
+		}
+		for _, p := range []string{"/app/page?x=1", "/a/b%20c", "/search?q=https://evil.com", "/@evil.com"} {
+			check("control "+p, p, p)
+		}
+	})
+}
+
+// Never redirect to anything read back from state unless it is bound to the browser by the
+// AEAD: a state cookie under another key is refused, and even a genuinely sealed state whose
+// return path is hostile (an older release, a bug) is checked again before use.
+func TestThreatStateReturnPathBound(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		seal := func(s *oidc.Sealer, returnTo string) string {
+			plain, _ := (&oidc.LoginState{State: "s-1", Nonce: "n-1", CodeVerifier: strings.Repeat("v", 43), ReturnTo: returnTo}).MarshalBinary()
+			sealed, err := s.Seal(rand.Reader, oidc.PurposeState, m.now().Add(5*time.Minute), plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sealed
+		}
+		for _, evil := range []string{"//evil.com", `/\evil.com`, "https://evil.com", "/%2F/evil.com"} {
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=s-1", [2]string{"cookie", "_oidc_session_state=" + seal(testSealer(t), evil)}))
+			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken("n-1", nil)))
+			if r := h.Reply(id); r == nil || r.Status != 302 || r.Header("location") != "/" {
+				t.Errorf("sealed return path %q: want 302 to /, got %+v", evil, r)
+			}
+		}
+		other, _ := oidc.NewSealer([]byte(strings.Repeat("k", 32)))
+		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=s-1", [2]string{"cookie", "_oidc_session_state=" + seal(other, "/x")}))
+		if r := h.Reply(id); r == nil || r.Status != 400 || h.HasPending(id) {
+			t.Errorf("state sealed under another key: want 400 and no token call, got %+v", r)
+		}
+	})
+}
+
+// Open redirect at logout through rd (CVE-2020-5233 class, CVE-2021-21291): a path of this
+// site, or a URL on allowed_redirect_hosts with label-boundary matching, exact port and,
+// when the entry says so, exact scheme. Everything else lands on logout_redirect ("/").
+func TestThreatLogoutRedirect(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(`"allowed_redirect_hosts":[".example.com","app.other.com:8443","https://strict.example.org"]`))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		allowed := map[string]string{
+			"subdomain":                "https://app.example.com/x?y=1",
+			"apex of .example.com":     "https://example.com/",
+			"http default port":        "http://app.example.com/",
+			"host case":                "https://APP.Example.COM/",
+			"explicit port":            "https://app.other.com:8443/home",
+			"scheme entry":             "https://strict.example.org/",
+			"explicit default port":    "https://app.example.com:443/",
+			"fragment dropped":         "https://app.example.com/#frag",
+			"relative path":            "/bye",
+			"relative path with query": "/bye?x=https://evil.com",
+		}
+		refused := map[string]string{
+			"CVE-2021-21291 evilexample.com":                 "https://evilexample.com/",
+			"CVE-2021-21291 example.com.evil.corp":           "https://example.com.evil.corp/",
+			"CVE-2021-21291 app.example.com.evil.corp":       "https://app.example.com.evil.corp/",
+			"CVE-2021-21291 port must match (8443)":          "https://app.example.com:8443/",
+			"CVE-2021-21291 port must match (default)":       "https://app.other.com/",
+			"CVE-2021-21291 port must match (other)":         "https://app.other.com:9443/",
+			"CVE-2021-21291 scheme must match":               "http://strict.example.org/",
+			"CVE-2021-21291 userinfo @":                      "https://app.example.com@evil.com/",
+			"CVE-2021-21291 userinfo before allowed":         "https://evil.com@app.example.com/",
+			"CVE-2021-21291 backslash @":                     `https://evil.com\@app.example.com/`,
+			"CVE-2021-21291 encoded slash in host":           "https://app.example.com%2F@evil.com/",
+			"CVE-2021-21291 fragment host":                   "https://evil.com#.example.com",
+			"CVE-2021-21291 query host":                      "https://evil.com?.example.com",
+			"CVE-2021-21291 trailing dot look-alike":         "https://example.com./",
+			"CVE-2021-21291 ftp scheme":                      "ftp://app.example.com/",
+			"CVE-2021-21291 javascript":                      "javascript://app.example.com/%0aalert(1)",
+			"CVE-2021-21291 data":                            "data:text/html,<script>alert(1)</script>",
+			"CVE-2021-21291 protocol relative allowed host":  "//app.example.com/",
+			"CVE-2021-21291 tab in scheme":                   "ht\ttps://evil.com/",
+			"CVE-2021-21291 leading space":                   " https://evil.com/",
+			"CVE-2021-21291 unicode dot":                     "https://evil。com/",
+			"CVE-2021-21291 IDN look-alike":                  "https://аpp.example.com.evil.com/",
+			"CVE-2021-21291 IPv4":                            "https://127.0.0.1/",
+			"CVE-2021-21291 empty host":                      "https:///evil.com",
+			"CVE-2021-21291 three slashes":                   "https:/\\evil.com",
+			"CVE-2021-21291 null byte":                       "https://app.example.com\x00.evil.com/",
+			"CVE-2021-21291 over-long host label separators": "https://app..example.com/",
+		}
+		for name, p := range openRedirectPayloads() {
+			refused[name] = p
+		}
+		logout := func(query string) *wasmhost.Reply {
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/logout?" + query))
+			return h.Reply(id)
+		}
+		for name, rd := range allowed {
+			want, _, _ := strings.Cut(rd, "#")
+			if r := logout("rd=" + url.QueryEscape(rd)); r == nil || r.Status != 302 || r.Header("location") != want {
+				t.Errorf("%s: rd=%q: want Location %q, got %+v", name, rd, want, r)
+			}
+		}
+		for name, rd := range refused {
+			if r := logout("rd=" + url.QueryEscape(rd)); r == nil || r.Status != 302 || r.Header("location") != "/" {
+				t.Errorf("%s: rd=%q: want Location /, got %+v", name, rd, r)
+			}
+			// Sent unescaped or escaped twice, the value the plugin sees differs; wherever it
+			// lands, it is this site or an allowed host.
+			for _, q := range []string{rd, url.QueryEscape(url.QueryEscape(rd))} {
+				if r := logout("rd=" + q); r == nil || r.Status != 302 || !logoutTargetAllowed(r.Header("location")) {
+					t.Errorf("%s: rd=%q: Location %+v leaves the allowed hosts", name, q, r)
+				}
+			}
+		}
+		// Duplicated or smuggled rd parameters are ambiguous: the default wins.
+		for _, q := range []string{"rd=/ok&rd=https://evil.com/", "rd=https://evil.com/&rd=/ok", "rd=/ok;rd=https://evil.com/", "RD=https://evil.com/", "rd%3Dhttps://evil.com/"} {
+			if r := logout(q); r == nil || r.Header("location") != "/" {
+				t.Errorf("CVE-2021-21291 %q: want Location /, got %+v", q, r)
+			}
+		}
+
+		// With an end_session_endpoint the target travels as post_logout_redirect_uri: the
+		// same checks, made absolute on this site.
+		idp.endSession = testIssuer + "/logout"
+		h = wasmhost.MustStart(t, vm, threatConfig(`"allowed_redirect_hosts":[".example.com"]`))
+		idp.serveMetadata(h)
+		for rd, want := range map[string]string{
+			"//evil.com": "https://app.example.com/", "https://evilexample.com/": "https://app.example.com/",
+			"/bye": "https://app.example.com/bye", "https://www.example.com/": "https://www.example.com/",
+		} {
+			r := logout("rd=" + url.QueryEscape(rd))
+			if r == nil || r.Status != 302 || !strings.HasPrefix(r.Header("location"), testIssuer+"/logout?") {
+				t.Errorf("rd=%q: want the end_session_endpoint, got %+v", rd, r)
+				continue
+			}
+			if got := wasmhost.Query(t, r.Header("location")).Get("post_logout_redirect_uri"); got != want {
+				t.Errorf("rd=%q: post_logout_redirect_uri %q, want %q", rd, got, want)
+			}
+		}
+	})
+}
+
+// logoutTargetAllowed is TestThreatLogoutRedirect's allow-list, checked independently of
+// the plugin: a path of this site, or http(s) to a host of .example.com on the default
+// port, app.other.com:8443, or https://strict.example.org.
+func logoutTargetAllowed(loc string) bool {
+	if strings.HasPrefix(loc, "/") {
+		return staysOnSite(loc)
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") || strings.ContainsAny(loc, "\\\t\r\n ") {
+		return false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	defaultPort := port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80")
+	switch {
+	case (host == "example.com" || strings.HasSuffix(host, ".example.com")) && defaultPort:
+		return true
+	case host == "app.other.com" && port == "8443":
+		return true
+	case host == "strict.example.org" && u.Scheme == "https" && defaultPort:
+		return true
+	}
+	return false
+}
+
+// skipConfig has one rule of each kind.
+const skipConfig = `"skip_paths":[{"prefix":"/pub"},{"exact":"/healthz"},{"regex":"/static/[a-z]+\\.css"}]`
+
+// Path confusion against skip rules (oauth2-proxy CVE-2025-54576, CVE-2026-41059; Envoy
+// CVE-2019-9901, CVE-2021-29492, CVE-2021-32779): rules see the path before '?' or '#' only,
+// case-sensitively, and only a path in normal form can be skipped, so a raw path the gateway
+// failed to normalize needs authentication instead of slipping past a rule.
+func TestThreatSkipPathConfusion(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(skipConfig))
+		newFakeIdP(t, m).serveMetadata(h)
+		cases := []struct {
+			name string
+			path string
+			skip bool
+		}{
+			{"control prefix", "/pub", true}, {"control prefix segment", "/pub/x.css", true},
+			{"control exact", "/healthz", true}, {"control regex", "/static/app.css", true},
+			{"control query ignored", "/healthz?x=1", true}, {"control fragment ignored", "/pub#top", true},
+			{"control encoded space", "/pub/my%20file", true},
+			{"CVE-2025-54576 query", "/private?x=/pub", false},
+			{"CVE-2025-54576 bare query", "/private?/pub", false},
+			{"CVE-2025-54576 encoded ?", "/private%3F/pub", false},
+			{"CVE-2026-41059 %23", "/admin%23/pub", false},
+			{"CVE-2026-41059 #", "/admin#/pub", false},
+			{"CVE-2026-41059 %2523", "/admin%2523/pub", false},
+			{"CVE-2021-29492 //admin", "//admin", false},
+			{"CVE-2021-29492 //pub", "//pub", false},
+			{"CVE-2021-29492 /pub//x", "/pub//x", false},
+			{"CVE-2019-9901 /pub/../admin", "/pub/../admin", false},
+			{"CVE-2019-9901 /pub/./../admin", "/pub/./../admin", false},
+			{"CVE-2019-9901 /pub/..", "/pub/..", false},
+			{"CVE-2019-9901 /pub/.", "/pub/.", false},
+			{"CVE-2019-9901 /pub//../admin", "/pub//../admin", false},
+			{"CVE-2019-9901 /pub/..;/admin", "/pub/..;/admin", false},
+			{"CVE-2019-9901 /pub/..%3B/admin", "/pub/..%3B/admin", false},
+			{"CVE-2021-29492 /pub%2F..%2Fadmin", "/pub%2F..%2Fadmin", false},
+			{"CVE-2021-29492 /pub/..%2Fadmin", "/pub/..%2Fadmin", false},
+			{"CVE-2021-29492 /pub/..%2fadmin", "/pub/..%2fadmin", false},
+			{"CVE-2021-29492 /pub/%2e%2e/admin", "/pub/%2e%2e/admin", false},
+			{"CVE-2021-29492 /pub/%2E%2E/admin", "/pub/%2E%2E/admin", false},
+			{"CVE-2021-29492 /pub/.%2e/admin", "/pub/.%2e/admin", false},
+			{"CVE-2021-29492 double /pub/%252e%252e/admin", "/pub/%252e%252e/admin", false},
+			{"CVE-2021-29492 /pub%5C..%5Cadmin", "/pub%5C..%5Cadmin", false},
+			{"CVE-2021-29492 /pub/%5C../admin", "/pub/%5C../admin", false},
+			{"CVE-2021-29492 backslash", `/pub\..\admin`, false},
+			{"CVE-2021-29492 /pub/%00/x", "/pub/%00/x", false},
+			{"CVE-2021-29492 raw NUL", "/pub/\x00/../admin", false},
+			{"CVE-2021-29492 raw tab", "/pub/\t/x", false},
+			{"CVE-2021-29492 bad escape", "/pub/%zz", false},
+			{"CVE-2021-29492 non-ASCII", "/pub/\xc0\xae\xc0\xae/admin", false},
+			{"CVE-2021-32779 /PUB", "/PUB", false},
+			{"CVE-2021-32779 /Pub/x", "/Pub/x", false},
+			{"CVE-2021-32779 /HEALTHZ", "/HEALTHZ", false},
+			{"CVE-2021-32779 %70ub", "/%70ub", false},
+			{"segment /publicity", "/publicity", false},
+			{"segment /pubx", "/pubx", false},
+			{"exact /healthz/", "/healthz/", false},
+			{"exact /healthz/x", "/healthz/x", false},
+			{"regex anchored /admin/static/a.css", "/admin/static/a.css", false},
+			{"regex anchored /static/a.css/../../admin", "/static/a.css/../../admin", false},
+			{"regex /static/../admin.css", "/static/../admin.css", false},
+			{"normalized form /admin", "/admin", false},
+		}
+		for _, c := range cases {
+			for _, headers := range [][][2]string{wasmhost.APIGet(c.path), wasmhost.BrowserGet(c.path)} {
+				id, action := h.Request(headers)
+				r := h.Reply(id)
+				if skipped := action == types.ActionContinue && r == nil; skipped != c.skip {
+					t.Errorf("%s: %q skipped=%v, want %v (%+v)", c.name, c.path, skipped, c.skip, r)
+				}
+				if !c.skip && (r == nil || (r.Status != 401 && r.Status != 302 && r.Status != 400)) {
+					t.Errorf("%s: %q: want 401, 302 or 400, got %+v", c.name, c.path, r)
+				}
+			}
+		}
+	})
+}
+
+// Decisions are made on :path (and the session) only, never on X-Forwarded-Uri,
+// X-Original-URI, X-Forwarded-Host, User-Agent or a client IP (CVE-2026-40575,
+// CVE-2026-34457, a trusted-IP bypass post-mortem): sending them changes nothing.
+func TestThreatDecisionIgnoresForwardedHeaders(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(skipConfig))
+		newFakeIdP(t, m).serveMetadata(h)
+		noise := map[string][][2]string{
+			"CVE-2026-40575 X-Forwarded-Uri":       {{"x-forwarded-uri", "/pub/x"}},
+			"CVE-2026-40575 X-Original-URI":        {{"x-original-uri", "/pub/x"}},
+			"CVE-2026-40575 X-Original-URL":        {{"x-original-url", "/healthz"}},
+			"CVE-2026-40575 X-Rewrite-URL":         {{"x-rewrite-url", "/healthz"}},
+			"CVE-2026-40575 X-Envoy-Original-Path": {{"x-envoy-original-path", "/pub"}},
+			"CVE-2026-40575 X-Forwarded-Prefix":    {{"x-forwarded-prefix", "/pub"}},
+			"CVE-2026-34457 X-Forwarded-Host":      {{"x-forwarded-host", "localhost"}, {"x-forwarded-proto", "http"}, {"x-forwarded-port", "80"}},
+			"CVE-2026-34457 User-Agent probe":      {{"user-agent", "kube-probe/1.30"}},
+			"CVE-2026-34457 User-Agent GoogleHC":   {{"user-agent", "GoogleHC/1.0"}},
+			"trusted-IP X-Forwarded-For":           {{"x-forwarded-for", "127.0.0.1"}, {"x-real-ip", "127.0.0.1"}, {"true-client-ip", "10.0.0.1"}},
+			"trusted-IP Forwarded":                 {{"forwarded", "for=127.0.0.1;host=localhost;proto=http"}},
+			"trusted-IP X-Envoy-External-Address":  {{"x-envoy-external-address", "127.0.0.1"}, {"x-envoy-internal", "true"}},
+		}
+		type outcome struct {
+			action      types.Action
+			status      uint32
+			redirectURI string
+		}
+		run := func(headers [][2]string) outcome {
+			id, action := h.Request(headers)
+			o := outcome{action: action}
+			if r := h.Reply(id); r != nil {
+				o.status = r.Status
+				if loc := r.Header("location"); loc != "" {
+					o.redirectURI = wasmhost.Query(t, loc).Get("redirect_uri")
+				}
+			}
+			return o
+		}
+		for _, p := range []string{"/admin", "/pub/x", "/healthz", "/pub/../admin", "/oauth2/callback?code=c&state=s"} {
+			for kind, base := range map[string]func(string, ...[2]string) [][2]string{"api": wasmhost.APIGet, "browser": wasmhost.BrowserGet} {
+				want := run(base(p))
+				for name, extra := range noise {
+					if got := run(base(p, extra...)); got != want {
+						t.Errorf("%s: %s %s: outcome %+v, want %+v as without the header", name, kind, p, got, want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// spoofVariants are the forms a client can give a managed header: case, '_' for '-',
+// duplicates, control characters in the value.
+func spoofVariants(name string) [][2]string {
+	title := strings.Map(func(r rune) rune { return r }, name)
+	parts := strings.Split(title, "-")
+	for i, p := range parts {
+		if p != "" {
+			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+		}
+	}
+	title = strings.Join(parts, "-")
+	under := strings.ReplaceAll(name, "-", "_")
+	mixed := strings.Replace(strings.ToUpper(name), "-", "_", 1)
+	return [][2]string{
+		{name, "admin"}, {name, "root"}, {strings.ToUpper(name), "admin"}, {title, "admin"},
+		{under, "admin"}, {strings.ToUpper(under), "admin"}, {strings.ReplaceAll(title, "-", "_"), "admin"}, {mixed, "admin"},
+		{name, "admin\r\nx-injected: 1"}, {name, ""},
+	}
+}
+
+// Identity-header spoofing (oauth2-proxy CVE-2025-64484, Kubeflow #6702): every managed
+// header, in every variant, is gone from the request on every path the flow can take, and
+// where the plugin sets it, it holds exactly the IdP-asserted value once (replace, never
+// append); a header without a claim stays absent.
+func TestThreatIdentityHeaderSpoofing(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(skipConfig+`,"bearer_audiences":["app"],"claims_to_headers":{"x-auth-request-email":"email","kubeflow-userid":{"claim":"email","prefix":"p:"},"x-auth-request-groups":"groups","x-team":"team"}`))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		session := idp.login(h, "/")
+		managed := map[string]string{"x-auth-request-email": "alice@example.com", "kubeflow-userid": "p:alice@example.com", "x-auth-request-groups": "dev,ops", "x-team": ""}
+		var spoof [][2]string
+		for name := range managed {
+			spoof = append(spoof, spoofVariants(name)...)
+		}
+		valid := idp.idToken("", map[string]any{"nonce": nil})
+		scenarios := []struct {
+			name     string
+			headers  [][2]string
+			identity bool // the plugin verified someone: set headers expected
+			pass     bool
+		}{
+			{"CVE-2025-64484 skip path", wasmhost.APIGet("/pub/x"), false, true},
+			{"CVE-2025-64484 raw path not skipped", wasmhost.APIGet("/pub/../admin"), false, false},
+			{"CVE-2025-64484 no session (401)", wasmhost.APIGet("/api"), false, false},
+			{"CVE-2025-64484 no session (login)", wasmhost.BrowserGet("/page"), false, false},
+			{"CVE-2025-64484 tampered session", wasmhost.APIGet("/api", [2]string{"cookie", session + "x"}), false, false},
+			{"CVE-2025-64484 forged bearer", wasmhost.APIGet("/api", [2]string{"authorization", "Bearer forged"}), false, false},
+			{"CVE-2025-64484 callback failure", wasmhost.BrowserGet("/oauth2/callback?code=c&state=s"), false, false},
+			{"CVE-2025-64484 logout", wasmhost.BrowserGet("/oauth2/logout"), false, false},
+			{"Kubeflow #6702 valid session", wasmhost.APIGet("/api", [2]string{"cookie", session}), true, true},
+			{"Kubeflow #6702 valid bearer", wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + valid}), true, true},
+		}
+		for _, s := range scenarios {
+			headers := append(append([][2]string{}, s.headers...), spoof...)
+			id, action := h.Request(headers)
+			if passed := action == types.ActionContinue && h.Reply(id) == nil; passed != s.pass {
+				t.Errorf("%s: passed=%v, want %v (%+v)", s.name, passed, s.pass, h.Reply(id))
+			}
+			up := h.Upstream(id)
+			for name, values := range up {
+				want, ok := managed[canonicalHeader(name)]
+				if !ok {
+					continue
+				}
+				if !s.identity || want == "" || name != canonicalHeader(name) || len(values) != 1 || values[0] != want {
+					t.Errorf("%s: %s=%q reached upstream", s.name, name, values)
+				}
+			}
+			if s.identity {
+				for name, want := range managed {
+					if want != "" && len(up[name]) != 1 {
+						t.Errorf("%s: %s not set", s.name, name)
+					}
+				}
+			}
+		}
+
+		// A claim the IdP asserts with a control character is unsafe as a header value: the
+		// header is absent, never split into two.
+		idp.claims["email"] = "alice@example.com\r\nx-admin: 1"
+		crlf := idp.login(h, "/")
+		id, action := h.Request(append(wasmhost.APIGet("/api", [2]string{"cookie", crlf}), spoof...))
+		if action != types.ActionContinue {
+			t.Fatalf("CRLF claim: session must continue, got %+v", h.Reply(id))
+		}
+		for name, v := range h.Upstream(id) {
+			if c := canonicalHeader(name); c == "x-auth-request-email" || c == "kubeflow-userid" || c == "x-admin" || c == "x-team" {
+				t.Errorf("CRLF claim: %s=%q reached upstream", name, v)
+			}
+		}
+	})
+}
+
+// Replace, never append (CVE-2025-64484 class; Envoy CVE-2021-32777 for duplicates): a
+// client's Authorization next to a session never reaches upstream (or is replaced by the
+// forwarded token), duplicate Cookie and Authorization headers have one defined meaning,
+// and the plugin's own cookies never reach upstream.
+func TestThreatReplaceNeverAppend(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		session := idp.login(h, "/")
+		other := idp.login(h, "/")
+		cases := []struct {
+			name    string
+			headers [][2]string
+			pass    bool
+			cookie  []string // the upstream Cookie header(s)
+		}{
+			{"CVE-2025-64484 Authorization: Bearer forged next to a session",
+				[][2]string{{"cookie", session}, {"authorization", "Bearer forged"}}, true, nil},
+			{"CVE-2025-64484 Authorization: Basic next to a session",
+				[][2]string{{"cookie", session}, {"Authorization", "Basic YWRtaW46YWRtaW4="}}, true, nil},
+			{"CVE-2021-32777 two Authorization headers next to a session",
+				[][2]string{{"cookie", session}, {"authorization", "Bearer a"}, {"AUTHORIZATION", "Bearer b"}}, true, nil},
+			{"CVE-2021-32777 session in the second Cookie header",
+				[][2]string{{"cookie", "theme=dark"}, {"cookie", session}}, true, []string{"theme=dark"}},
+			{"CVE-2021-32777 the same session twice",
+				[][2]string{{"cookie", session}, {"cookie", "a=1; " + session}}, true, []string{"a=1"}},
+			{"CVE-2021-32777 two different sessions (cookie tossing)",
+				[][2]string{{"cookie", session}, {"cookie", other}}, false, nil},
+			{"CVE-2021-32777 two different sessions in one header",
+				[][2]string{{"cookie", session + "; " + other}}, false, nil},
+			{"plugin cookies removed, others kept in order",
+				[][2]string{{"cookie", "a=1; " + session + "; b=\"2\""}, {"cookie", "_oidc_session_state=x; c=3"}}, true, []string{"a=1; b=\"2\"; c=3"}},
+		}
+		for _, c := range cases {
+			id, action := h.Request(wasmhost.APIGet("/api", c.headers...))
+			if passed := action == types.ActionContinue && h.Reply(id) == nil; passed != c.pass {
+				t.Errorf("%s: passed=%v, want %v (%+v)", c.name, passed, c.pass, h.Reply(id))
+				continue
+			}
+			if !c.pass {
+				continue
+			}
+			up := h.Upstream(id)
+			for name := range up {
+				if canonicalHeader(name) == "authorization" {
+					t.Errorf("%s: a client's %s reached upstream next to the session", c.name, name)
+				}
+			}
+			if got := up["cookie"]; strings.Join(got, "|") != strings.Join(c.cookie, "|") {
+				t.Errorf("%s: upstream cookie %q, want %q", c.name, got, c.cookie)
+			}
+			if got := up["x-auth-request-email"]; len(got) != 1 || got[0] != "alice@example.com" {
+				t.Errorf("%s: x-auth-request-email = %q", c.name, got)
+			}
+		}
+
+		// forward_token: the session's token replaces the client's, once.
+		h = wasmhost.MustStart(t, vm, threatConfig(`"forward_token":"id_token"`))
+		idp.serveMetadata(h)
+		session = idp.login(h, "/")
+		id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", session}, [2]string{"authorization", "Bearer forged"}, [2]string{"Authorization", "Bearer forged2"}))
+		if action != types.ActionContinue {
+			t.Fatalf("forward_token: want continue, got %+v", h.Reply(id))
+		}
+		got := h.Upstream(id)["authorization"]
+		if len(got) != 1 || !strings.HasPrefix(got[0], "Bearer ey") {
+			t.Errorf("CVE-2025-64484 forward_token: upstream Authorization %q, want exactly the session's ID token", got)
+		}
+		if _, ok := h.Upstream(id)["Authorization"]; ok {
+			t.Errorf("forward_token: the client's Authorization reached upstream")
+		}
+	})
+}
+
+// jwtSigner signs a JWS signing input.
+type jwtSigner func(signingInput []byte) []byte
+
+func rawJWT(header, claims map[string]any, sign jwtSigner) string {
+	hb, _ := json.Marshal(header)
+	cb, _ := json.Marshal(claims)
+	input := b64url(string(hb)) + "." + b64url(string(cb))
+	sig := ""
+	if sign != nil {
+		sig = base64.RawURLEncoding.EncodeToString(sign([]byte(input)))
+	}
+	return input + "." + sig
+}
+
+func rsaSigner(t *testing.T, k *rsa.PrivateKey, h crypto.Hash, pss bool) jwtSigner {
+	return func(in []byte) []byte {
+		hf := h.New()
+		hf.Write(in)
+		var sig []byte
+		var err error
+		if pss {
+			sig, err = rsa.SignPSS(rand.Reader, k, h, hf.Sum(nil), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		} else {
+			sig, err = rsa.SignPKCS1v15(rand.Reader, k, h, hf.Sum(nil))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+}
+
+func hmacSigner(h func() hash.Hash, secret []byte) jwtSigner {
+	return func(in []byte) []byte {
+		m := hmac.New(h, secret)
+		m.Write(in)
+		return m.Sum(nil)
+	}
+}
+
+func es256Signer(t *testing.T, k *ecdsa.PrivateKey) jwtSigner {
+	return func(in []byte) []byte {
+		d := sha256.Sum256(in)
+		r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, 64)
+		r.FillBytes(out[:32])
+		s.FillBytes(out[32:])
+		return out
+	}
+}
+
+// Bearer tokens through the plugin (Envoy CVE-2022-29226: "a token is present" is not
+// authentication). Every forgery, confusion and claim failure gets 401 invalid_token; the
+// controls with the same keys pass, so the refusals are for the reason named.
+func TestThreatBearerTokenForgery(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		a, b := testKeys(t)
+		var priv rsa.PrivateKey
+		if err := a.private.Raw(&priv); err != nil {
+			t.Fatal(err)
+		}
+		var privB rsa.PrivateKey
+		if err := b.private.Raw(&privB); err != nil {
+			t.Fatal(err)
+		}
+		ecPriv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		ecPub, _ := jwk.FromRaw(&ecPriv.PublicKey)
+		_ = ecPub.Set(jwk.KeyIDKey, "ec-1")
+		_ = ecPub.Set(jwk.AlgorithmKey, jwa.ES256)
+		idp.keys = append(idp.keys, &signingKey{kid: "ec-1", public: ecPub})
+		idp.serveMetadata(h)
+
+		now := m.now()
+		claims := func(over map[string]any) map[string]any {
+			c := map[string]any{"iss": testIssuer, "aud": testClientID, "sub": "user-1", "email": "alice@example.com", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+			for k, v := range over {
+				if v == nil {
+					delete(c, k)
+				} else {
+					c[k] = v
+				}
+			}
+			return c
+		}
+		rs256 := rsaSigner(t, &priv, crypto.SHA256, false)
+		hdr := func(alg, kid string) map[string]any {
+			m := map[string]any{"alg": alg, "typ": "JWT"}
+			if kid != "" {
+				m["kid"] = kid
+			}
+			return m
+		}
+		pkix, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+		pkcs1 := x509.MarshalPKCS1PublicKey(&priv.PublicKey)
+		pubJWK, _ := json.Marshal(a.public)
+		secrets := map[string][]byte{
+			"PKIX PEM":  pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkix}),
+			"PKCS1 PEM": pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: pkcs1}),
+			"PKIX DER":  pkix, "modulus": priv.N.Bytes(), "JWK JSON": pubJWK, "empty": {},
+		}
+		attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
+		attackerJWK, _ := jwk.FromRaw(&attacker.PublicKey)
+		valid := rawJWT(hdr("RS256", "key-a"), claims(nil), rs256)
+		validParts := strings.Split(valid, ".")
+		other := rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"sub": "mallory"}), rs256)
+
+		forged := map[string]string{
+			"CVE-2022-29226 signature stripped":            validParts[0] + "." + validParts[1] + ".",
+			"CVE-2022-29226 signature of another token":    validParts[0] + "." + validParts[1] + "." + strings.Split(other, ".")[2],
+			"CVE-2022-29226 payload tampered":              tamperPayload(valid),
+			"CVE-2022-29226 garbage":                       "eyJhbGciOiJSUzI1NiJ9.e30.AAAA",
+			"CVE-2022-29226 two segments":                  validParts[0] + "." + validParts[1],
+			"CVE-2022-29226 JWE-shaped":                    valid + ".x.y",
+			"CVE-2022-29226 unknown kid":                   rawJWT(hdr("RS256", "key-zzz"), claims(nil), rs256),
+			"CVE-2022-29226 kid path traversal":            rawJWT(hdr("RS256", "../../../../dev/null"), claims(nil), hmacSigner(sha256.New, nil)),
+			"CVE-2022-29226 key not in JWKS (key-b)":       rawJWT(hdr("RS256", "key-b"), claims(nil), rsaSigner(t, &privB, crypto.SHA256, false)),
+			"CVE-2022-29226 kidless, foreign key":          rawJWT(hdr("RS256", ""), claims(nil), rsaSigner(t, attacker, crypto.SHA256, false)),
+			"CVE-2018-0114 embedded jwk header":            rawJWT(map[string]any{"alg": "RS256", "kid": "key-a", "jwk": attackerJWK}, claims(nil), rsaSigner(t, attacker, crypto.SHA256, false)),
+			"CVE-2018-0114 jku header":                     rawJWT(map[string]any{"alg": "RS256", "jku": "https://evil.com/keys"}, claims(nil), rsaSigner(t, attacker, crypto.SHA256, false)),
+			"wrong key type: RS256 naming the EC key":      rawJWT(hdr("RS256", "ec-1"), claims(nil), rs256),
+			"wrong key type: ES256 naming the RSA key":     rawJWT(hdr("ES256", "key-a"), claims(nil), es256Signer(t, ecPriv)),
+			"alg confusion: PS256 header, RS256 signature": rawJWT(hdr("PS256", "key-a"), claims(nil), rs256),
+			"crit header": rawJWT(map[string]any{"alg": "RS256", "kid": "key-a", "crit": []string{"exp"}}, claims(nil), rs256),
+			"typ at+jwt is fine, typ JOSE+JSON is not": rawJWT(map[string]any{"alg": "RS256", "kid": "key-a", "typ": "JOSE+JSON"}, claims(nil), rs256),
+			"other issuer":                        rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"iss": "https://evil.example.com"}), rs256),
+			"issuer with trailing slash":          rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"iss": testIssuer + "/"}), rs256),
+			"issuer in other case":                rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"iss": strings.ToUpper(testIssuer)}), rs256),
+			"no issuer":                           rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"iss": nil}), rs256),
+			"other audience":                      rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"aud": "other"}), rs256),
+			"audience array without us":           rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"aud": []string{"x", "y"}}), rs256),
+			"no audience":                         rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"aud": nil}), rs256),
+			"azp mismatch with several audiences": rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"aud": []string{testClientID, "other"}, "azp": "other"}), rs256),
+			"several audiences without azp":       rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"aud": []string{testClientID, "other"}}), rs256),
+			"expired":                             rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"exp": now.Add(-2 * idTokenSkew).Unix()}), rs256),
+			"no exp":                              rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"exp": nil}), rs256),
+			"exp as string":                       rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"exp": strconv.FormatInt(now.Add(time.Hour).Unix(), 10)}), rs256),
+			"nbf in the future":                   rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"nbf": now.Add(10 * time.Minute).Unix()}), rs256),
+		}
+		for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
+			forged["CVE-2022-29226 alg "+alg] = rawJWT(map[string]any{"alg": alg}, claims(nil), nil)
+			forged["CVE-2022-29226 alg "+alg+" with a signature"] = rawJWT(map[string]any{"alg": alg, "kid": "key-a"}, claims(nil), rs256)
+		}
+		for name, secret := range secrets {
+			for alg, hf := range map[string]func() hash.Hash{"HS256": sha256.New, "HS384": sha512.New384, "HS512": sha512.New} {
+				forged["alg confusion: "+alg+" keyed with the RSA public key ("+name+")"] = rawJWT(hdr(alg, "key-a"), claims(nil), hmacSigner(hf, secret))
+				forged["alg confusion: "+alg+" kidless ("+name+")"] = rawJWT(hdr(alg, ""), claims(nil), hmacSigner(hf, secret))
+			}
+		}
+		rejected0, _ := h.GetCounterMetric("oidc_wasm.bearer_rejected")
+		for name, tok := range forged {
+			id, action := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + tok}))
+			r := h.Reply(id)
+			if action == types.ActionContinue || r == nil || r.Status != 401 || !strings.Contains(r.Header("www-authenticate"), `error="invalid_token"`) {
+				t.Errorf("%s: want 401 invalid_token, got %v %+v", name, action, r)
+			}
+			if h.HasPending(wasmhost.PluginContextID) {
+				t.Errorf("%s: a forged token must not cause an IdP call", name)
+				h.Pending(wasmhost.PluginContextID)
+			}
+		}
+		if n, _ := h.GetCounterMetric("oidc_wasm.bearer_rejected"); n-rejected0 != uint64(len(forged)) {
+			t.Errorf("bearer_rejected grew by %d, want %d", n-rejected0, len(forged))
+		}
+		controls := map[string]string{
+			"RS256 key-a":            valid,
+			"ES256 ec-1":             rawJWT(hdr("ES256", "ec-1"), claims(nil), es256Signer(t, ecPriv)),
+			"kidless RS256":          rawJWT(hdr("RS256", ""), claims(nil), rs256),
+			"azp with several auds":  rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"aud": []string{testClientID, "other"}, "azp": testClientID}), rs256),
+			"expired inside leeway":  rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"exp": now.Add(-idTokenSkew / 2).Unix()}), rs256),
+			"nbf just inside leeway": rawJWT(hdr("RS256", "key-a"), claims(map[string]any{"nbf": now.Add(idTokenSkew / 2).Unix()}), rs256),
+		}
+		for name, tok := range controls {
+			id, action := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + tok}))
+			if action != types.ActionContinue {
+				t.Errorf("control %s: want continue, got %+v", name, h.Reply(id))
+			}
+		}
+	})
+}
+
+// Unknown kids cost the IdP at most one JWKS fetch per interval (rate-limited,
+// single-flight), not one per request.
+func TestThreatUnknownKidFloodOneRefetch(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		_, b := testKeys(t)
+		idp.signer = b // key-b: not in the JWKS
+		for i := 0; i < keyRefreshTicks; i++ {
+			h.Tick()
+		}
+		var ids []uint32
+		for i := 0; i < 50; i++ {
+			id, _ := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + idp.idToken("", map[string]any{"jti": strconv.Itoa(i)})}))
+			ids = append(ids, id)
+		}
+		h.Tick()
+		h.Answer(h.OnePending(wasmhost.PluginContextID), 200, idp.jwks()) // still without key-b
+		for _, id := range ids {
+			if r := h.Reply(id); r == nil || r.Status != 401 {
+				t.Fatalf("token with an unknown kid: want 401 after the refetch, got %+v", r)
+			}
+		}
+		// Within the interval, more unknown kids are refused at once, without a fetch.
+		id, _ := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + idp.idToken("", nil)}))
+		h.Tick()
+		if r := h.Reply(id); r == nil || r.Status != 401 || h.HasPending(wasmhost.PluginContextID) {
+			t.Fatalf("rate limit: want 401 and no fetch, got %+v", r)
+		}
+	})
+}
+
+// Sealed cookies (Envoy CVE-2026-47775, CVE-2023-35941): a session cookie tampered at any
+// position class, truncated, extended, re-encoded, sealed for another purpose or under
+// another key, or expired, fails, and every failure looks the same to the client.
+func TestThreatSealedCookieTampering(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		good := wasmhost.CookieValue(idp.login(h, "/"))
+		flip := func(i int) string {
+			b := []byte(good)
+			if b[i] == 'A' {
+				b[i] = 'B'
+			} else {
+				b[i] = 'A'
+			}
+			return string(b)
+		}
+		// base64url of 1 version byte, 24 nonce bytes, then the ciphertext (8-byte expiry,
+		// payload) and the 16-byte tag.
+		bad := map[string]string{
+			"CVE-2026-47775 version byte":           flip(0),
+			"CVE-2026-47775 nonce start":            flip(2),
+			"CVE-2026-47775 nonce end":              flip(32),
+			"CVE-2023-35941 sealed expiry":          flip(36),
+			"CVE-2026-47775 payload":                flip(len(good) / 2),
+			"CVE-2026-47775 tag":                    flip(len(good) - 3),
+			"CVE-2026-47775 last char":              flip(len(good) - 1),
+			"CVE-2026-47775 truncated by one":       good[:len(good)-1],
+			"CVE-2026-47775 truncated to the nonce": good[:34],
+			"CVE-2026-47775 extended":               good + "A",
+			"CVE-2026-47775 padded":                 good + "==",
+			"CVE-2026-47775 standard base64":        strings.NewReplacer("-", "+", "_", "/").Replace(good) + "+/",
+			"CVE-2026-47775 quoted":                 `"` + good + `"`,
+			"CVE-2026-47775 percent-encoded":        "%" + fmt.Sprintf("%02X", good[0]) + good[1:],
+			"CVE-2026-47775 case swapped":           strings.ToUpper(good[:10]) + good[10:],
+			"CVE-2026-47775 doubled":                good + good,
+			"CVE-2026-47775 empty":                  "",
+			"CVE-2026-47775 huge":                   strings.Repeat("A", 70000),
+			"CVE-2023-35941 expired":                sealTestSession(t, &oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}, m.now().Add(-time.Second)),
+		}
+		stateID, _ := h.Request(wasmhost.BrowserGet("/"))
+		bad["CVE-2023-35941 purpose swap: state cookie as session"] = wasmhost.CookieValue(h.Reply(stateID).SetCookies()["_oidc_session_state"])
+		otherKey, _ := oidc.NewSealer([]byte(strings.Repeat("k", 32)))
+		plain, _ := (&oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}).MarshalBinary()
+		bad["CVE-2026-47775 other key"], _ = otherKey.Seal(rand.Reader, oidc.PurposeSession, m.now().Add(time.Hour), plain)
+
+		var first *wasmhost.Reply
+		for name, v := range bad {
+			id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "_oidc_session=" + v}))
+			r := h.Reply(id)
+			if action == types.ActionContinue || r == nil || r.Status != 401 {
+				t.Errorf("%s: want 401, got %+v", name, r)
+				continue
+			}
+			if first == nil {
+				first = r
+			} else if fmt.Sprint(r) != fmt.Sprint(first) {
+				t.Errorf("%s: failure differs from the others (an oracle): %+v vs %+v", name, r, first)
+			}
+			id, _ = h.Request(wasmhost.BrowserGet("/page", [2]string{"cookie", "_oidc_session=" + v}))
+			// (A value beyond what ParseCookies reads is not seen, so not cleared either.)
+			if r := h.Reply(id); r == nil || r.Status != 302 || (v != "" && len(v) < 60000 && !strings.Contains(r.SetCookies()["_oidc_session"], "Max-Age=0")) {
+				t.Errorf("%s: browser: want a login redirect clearing the cookie, got %+v", name, r)
+			}
+		}
+
+		// The reverse purpose swap: a session cookie as the login state.
+		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=x", [2]string{"cookie", "_oidc_session_state=" + good}))
+		if r := h.Reply(id); r == nil || r.Status != 400 || h.HasPending(id) {
+			t.Errorf("CVE-2023-35941 session cookie as state: want 400, got %+v", r)
+		}
+	})
+}
+
+// State (Envoy #38919, #39210; oauth2-proxy #2606): missing, wrong, ambiguous or replayed
+// state is refused and the state cookie cleared; a replayed callback whose state cookie the
+// attacker kept reaches the IdP only to have the single-use code refused.
+func TestThreatStateReplay(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		q, state := startLogin(t, h)
+		cb := "/oauth2/callback?code=c0de&state=" + url.QueryEscape(q.Get("state"))
+		id, _ := h.Request(wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_state=" + state}))
+		h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
+		done := h.Reply(id)
+		if done == nil || done.Status != 302 || !strings.Contains(done.SetCookies()["_oidc_session_state"], "Max-Age=0") {
+			t.Fatalf("login: want 302 clearing the state cookie, got %+v", done)
+		}
+		expect := func(name string, id uint32) {
+			t.Helper()
+			r := h.Reply(id)
+			if r == nil || r.Status != 400 || r.Header("location") != "" || !strings.Contains(r.SetCookies()["_oidc_session_state"], "Max-Age=0") {
+				t.Errorf("%s: want 400 clearing the state cookie, got %+v", name, r)
+			}
+			if _, ok := r.SetCookies()["_oidc_session"]; ok {
+				t.Errorf("%s: a failed callback must not set a session", name)
+			}
+		}
+		// The browser no longer has the state cookie: replay is refused without a call.
+		id, _ = h.Request(wasmhost.BrowserGet(cb))
+		if h.HasPending(id) {
+			t.Errorf("replay without the state cookie must not reach the IdP")
+		}
+		expect("Envoy #38919 replay after the cookie was cleared", id)
+		// An attacker who kept the cookie: the code is single-use at the IdP.
+		id, _ = h.Request(wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_state=" + state}))
+		h.Answer(h.OnePending(id), 400, `{"error":"invalid_grant","error_description":"code already used"}`)
+		expect("Envoy #38919 replay with a kept state cookie", id)
+		for name, headers := range map[string][][2]string{
+			"Envoy #39210 missing state parameter":       wasmhost.BrowserGet("/oauth2/callback?code=c", [2]string{"cookie", "_oidc_session_state=" + state}),
+			"Envoy #39210 empty state parameter":         wasmhost.BrowserGet("/oauth2/callback?code=c&state=", [2]string{"cookie", "_oidc_session_state=" + state}),
+			"Envoy #39210 repeated state parameter":      wasmhost.BrowserGet(cb+"&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "_oidc_session_state=" + state}),
+			"Envoy #39210 state with a different case":   wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(strings.ToUpper(q.Get("state"))), [2]string{"cookie", "_oidc_session_state=" + state}),
+			"Envoy #39210 state prefix":                  wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")[:20]), [2]string{"cookie", "_oidc_session_state=" + state}),
+			"Envoy #39210 two different state cookies":   wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_state=" + state}, [2]string{"cookie", "_oidc_session_state=x" + state}),
+			"oauth2-proxy #2606 state cookie in a chunk": wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_0=" + state}),
+		} {
+			id, _ := h.Request(headers)
+			if h.HasPending(id) {
+				t.Errorf("%s: must not reach the IdP", name)
+			}
+			expect(name, id)
+		}
+	})
+}
+
+// Stale cookies never loop (Envoy #38919, #39210; oauth2-proxy #2606): a browser with a
+// stale session (and stale chunks) and a stale state cookie gets one login redirect that
+// clears them, the login completes, and the next request passes without another redirect.
+func TestThreatNoRedirectLoopWithStaleCookies(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		other, _ := oidc.NewSealer([]byte(strings.Repeat("o", 32)))
+		stale, _ := other.Seal(rand.Reader, oidc.PurposeState, m.now().Add(time.Minute), []byte("x"))
+		expired := sealTestSession(t, &oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}, m.now().Add(-time.Minute))
+		jar := "_oidc_session=" + expired + "; _oidc_session_0=" + strings.Repeat("a", 10) + "; _oidc_session_1=b; _oidc_session_state=" + stale + "; theme=dark"
+		id, _ := h.Request(wasmhost.BrowserGet("/app", [2]string{"cookie", jar}))
+		start := h.Reply(id)
+		if start == nil || start.Status != 302 || !strings.HasPrefix(start.Header("location"), testIssuer) {
+			t.Fatalf("want one login redirect, got %+v", start)
+		}
+		sc := start.SetCookies()
+		for _, name := range []string{"_oidc_session", "_oidc_session_0", "_oidc_session_1"} {
+			if !strings.Contains(sc[name], "Max-Age=0") {
+				t.Errorf("stale %s not cleared: %q", name, sc[name])
+			}
+		}
+		if wasmhost.CookieValue(sc["_oidc_session_state"]) == "" {
+			t.Fatalf("the stale state cookie must be replaced")
+		}
+		done := finishLogin(t, h, idp, start, "theme=dark")
+		if done.Header("location") != "/app" {
+			t.Errorf("after login: Location %q, want /app", done.Header("location"))
+		}
+		session := "_oidc_session=" + wasmhost.CookieValue(done.SetCookies()["_oidc_session"])
+		id, action := h.Request(wasmhost.BrowserGet("/app", [2]string{"cookie", session + "; theme=dark"}))
+		if action != types.ActionContinue || h.Reply(id) != nil {
+			t.Fatalf("the request after the login must pass, got %+v", h.Reply(id))
+		}
+		// A failed callback never redirects, so a bad state cannot loop either.
+		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=s", [2]string{"cookie", jar}))
+		if r := h.Reply(id); r == nil || r.Header("location") != "" {
+			t.Errorf("failed callback must not redirect, got %+v", r)
+		}
+	})
+}
+
+// Session fixation: the callback always issues a new session cookie; a session the browser
+// brought (an attacker's, planted by cookie tossing) is never kept, and the new one carries
+// the identity the IdP just asserted.
+func TestThreatSessionFixation(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		idp.claims["email"], idp.claims["sub"] = "mallory@example.com", "mallory"
+		planted := wasmhost.CookieValue(idp.login(h, "/"))
+		idp.claims["email"], idp.claims["sub"] = "alice@example.com", "user-1"
+
+		id, _ := h.Request(wasmhost.BrowserGet("/start"))
+		start := h.Reply(id)
+		done := finishLogin(t, h, idp, start, "_oidc_session="+planted+"; _oidc_session_0="+planted[:10]+"; _oidc_session_1=x")
+		fresh := wasmhost.CookieValue(done.SetCookies()["_oidc_session"])
+		if fresh == "" || fresh == planted {
+			t.Fatalf("the callback must issue a new session value, got %q", fresh)
+		}
+		for _, name := range []string{"_oidc_session_0", "_oidc_session_1"} {
+			if !strings.Contains(done.SetCookies()[name], "Max-Age=0") {
+				t.Errorf("planted %s not cleared", name)
+			}
+		}
+		id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "_oidc_session=" + fresh}))
+		if action != types.ActionContinue {
+			t.Fatalf("the new session must pass, got %+v", h.Reply(id))
+		}
+		if got := h.Upstream(id)["x-auth-request-email"]; len(got) != 1 || got[0] != "alice@example.com" {
+			t.Errorf("new session identity %q, want alice", got)
+		}
+	})
+}
+
+// Cookies: HttpOnly, Secure, SameSite=Lax, Path=/, Max-Age, never Expires, and each
+// Set-Cookie its own header, on every response that sets one.
+func TestThreatCookieAttributes(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		stale := "_oidc_session=x; _oidc_session_0=y; _oidc_session_1=z"
+		id, _ := h.Request(wasmhost.BrowserGet("/", [2]string{"cookie", stale}))
+		start := h.Reply(id)
+		done := finishLogin(t, h, idp, start, stale)
+		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/logout", [2]string{"cookie", stale + "; _oidc_session_state=s"}))
+		logout := h.Reply(id)
+		for _, r := range []*wasmhost.Reply{start, done, logout} {
+			n := 0
+			for _, kv := range r.Headers {
+				if kv[0] != "set-cookie" {
+					continue
+				}
+				n++
+				for _, attr := range []string{"; HttpOnly", "; Secure", "; SameSite=Lax", "; Path=/", "; Max-Age="} {
+					if !strings.Contains(kv[1], attr) {
+						t.Errorf("Set-Cookie %q lacks %s", kv[1], attr)
+					}
+				}
+				if strings.Contains(kv[1], "Expires") || strings.Count(kv[1], "=") != 4 || strings.Contains(kv[1], ",") {
+					t.Errorf("Set-Cookie %q: one cookie per header, Max-Age only", kv[1])
+				}
+			}
+			if n < 2 {
+				t.Errorf("want several Set-Cookie headers, got %d in %+v", n, r.Headers)
+			}
+		}
+	})
+}
+
+// Randomness comes from crypto/rand only: no shipped file of plugin/ or oidc/ imports
+// math/rand.
+func TestThreatRandomnessFromCryptoRand(t *testing.T) {
+	for _, dir := range []string{".", "../oidc"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range parsed.Imports {
+				if p, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(p, "math/rand") {
+					t.Errorf("%s imports %s", f, p)
+				}
+			}
+		}
+	}
+}
+
+// Resource bounds: requests held while metadata loads are capped (beyond: 503 at once), the
+// path the plugin parses is capped (beyond: 400), and a Cookie header beyond what
+// oidc.ParseCookies reads (200 cookies, 64 KiB) hides the cookies past the limit: they are
+// neither used nor forwarded, so a plugin cookie never reaches upstream that way.
+func TestThreatResourceBounds(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		idp := newFakeIdP(t, m)
+		var held []uint32
+		for i := 0; i < maxWaiting; i++ {
+			id, action := h.Request(wasmhost.BrowserGet("/page"))
+			if action != types.ActionPause || h.Reply(id) != nil {
+				t.Fatalf("request %d must be held, got %+v", i, h.Reply(id))
+			}
+			held = append(held, id)
+		}
+		id, _ := h.Request(wasmhost.BrowserGet("/page"))
+		if r := h.Reply(id); r == nil || r.Status != 503 {
+			t.Fatalf("request beyond maxWaiting: want 503 at once, got %+v", r)
+		}
+		idp.serveMetadata(h)
+		for _, id := range held {
+			if r := h.Reply(id); r == nil || r.Status != 302 {
+				t.Fatalf("held request: want 302 once metadata loaded, got %+v", r)
+			}
+		}
+
+		// :path
+		id, _ = h.Request(wasmhost.APIGet("/" + strings.Repeat("a", maxPathBytes)))
+		if r := h.Reply(id); r == nil || r.Status != 400 {
+			t.Errorf("path over %d bytes: want 400, got %+v", maxPathBytes, r)
+		}
+		id, _ = h.Request(wasmhost.APIGet("/" + strings.Repeat("a", maxPathBytes-1)))
+		if r := h.Reply(id); r == nil || r.Status != 401 {
+			t.Errorf("path of %d bytes: want 401, got %+v", maxPathBytes, r)
+		}
+
+		// Cookie headers
+		session := idp.login(h, "/")
+		many := strings.Repeat("x=y; ", 250)
+		big := "big=" + strings.Repeat("v", 70<<10)
+		for name, c := range map[string]struct {
+			headers [][2]string
+			pass    bool
+		}{
+			"session after 250 cookies":      {[][2]string{{"cookie", many + session}}, false},
+			"session after 70 KiB":           {[][2]string{{"cookie", big}, {"cookie", session}}, false},
+			"session before 250 cookies":     {[][2]string{{"cookie", session + "; " + many}}, true},
+			"session before 70 KiB":          {[][2]string{{"cookie", session}, {"cookie", big}}, true},
+			"1000 Cookie headers":            {append([][2]string{{"cookie", session}}, repeatHeader("cookie", "a=b", 1000)...), true},
+			"1000 Authorization headers":     {append([][2]string{{"cookie", session}}, repeatHeader("authorization", "Bearer x", 1000)...), true},
+			"1 MiB bearer token, no session": {[][2]string{{"authorization", "Bearer " + strings.Repeat("a", 1<<20)}}, false},
+		} {
+			id, action := h.Request(wasmhost.APIGet("/api", c.headers...))
+			if passed := action == types.ActionContinue && h.Reply(id) == nil; passed != c.pass {
+				t.Errorf("%s: passed=%v, want %v (%+v)", name, passed, c.pass, h.Reply(id))
+			}
+			if !c.pass {
+				continue
+			}
+			up := h.Upstream(id)
+			for _, v := range up["cookie"] {
+				if strings.Contains(v, "_oidc_session") {
+					t.Errorf("%s: a plugin cookie reached upstream", name)
+				}
+			}
+			if len(up["authorization"]) != 0 {
+				t.Errorf("%s: a client's Authorization reached upstream next to the session", name)
+			}
+		}
+	})
+}
+
+func repeatHeader(name, value string, n int) [][2]string {
+	out := make([][2]string, n)
+	for i := range out {
+		out[i] = [2]string{name, value}
+	}
+	return out
+}
