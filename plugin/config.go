@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,14 @@ type Config struct {
 	// Userinfo: merge the userinfo endpoint's claims into the session at login.
 	Userinfo bool
 
+	// Headers carrying the session's raw tokens upstream ("" for none).
+	IDTokenHeader     string
+	AccessTokenHeader string
+
+	// Authorization rules, first match by path prefix.
+	Authorization []AuthzRule
+	GroupsClaim   string
+
 	// Logout.
 	LogoutPath           string
 	LogoutRedirect       string // local page after logout when the IdP has no end_session_endpoint
@@ -56,12 +65,21 @@ const (
 	forwardAccessToken = "access_token"
 )
 
-// HeaderClaim maps one upstream request header to a claim path (gjson syntax), with an
-// optional prefix (Kubeflow's USERID_PREFIX, e.g. "accounts.google.com:").
+// HeaderClaim maps one upstream request header to a claim path (gjson syntax). Arrays are
+// joined with Separator; Transforms rewrite the value in order (Kubeflow's
+// USERID_TRANSFORMERS); Prefix is prepended last (Kubeflow's USERID_PREFIX).
 type HeaderClaim struct {
-	Header string // lower-case
-	Claim  string
-	Prefix string
+	Header     string // lower-case
+	Claim      string
+	Prefix     string
+	Separator  string
+	Transforms []Transform
+}
+
+// Transform replaces what Match matches with Replace (regexp.ReplaceAllString syntax).
+type Transform struct {
+	Match   *regexp.Regexp
+	Replace string
 }
 
 // StateCookieName is the cookie holding a login in progress; derived so that two plugins
@@ -93,6 +111,7 @@ var configKeys = []string{
 	"session_max_age", "session_idle_timeout", "session_tokens",
 	"bearer_tokens", "bearer_audiences", "forward_token",
 	"logout_path", "logout_redirect", "allowed_redirect_hosts", "userinfo",
+	"authorization", "groups_claim", "id_token_header", "access_token_header",
 }
 
 // Defaults for optional keys.
@@ -198,6 +217,18 @@ func ParseConfig(data []byte, getenv func(string) (string, bool)) (*Config, erro
 	if c.Userinfo, err = optionalBool(root, "userinfo", false); err != nil {
 		return nil, err
 	}
+	if c.GroupsClaim, err = optionalString(root, "groups_claim", "groups"); err != nil {
+		return nil, err
+	}
+	if c.GroupsClaim == "" {
+		return nil, configErr("groups_claim", "must not be empty")
+	}
+	if c.Authorization, err = parseAuthorization(root, c.GroupsClaim); err != nil {
+		return nil, err
+	}
+	if err := c.parseTokenHeaders(root); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -268,6 +299,42 @@ func (c *Config) parseLogoutKeys(root gjson.Result) error {
 	}
 	if _, ok := oidc.SafeRedirect(c.LogoutRedirect, c.AllowedRedirectHosts); !ok {
 		return configErr("logout_redirect", "%q must be a path of this site or a URL on one of allowed_redirect_hosts", c.LogoutRedirect)
+	}
+	return nil
+}
+
+// parseTokenHeaders reads id_token_header and access_token_header: headers that carry the
+// session's raw tokens upstream, for apps that read the token themselves.
+func (c *Config) parseTokenHeaders(root gjson.Result) error {
+	taken := map[string]bool{}
+	for _, hc := range c.ClaimsToHeaders {
+		taken[canonicalHeader(hc.Header)] = true
+	}
+	for _, th := range []struct {
+		key string
+		dst *string
+	}{{"id_token_header", &c.IDTokenHeader}, {"access_token_header", &c.AccessTokenHeader}} {
+		name, err := optionalString(root, th.key, "")
+		if err != nil || name == "" {
+			if err == nil && root.Get(th.key).Exists() {
+				err = configErr(th.key, "must not be empty (leave it out for no header)")
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		name = strings.ToLower(name)
+		switch {
+		case !isHeaderName(name) || headersNotMappable[name]:
+			return configErr(th.key, "%q cannot carry a token", name)
+		case taken[canonicalHeader(name)]:
+			return configErr(th.key, "header %q is already used", name)
+		case !c.SessionTokens:
+			return configErr(th.key, "needs session_tokens: the session must keep the token")
+		}
+		taken[canonicalHeader(name)] = true
+		*th.dst = name
 	}
 	return nil
 }
@@ -491,30 +558,37 @@ func claimsToHeaders(root gjson.Result) ([]HeaderClaim, error) {
 	return out, nil
 }
 
-// headerClaim reads one claims_to_headers value: a claim path, or
-// {"claim": path, "prefix": text}.
+// headerClaim reads one claims_to_headers value: a claim path, or an object with "claim"
+// and optionally "prefix", "separator" and "transform" ([{"match": regex, "replace": text}]).
 func headerClaim(key string, v gjson.Result) (HeaderClaim, error) {
+	hc := HeaderClaim{Separator: ","}
 	if v.Type == gjson.String && v.Str != "" {
-		return HeaderClaim{Claim: v.Str}, nil
+		hc.Claim = v.Str
+		return hc, nil
 	}
 	if !v.IsObject() {
-		return HeaderClaim{}, configErr(key, `must be a claim path or {"claim": path, "prefix": text}`)
+		return HeaderClaim{}, configErr(key, `must be a claim path or {"claim": path, "prefix": …, "separator": …, "transform": […]}`)
 	}
-	var hc HeaderClaim
 	var err error
 	v.ForEach(func(k, val gjson.Result) bool {
 		field := key + "." + k.String()
-		switch {
-		case val.Type != gjson.String:
-			err = configErr(field, "must be a string")
-		case k.String() == "claim" && val.Str != "":
-			hc.Claim = val.Str
-		case k.String() == "prefix" && !strings.ContainsAny(val.Str, "\r\n\x00"):
-			hc.Prefix = val.Str
-		case k.String() == "claim" || k.String() == "prefix":
-			err = configErr(field, "must be a non-empty claim path, and a prefix without control characters")
+		switch k.String() {
+		case "transform":
+			hc.Transforms, err = parseTransforms(val, field)
+		case "claim", "prefix", "separator":
+			if val.Type != gjson.String || strings.ContainsAny(val.Str, "\r\n\x00") || (k.String() != "prefix" && val.Str == "") {
+				err = configErr(field, "must be a non-empty string without control characters")
+			}
+			switch k.String() {
+			case "claim":
+				hc.Claim = val.Str
+			case "prefix":
+				hc.Prefix = val.Str
+			default:
+				hc.Separator = val.Str
+			}
 		default:
-			err = configErr(field, `unknown key (use "claim" and "prefix")`)
+			err = configErr(field, `unknown key (use "claim", "prefix", "separator", "transform")`)
 		}
 		return err == nil
 	})
@@ -522,6 +596,29 @@ func headerClaim(key string, v gjson.Result) (HeaderClaim, error) {
 		err = configErr(key+".claim", "required")
 	}
 	return hc, err
+}
+
+func parseTransforms(v gjson.Result, key string) ([]Transform, error) {
+	if !v.IsArray() {
+		return nil, configErr(key, `must be an array of {"match": regex, "replace": text}`)
+	}
+	var out []Transform
+	for i, item := range v.Array() {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		match, replace := item.Get("match"), item.Get("replace")
+		n := 0
+		item.ForEach(func(_, _ gjson.Result) bool { n++; return true })
+		if !item.IsObject() || n != 2 || match.Type != gjson.String || replace.Type != gjson.String ||
+			strings.ContainsAny(replace.Str, "\r\n\x00") {
+			return nil, configErr(k, `must be {"match": regex, "replace": text} (no control characters)`)
+		}
+		re, err := regexp.Compile(match.Str)
+		if err != nil {
+			return nil, configErr(k+".match", "invalid regular expression: %v", err)
+		}
+		out = append(out, Transform{Match: re, Replace: replace.Str})
+	}
+	return out, nil
 }
 
 // isHeaderName reports whether s is an RFC 9110 token, which is what Envoy accepts as a

@@ -22,8 +22,8 @@ func TestConfigDefaults(t *testing.T) {
 		strings.Join(c.Scopes, " ") != "openid profile email" || !c.CookieSecure || c.CookieName != "_oidc_session" {
 		t.Errorf("defaults: %+v", c)
 	}
-	if len(c.ClaimsToHeaders) != 2 || c.ClaimsToHeaders[0] != (HeaderClaim{Header: "x-auth-request-email", Claim: "email"}) ||
-		c.ClaimsToHeaders[1] != (HeaderClaim{Header: "x-auth-request-user", Claim: "sub"}) {
+	if len(c.ClaimsToHeaders) != 2 || c.ClaimsToHeaders[0].Header != "x-auth-request-email" || c.ClaimsToHeaders[0].Claim != "email" ||
+		c.ClaimsToHeaders[1].Header != "x-auth-request-user" || c.ClaimsToHeaders[1].Claim != "sub" {
 		t.Errorf("claims_to_headers default: %+v", c.ClaimsToHeaders)
 	}
 	c, err = ParseConfig([]byte(`{"issuer":"http://dex.auth:5556/dex","client_id":"a","client_secret_env":"CS","cookie_secret_env":"CK"}`),
@@ -79,6 +79,14 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{`{` + base + `,"claims_to_headers":{"x-a":{"prefix":"p:"}}}`, "claims_to_headers.x-a.claim"},
 		{`{` + base + `,"claims_to_headers":{"x-a":{"claim":"email","suffix":"s"}}}`, "claims_to_headers.x-a.suffix"},
 		{`{` + base + `,"claims_to_headers":{"x-a":{"claim":"email","prefix":7}}}`, "claims_to_headers.x-a.prefix"},
+		{`{` + base + `,"claims_to_headers":{"x-a":{"claim":"email","separator":""}}}`, "claims_to_headers.x-a.separator"},
+		{`{` + base + `,"claims_to_headers":{"x-a":{"claim":"email","transform":[{"match":"(","replace":""}]}}}`, "claims_to_headers.x-a.transform[0].match"},
+		{`{` + base + `,"claims_to_headers":{"x-a":{"claim":"email","transform":[{"match":"a"}]}}}`, "claims_to_headers.x-a.transform[0]"},
+		{`{` + base + `,"claims_to_headers":{"x-a":{"claim":"email","transform":[{"match":"a","replace":"\n"}]}}}`, "claims_to_headers.x-a.transform[0]"},
+		{`{` + base + `,"id_token_header":"cookie"}`, "id_token_header"},
+		{`{` + base + `,"id_token_header":"x-auth-request-email"}`, "id_token_header"},
+		{`{` + base + `,"access_token_header":"x-at","session_tokens":false}`, "access_token_header"},
+		{`{` + base + `,"access_token_header":""}`, "access_token_header"},
 		{`{` + base + `,"claims_to_headers":{"x-a":"a","X_A":"b"}}`, "claims_to_headers.X_A"},
 		{`{` + base + `,"timeout_ms":0}`, "timeout_ms"},
 		{`{` + base + `,"timeout_ms":1.5}`, "timeout_ms"},

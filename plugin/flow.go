@@ -32,6 +32,7 @@ type httpContext struct {
 	p               *pluginContext
 	headers         requestHeaders
 	cookies         []oidc.Cookie
+	path            string      // :path up to '?' or '#', what path rules look at
 	cookieHeaders   int         // how many Cookie headers the client sent
 	responseCookies [][2]string // Set-Cookie headers for the upstream's response
 	lent            []string    // header values handed to the host, kept alive (see lend)
@@ -55,6 +56,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.p.cfg
 	path := requestPath(rawPath)
+	h.path = path
 	switch {
 	case matchAny(cfg.SkipPaths, path):
 		h.p.metrics.count(metricRequestsSkipped)
@@ -96,6 +98,9 @@ func (h *httpContext) unauthenticated() types.Action {
 // header is set, and the ones the client sent are already gone.
 func (h *httpContext) continueUpstream(claims []byte) types.Action {
 	if claims != nil {
+		if !h.p.cfg.authorize(h.path, claims) {
+			return h.forbidden()
+		}
 		if err := h.injectIdentity(claims); err != nil {
 			return h.internalError("cannot set identity headers", err)
 		}

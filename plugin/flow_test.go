@@ -175,10 +175,12 @@ func TestCallbackAndSession(t *testing.T) {
 // the user has no value for it (behaviours 1 and 2).
 func TestManagedHeadersAlwaysStripped(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
-		h := wasmhost.MustStart(t, vm, testConfig(`"claims_to_headers":{"kubeflow-userid":{"claim":"email","prefix":"oidc:"},"x-groups":"groups","x-team":"team"}`))
+		h := wasmhost.MustStart(t, vm, testConfig(`"claims_to_headers":{"kubeflow-userid":{"claim":"email","prefix":"oidc:"},"x-groups":"groups","x-team":"team",`+
+			`"x-user":{"claim":"email","transform":[{"match":"^([^@]+)@example\\.com$","replace":"$1"},{"match":"nomatch","replace":"x"}]},`+
+			`"x-groups-semi":{"claim":"groups","separator":";"}},"id_token_header":"x-id-token"`))
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
-		spoof := [][2]string{{"kubeflow_userid", "admin"}, {"Kubeflow-Userid", "admin"}, {"X-GROUPS", "admins"}, {"x_team", "root"}}
+		spoof := [][2]string{{"kubeflow_userid", "admin"}, {"Kubeflow-Userid", "admin"}, {"X-GROUPS", "admins"}, {"x_team", "root"}, {"X_ID_Token", "forged"}}
 
 		id, action := h.Request(append(wasmhost.APIGet("/public/logo.png"), spoof...))
 		if action != types.ActionContinue {
@@ -201,6 +203,15 @@ func TestManagedHeadersAlwaysStripped(t *testing.T) {
 		}
 		if got := up["x-groups"]; len(got) != 1 || got[0] != "dev,ops" {
 			t.Errorf("x-groups = %q, want dev,ops", got)
+		}
+		if got := up["x-groups-semi"]; len(got) != 1 || got[0] != "dev;ops" {
+			t.Errorf("x-groups-semi = %q, want dev;ops", got)
+		}
+		if got := up["x-user"]; len(got) != 1 || got[0] != "alice" {
+			t.Errorf("x-user = %q, want the transformed alice", got)
+		}
+		if got := up["x-id-token"]; len(got) != 1 || strings.Count(got[0], ".") != 2 || up["x_id_token"] != nil {
+			t.Errorf("x-id-token = %q (spoofed x_id_token %q), want only the session's ID token", got, up["x_id_token"])
 		}
 		for name, v := range up {
 			if canonicalHeader(name) == "x-team" || name == "kubeflow_userid" || name == "x_team" {

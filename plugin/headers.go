@@ -71,11 +71,49 @@ func removeAll(name string, n int) error {
 // absent (it was stripped already).
 func (h *httpContext) injectIdentity(claims []byte) error {
 	for _, hc := range h.p.cfg.ClaimsToHeaders {
-		v, ok := oidc.ClaimValue(claims, hc.Claim, ",")
+		v, ok := headerValue(hc, claims)
 		if !ok {
 			continue
 		}
-		if err := proxywasm.ReplaceHttpRequestHeader(hc.Header, h.lend(hc.Prefix+v)); err != nil {
+		if err := proxywasm.ReplaceHttpRequestHeader(hc.Header, h.lend(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// headerValue is the value a mapping gives a header: the claim (arrays joined), transformed,
+// prefixed. A result that is no longer safe in a header (a transform made it empty of meaning
+// is fine, control characters or excessive length are not) leaves the header absent.
+func headerValue(hc HeaderClaim, claims []byte) (string, bool) {
+	v, ok := oidc.ClaimValue(claims, hc.Claim, hc.Separator)
+	if !ok {
+		return "", false
+	}
+	for _, t := range hc.Transforms {
+		if t.Match.MatchString(v) {
+			v = t.Match.ReplaceAllString(v, t.Replace)
+		}
+	}
+	v = hc.Prefix + v
+	if len(v) > maxHeaderValue || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", false
+	}
+	return v, true
+}
+
+// maxHeaderValue bounds an identity header; a claim larger than this is a misconfiguration.
+const maxHeaderValue = 8 << 10
+
+// injectTokens sets the configured raw-token headers from the session.
+func (h *httpContext) injectTokens(idToken, accessToken string) error {
+	for _, th := range []struct{ header, value string }{
+		{h.p.cfg.IDTokenHeader, idToken}, {h.p.cfg.AccessTokenHeader, accessToken},
+	} {
+		if th.header == "" || th.value == "" {
+			continue
+		}
+		if err := proxywasm.ReplaceHttpRequestHeader(th.header, h.lend(th.value)); err != nil {
 			return err
 		}
 	}

@@ -28,6 +28,7 @@ const (
 	metricLogout                   = "oidc_wasm.logout"                      // logout requests
 	metricIdpMetadataShared        = "oidc_wasm.idp_metadata_shared"         // metadata adopted from another worker VM instead of fetched
 	metricLoginFailedUserinfo      = "oidc_wasm.login_failed_userinfo"       // userinfo on, and the userinfo endpoint failed or answered for another subject
+	metricAccessDenied             = "oidc_wasm.access_denied"               // 403: authenticated, but no authorization rule admits the user
 )
 
 // metricNames lists every counter, so the README's list is checked against it.
@@ -54,6 +55,7 @@ var metricNames = []string{
 	metricLogout,
 	metricIdpMetadataShared,
 	metricLoginFailedUserinfo,
+	metricAccessDenied,
 }
 
 type metrics struct {

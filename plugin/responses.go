@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"html"
+	"strings"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -24,31 +25,71 @@ func (h *httpContext) internalError(what string, err error) types.Action {
 	return h.respond(500, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "internal error\n")
 }
 
-// page answers with a small self-contained HTML page. Nothing on it comes from the request
+// page answers with a small, styled, self-contained HTML page (no external assets, so it
+// renders even when nothing else of the site does). Nothing on it comes from the request
 // unescaped, and it never redirects: an error page must not become a loop.
 func (h *httpContext) page(status uint32, title, message string, extra [][2]string) types.Action {
-	body := "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + html.EscapeString(title) +
-		"</title></head><body><h1>" + html.EscapeString(title) + "</h1><p>" + html.EscapeString(message) +
-		"</p><p><a href=\"/\">Start again</a></p></body></html>\n"
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+		`<meta name="viewport" content="width=device-width,initial-scale=1"><title>`)
+	b.WriteString(html.EscapeString(title))
+	b.WriteString(`</title><style>body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1f2933;` +
+		`display:flex;min-height:100vh;margin:0;align-items:center;justify-content:center}` +
+		`main{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem 2.5rem;max-width:32rem}` +
+		`h1{font-size:1.4rem;margin:0 0 .75rem}a{color:#1d4ed8}small{color:#6b7280}</style></head><body><main><h1>`)
+	b.WriteString(html.EscapeString(title))
+	b.WriteString(`</h1><p>`)
+	b.WriteString(html.EscapeString(message))
+	b.WriteString(`</p><p><a href="/">Start again</a></p>`)
+	if id := h.requestID(); id != "" {
+		b.WriteString(`<p><small>Request ID: ` + id + `</small></p>`)
+	}
+	b.WriteString("</main></body></html>\n")
 	headers := append([][2]string{{"content-type", "text/html; charset=utf-8"}}, extra...)
-	return h.respond(status, headers, body)
+	return h.respond(status, headers, b.String())
+}
+
+// requestID is Envoy's x-request-id, for matching a user's report with the gateway's logs;
+// anything but a plain token is not shown.
+func (h *httpContext) requestID() string {
+	id := h.headers.get("x-request-id")
+	if len(id) == 0 || len(id) > 64 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return ""
+		}
+	}
+	return id
+}
+
+// apiError answers a client that is not a browser page load: JSON when it accepts JSON
+// (the error code and the request id), plain text otherwise.
+func (h *httpContext) apiError(status uint32, code, message string, headers [][2]string) types.Action {
+	if strings.Contains(strings.ToLower(h.headers.get("accept")), "json") {
+		body := `{"error":"` + code + `","message":"` + message + `"`
+		if id := h.requestID(); id != "" {
+			body += `,"request_id":"` + id + `"`
+		}
+		return h.respond(status, append(headers, [2]string{"content-type", "application/json"}), body+"}\n")
+	}
+	return h.respond(status, append(headers, [2]string{"content-type", "text/plain; charset=utf-8"}), message+"\n")
 }
 
 // unauthorized is the answer to an API or XHR request without a session: a 401 a client can
 // act on, never a login page it cannot render.
 func (h *httpContext) unauthorized() types.Action {
 	h.p.metrics.count(metricUnauthorized)
-	return h.respond(401, [][2]string{
-		{"www-authenticate", `Bearer realm="oidc-wasm"`},
-		{"content-type", "text/plain; charset=utf-8"},
-	}, "authentication required\n")
+	return h.apiError(401, "unauthorized", "authentication required", [][2]string{{"www-authenticate", `Bearer realm="oidc-wasm"`}})
 }
 
 // unavailable is the answer when the IdP's metadata cannot be loaded: fail closed.
 func (h *httpContext) unavailable() types.Action {
 	h.p.metrics.count(metricUnavailable)
-	return h.respond(503, [][2]string{
-		{"content-type", "text/plain; charset=utf-8"},
-		{"retry-after", "5"},
-	}, "authentication temporarily unavailable: the identity provider cannot be reached\n")
+	if isBrowserNavigation(h.headers) {
+		return h.page(503, "Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment.", [][2]string{{"retry-after", "5"}})
+	}
+	return h.apiError(503, "unavailable", "authentication temporarily unavailable: the identity provider cannot be reached", [][2]string{{"retry-after", "5"}})
 }
