@@ -40,7 +40,7 @@ func (h *httpContext) bearerToken() (token string, present bool) {
 func (h *httpContext) bearer(token string, refetched bool) types.Action {
 	now := time.Now()
 	key := sha256.Sum256([]byte(token))
-	if claims, ok := h.p.tokens.get(key, now); ok {
+	if claims, _, ok := h.p.tokens.get(key, now); ok {
 		return h.continueWithBearer(claims)
 	}
 	cfg := h.p.cfg
@@ -75,45 +75,5 @@ func (h *httpContext) continueWithBearer(claims []byte) types.Action {
 	return h.continueUpstream(claims)
 }
 
-// maxCachedTokens bounds the verified-token cache of one VM.
+// maxCachedTokens bounds the verified-token cache of one plugin context.
 const maxCachedTokens = 1024
-
-// tokenCache remembers verified bearer tokens by SHA-256 until they expire. It is bounded;
-// when full, the oldest entry goes (first in, first out), which a flood of distinct valid
-// tokens can only cycle, never grow.
-type tokenCache struct {
-	entries map[[32]byte]cachedToken
-	ring    [][32]byte
-	next    int
-}
-
-type cachedToken struct {
-	claims []byte
-	expiry time.Time
-}
-
-func newTokenCache() *tokenCache {
-	return &tokenCache{entries: make(map[[32]byte]cachedToken)}
-}
-
-func (c *tokenCache) get(key [32]byte, now time.Time) ([]byte, bool) {
-	e, ok := c.entries[key]
-	if !ok || !now.Before(e.expiry) {
-		return nil, false
-	}
-	return e.claims, true
-}
-
-func (c *tokenCache) put(key [32]byte, claims []byte, expiry time.Time) {
-	if _, ok := c.entries[key]; ok {
-		return
-	}
-	if len(c.ring) < maxCachedTokens {
-		c.ring = append(c.ring, key)
-	} else {
-		delete(c.entries, c.ring[c.next])
-		c.ring[c.next] = key
-		c.next = (c.next + 1) % maxCachedTokens
-	}
-	c.entries[key] = cachedToken{claims: claims, expiry: expiry}
-}

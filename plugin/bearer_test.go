@@ -94,22 +94,22 @@ func tamperPayload(token string) string {
 
 // The token cache is bounded and honours expiry.
 func TestTokenCache(t *testing.T) {
-	c := newTokenCache()
+	c := newFIFOCache[[]byte](maxCachedTokens)
 	now := time.Unix(1_700_000_000, 0)
 	key := func(i int) [32]byte { return sha256.Sum256([]byte{byte(i), byte(i >> 8)}) }
 	for i := 0; i < maxCachedTokens+10; i++ {
 		c.put(key(i), []byte(`{}`), now.Add(time.Hour))
 	}
-	if len(c.entries) != maxCachedTokens {
-		t.Errorf("cache holds %d entries, want %d", len(c.entries), maxCachedTokens)
+	if c.len() != maxCachedTokens {
+		t.Errorf("cache holds %d entries, want %d", c.len(), maxCachedTokens)
 	}
-	if _, ok := c.get(key(0), now); ok {
+	if _, _, ok := c.get(key(0), now); ok {
 		t.Errorf("the oldest entry must have been evicted")
 	}
-	if _, ok := c.get(key(maxCachedTokens+9), now); !ok {
+	if _, _, ok := c.get(key(maxCachedTokens+9), now); !ok {
 		t.Errorf("the newest entry must be cached")
 	}
-	if _, ok := c.get(key(maxCachedTokens+9), now.Add(time.Hour)); ok {
+	if _, _, ok := c.get(key(maxCachedTokens+9), now.Add(time.Hour)); ok {
 		t.Errorf("an expired token must not be served from the cache")
 	}
 }

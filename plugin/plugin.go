@@ -23,7 +23,8 @@ func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
 	return &pluginContext{
 		id:         contextID,
 		waiting:    map[uint32]*waiter{},
-		tokens:     newTokenCache(),
+		tokens:     newFIFOCache[[]byte](maxCachedTokens),
+		sessions:   newFIFOCache[oidc.Session](maxCachedSessions),
 		refreshing: map[[32]byte]*refreshFlight{},
 	}
 }
@@ -41,7 +42,8 @@ type pluginContext struct {
 	waiting map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
 	order   []uint32           // waiting ids in arrival order, so they resume first come first served
 
-	tokens     *tokenCache                 // verified bearer tokens
+	tokens     *fifoCache[[]byte]          // claims of verified bearer tokens
+	sessions   *fifoCache[oidc.Session]    // opened session cookies (see sessioncache.go)
 	refreshing map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
 }
 
@@ -65,6 +67,11 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	p.managed = map[string]bool{}
 	for _, hc := range cfg.ClaimsToHeaders {
 		p.managed[canonicalHeader(hc.Header)] = true
+	}
+	for _, name := range []string{cfg.IDTokenHeader, cfg.AccessTokenHeader} {
+		if name != "" {
+			p.managed[canonicalHeader(name)] = true
+		}
 	}
 	p.metrics = newMetrics()
 	if err := proxywasm.SetTickPeriodMilliSeconds(tickPeriodMS); err != nil {

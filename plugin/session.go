@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -33,19 +34,27 @@ func (h *httpContext) session(now time.Time) *openSession {
 	if !ok {
 		return nil
 	}
-	plain, until, err := h.p.sealer.OpenExpiry(oidc.PurposeSession, sealed, now)
-	if err != nil {
-		h.p.metrics.count(metricSessionInvalid)
-		return nil
+	key := sha256.Sum256([]byte(sealed))
+	sess, until, cached := h.p.sessions.get(key, now)
+	if !cached {
+		plain, expiry, err := h.p.sealer.OpenExpiry(oidc.PurposeSession, sealed, now)
+		if err != nil {
+			h.p.metrics.count(metricSessionInvalid)
+			return nil
+		}
+		if err := sess.UnmarshalBinary(plain); err != nil {
+			h.p.metrics.count(metricSessionInvalid)
+			return nil
+		}
+		until = expiry
 	}
-	var sess oidc.Session
-	if err := sess.UnmarshalBinary(plain); err != nil {
-		h.p.metrics.count(metricSessionInvalid)
-		return nil
-	}
+	// The checks below run on cached sessions too: the cache only saves the AEAD open.
 	if !now.Before(sess.IssuedAt.Add(cfg.SessionMaxAge)) {
 		h.p.metrics.count(metricSessionInvalid)
 		return nil
+	}
+	if !cached {
+		h.p.sessions.put(key, sess, until)
 	}
 	if !now.Before(sess.TokenExpiry) && sess.RefreshToken == "" {
 		return nil
@@ -107,6 +116,9 @@ func (h *httpContext) continueWithSession(sess *openSession, now time.Time) type
 		if err := proxywasm.AddHttpRequestHeader("authorization", h.lend("Bearer "+token)); err != nil {
 			return h.internalError("cannot set the forwarded token", err)
 		}
+	}
+	if err := h.injectTokens(sess.IDToken, sess.AccessToken); err != nil {
+		return h.internalError("cannot set the token headers", err)
 	}
 	if cfg.SessionIdleTimeout > 0 && sess.sealedUntil.Sub(now) < cfg.SessionIdleTimeout/2 &&
 		sess.sealedUntil.Before(sess.IssuedAt.Add(cfg.SessionMaxAge)) {

@@ -1,0 +1,25 @@
+module github.com/oidc-wasm/oidc-wasm/bench
+
+go 1.26.0
+
+replace github.com/oidc-wasm/oidc-wasm => ..
+
+require (
+	github.com/lestrrat-go/jwx/v2 v2.1.7
+	github.com/oidc-wasm/oidc-wasm v0.0.0-00010101000000-000000000000
+	github.com/proxy-wasm/proxy-wasm-go-sdk v0.0.0-20260105142703-44c7d5847745
+	github.com/tetratelabs/wazero v1.7.2
+)
+
+require (
+	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect
+	github.com/goccy/go-json v0.10.6 // indirect
+	github.com/lestrrat-go/blackmagic v1.0.4 // indirect
+	github.com/lestrrat-go/httpcc v1.0.1 // indirect
+	github.com/lestrrat-go/httprc v1.0.6 // indirect
+	github.com/lestrrat-go/iter v1.0.2 // indirect
+	github.com/lestrrat-go/option v1.0.1 // indirect
+	github.com/segmentio/asm v1.2.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
