@@ -89,6 +89,30 @@ test: lint build build-go dex test-browser test-deploy ## everything CI runs: li
 	@echo "==> go test (native mode, wasm mode against both modules, end to end against Dex and oidc-provider)"
 	DEX_BIN=$$(bash build/install-dex.sh) OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./...
 
+# bench/ is a nested Go module (wazero and jwx imported directly stay out of the plugin's
+# go.mod); oauth2-proxy is built once into the cache by bench/install-oauth2-proxy.sh.
+.PHONY: bench
+bench: build build-go dex ## measure both modules and oauth2-proxy side by side; writes BENCHMARKS.md (~5 min, not part of test)
+	@echo "==> benchmarks (bench/): wasm host per request, memory over 10^6 requests, oauth2-proxy /oauth2/auth"
+	o2p=$$(bash bench/install-oauth2-proxy.sh) && tinygo=$$(bash build/install-tinygo.sh) && \
+	  cd bench && DEX_BIN=$$(bash ../build/install-dex.sh) TINYGO=$$tinygo BENCH_COMMAND="make bench" \
+	  go run . -oauth2-proxy "$$o2p" -out ../BENCHMARKS.md
+	@echo "==> native oidc/ hot paths"
+	go test -run '^$$' -bench . -benchmem ./oidc/ | tee -a BENCHMARKS.md.oidc && \
+	  { printf '\n## Native oidc/ hot paths (go test -bench . -benchmem ./oidc/)\n\n```\n'; cat BENCHMARKS.md.oidc; printf '```\n'; } >> BENCHMARKS.md && rm -f BENCHMARKS.md.oidc
+
+# Every Go fuzz target of oidc/ and plugin/, one after the other, FUZZTIME each. The seed
+# corpora (testdata/fuzz/) already run in every plain `go test`; new crashers land there too.
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz: ## run every fuzz target of oidc/ and plugin/ for FUZZTIME each (default 30s)
+	@for pkg in ./oidc/ ./plugin/; do \
+	  for target in $$(go test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+	    echo "==> $$pkg $$target ($(FUZZTIME))"; \
+	    go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  done; \
+	done
+
 .PHONY: clean
 clean: ## remove build outputs (the tool cache stays)
 	rm -f build/*.wasm
