@@ -385,3 +385,27 @@ func FuzzLoginFlow(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJoinCookie reassembles chunked cookies from arbitrary Cookie headers: it must never
+// panic, and whatever it accepts must be a value SplitCookie would have produced, so
+// splitting and joining it again gives it back.
+func FuzzJoinCookie(f *testing.F) {
+	f.Add("s=abc")
+	f.Add("s_0=" + strings.Repeat("a", oidc.MaxCookieValue) + "; s_1=b")
+	f.Add("s_1=b; s_0=a")
+	f.Add("s=a; s_0=b")
+	f.Add("s_0=a; s_2=c")
+	f.Fuzz(func(t *testing.T, header string) {
+		value, ok := oidc.JoinCookie(oidc.ParseCookies([]string{header}), "s")
+		if !ok {
+			return
+		}
+		var again []oidc.Cookie
+		for _, c := range oidc.SplitCookie("s", value) {
+			again = append(again, oidc.Cookie{Name: c[0], Value: c[1]})
+		}
+		if back, ok := oidc.JoinCookie(again, "s"); !ok || back != value {
+			t.Fatalf("JoinCookie accepted %q, which does not split and join back", header)
+		}
+	})
+}
