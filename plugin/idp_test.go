@@ -76,9 +76,7 @@ func TestIdPDownFailsClosedAndRecovers(t *testing.T) {
 			{500, "oops"}, {200, "{garbage"}, {200, `{"issuer":"https://other.example.com","authorization_endpoint":"https://idp.example.com/a","token_endpoint":"https://idp.example.com/t","jwks_uri":"https://idp.example.com/k"}`},
 		}
 		for _, b := range bad {
-			for i := 0; i < maxBackoffTicks && !h.HasPending(wasmhost.PluginContextID); i++ {
-				h.Tick()
-			}
+			h.TickUntilPending(wasmhost.PluginContextID, maxBackoffTicks)
 			held, _ = h.Request(wasmhost.BrowserGet("/page"))
 			h.Answer(h.OnePending(wasmhost.PluginContextID), b.status, b.body)
 			if r := h.Reply(held); r == nil || r.Status != 503 {
@@ -86,18 +84,14 @@ func TestIdPDownFailsClosedAndRecovers(t *testing.T) {
 			}
 		}
 
-		for i := 0; i < maxBackoffTicks && !h.HasPending(wasmhost.PluginContextID); i++ {
-			h.Tick()
-		}
+		h.TickUntilPending(wasmhost.PluginContextID, maxBackoffTicks)
 		held, _ = h.Request(wasmhost.BrowserGet("/page"))
 		h.Answer(h.OnePending(wasmhost.PluginContextID), 200, idp.discovery())
 		h.Answer(h.OnePending(wasmhost.PluginContextID), 200, `{"keys":[]}`)
 		if r := h.Reply(held); r == nil || r.Status != 503 {
 			t.Fatalf("empty JWKS: want 503, got %+v", r)
 		}
-		for i := 0; i < maxBackoffTicks && !h.HasPending(wasmhost.PluginContextID); i++ {
-			h.Tick()
-		}
+		h.TickUntilPending(wasmhost.PluginContextID, maxBackoffTicks)
 		held, _ = h.Request(wasmhost.BrowserGet("/page"))
 		k := h.OnePending(wasmhost.PluginContextID)
 		if k.URL() != testIssuer+"/keys" {
@@ -128,9 +122,7 @@ func TestLostCalloutIsAbandoned(t *testing.T) {
 		}
 		// The late answer is ignored; the next attempt starts afresh.
 		h.Answer(lost, 200, newFakeIdP(t, m).discovery())
-		for i := 0; i < maxBackoffTicks && !h.HasPending(wasmhost.PluginContextID); i++ {
-			h.Tick()
-		}
+		h.TickUntilPending(wasmhost.PluginContextID, maxBackoffTicks)
 		if c := h.OnePending(wasmhost.PluginContextID); !strings.HasSuffix(c.Headers[":path"], "openid-configuration") {
 			t.Fatalf("want a fresh discovery fetch, got %+v", c)
 		}
@@ -156,9 +148,7 @@ func TestMetadataRefreshedPeriodically(t *testing.T) {
 		idp.serveMetadata(h)
 		tickUntilCall := func() wasmhost.Callout {
 			t.Helper()
-			for i := 0; i <= metadataRefreshTicks && !h.HasPending(wasmhost.PluginContextID); i++ {
-				h.Tick()
-			}
+			h.TickUntilPending(wasmhost.PluginContextID, metadataRefreshTicks+1)
 			return h.OnePending(wasmhost.PluginContextID)
 		}
 		h.Answer(tickUntilCall(), 500, "down for maintenance")

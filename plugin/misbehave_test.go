@@ -46,9 +46,7 @@ func jwksOf(keys ...map[string]any) string {
 // answerMetadata answers every pending metadata call with the healthy IdP's documents.
 func answerMetadata(t *testing.T, h *wasmhost.Host, idp *fakeIdP) {
 	t.Helper()
-	for i := 0; i < maxBackoffTicks+1 && !h.HasPending(wasmhost.PluginContextID); i++ {
-		h.Tick()
-	}
+	h.TickUntilPending(wasmhost.PluginContextID, maxBackoffTicks+1)
 	for n := 0; n < 3 && h.HasPending(wasmhost.PluginContextID); n++ {
 		for _, c := range h.Pending(wasmhost.PluginContextID) {
 			if strings.HasSuffix(c.Headers[":path"], "openid-configuration") {
@@ -230,9 +228,7 @@ func TestMisbehaveIdPDownLater(t *testing.T) {
 		discovery, jwks := misbehavingMetadata(t, idp)
 		nextCall := func() wasmhost.Callout {
 			t.Helper()
-			for i := 0; i <= metadataRefreshTicks && !h.HasPending(wasmhost.PluginContextID); i++ {
-				h.Tick()
-			}
+			h.TickUntilPending(wasmhost.PluginContextID, metadataRefreshTicks+1)
 			return h.OnePending(wasmhost.PluginContextID)
 		}
 		stillServing := func(name string) {

@@ -140,9 +140,7 @@ func TestRefreshFailures(t *testing.T) {
 		for _, c := range cases {
 			browser, _ := h.Request(wasmhost.BrowserGet("/page", [2]string{"cookie", session}))
 			api, _ := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", session}))
-			for i := 0; i < 3 && !h.HasPending(wasmhost.PluginContextID); i++ {
-				h.Tick()
-			}
+			h.TickUntilPending(wasmhost.PluginContextID, 3)
 			h.Answer(h.OnePending(wasmhost.PluginContextID), c.status, c.body)
 			for _, r := range []struct {
 				id   uint32

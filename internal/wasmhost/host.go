@@ -124,6 +124,15 @@ func (h *Host) HasPending(contextID uint32) bool {
 	return len(h.GetCalloutAttributesFromContext(contextID)) > h.handled[contextID]
 }
 
+// TickUntilPending ticks, at most max times, until a context has a call not handed out yet,
+// and reports whether it has one: the plugin dispatches IdP calls from its tick.
+func (h *Host) TickUntilPending(contextID uint32, max int) bool {
+	for i := 0; i < max && !h.HasPending(contextID); i++ {
+		h.Tick()
+	}
+	return h.HasPending(contextID)
+}
+
 // Pending returns the calls of a context not handed out before, and marks them handed out.
 func (h *Host) Pending(contextID uint32) []Callout {
 	all := h.GetCalloutAttributesFromContext(contextID)
