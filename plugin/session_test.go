@@ -55,6 +55,19 @@ func loginWith(t *testing.T, h *wasmhost.Host, answer func(nonce string) string)
 	return r, "_oidc_session=" + wasmhost.CookieValue(r.SetCookies()["_oidc_session"])
 }
 
+// loginDueForRefresh logs in with a refresh token and an ID token that expired 30 s ago:
+// inside the verifier's leeway, so the login succeeds and the very next request is due for a
+// refresh.
+func loginDueForRefresh(t *testing.T, h *wasmhost.Host, idp *fakeIdP, m mode, refreshToken string) string {
+	t.Helper()
+	_, session := loginWith(t, h, func(nonce string) string {
+		b, _ := json.Marshal(map[string]any{"access_token": "at-1", "token_type": "Bearer", "refresh_token": refreshToken,
+			"id_token": idp.idToken(nonce, map[string]any{"exp": m.now().Add(-30 * time.Second).Unix()})})
+		return string(b)
+	})
+	return session
+}
+
 // A session whose tokens have expired is refreshed once, before the request is served, and
 // the renewed session is set on the response (issue 3, refresh).
 func TestRefreshRenewsSessionOnce(t *testing.T) {
@@ -62,13 +75,7 @@ func TestRefreshRenewsSessionOnce(t *testing.T) {
 		h := wasmhost.MustStart(t, vm, testConfig(""))
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
-		_, session := loginWith(t, h, func(nonce string) string {
-			// Expired 30 s ago: inside the verifier's leeway, so the login succeeds and the
-			// very next request is due for a refresh.
-			b, _ := json.Marshal(map[string]any{"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1",
-				"id_token": idp.idToken(nonce, map[string]any{"exp": m.now().Add(-30 * time.Second).Unix()})})
-			return string(b)
-		})
+		session := loginDueForRefresh(t, h, idp, m, "rt-1")
 
 		first, a1 := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", session}))
 		second, a2 := h.Request(wasmhost.BrowserGet("/page", [2]string{"cookie", session}))
@@ -121,11 +128,7 @@ func TestRefreshFailures(t *testing.T) {
 		h := wasmhost.MustStart(t, vm, testConfig(""))
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
-		_, session := loginWith(t, h, func(nonce string) string {
-			b, _ := json.Marshal(map[string]any{"access_token": "a", "token_type": "Bearer", "refresh_token": "rt-x",
-				"id_token": idp.idToken(nonce, map[string]any{"exp": m.now().Add(-30 * time.Second).Unix()})})
-			return string(b)
-		})
+		session := loginDueForRefresh(t, h, idp, m, "rt-x")
 		cases := []struct {
 			name           string
 			status         int
