@@ -23,10 +23,33 @@ const claimMaxValue = 8 << 10
 // and NUL would allow header injection), is longer than 8 KiB, or when an array element
 // contains sep: ["a,b"] joined with "," would read as two values the user does not have.
 func ClaimValue(claims []byte, path, sep string) (string, bool) {
-	if !ValidJSON(claims) || !gjson.ParseBytes(claims).IsObject() {
+	c, ok := ParseClaims(claims)
+	if !ok {
 		return "", false
 	}
-	r := gjson.GetBytes(claims, path)
+	return c.Value(path, sep)
+}
+
+// Claims is a JSON object of claims, validated once, from which any number of values are
+// read. A request that maps several claims to headers validates the object once instead of
+// once per header.
+type Claims struct{ obj gjson.Result }
+
+// ParseClaims validates claims as one JSON object (bounded depth); ok is false otherwise.
+func ParseClaims(claims []byte) (Claims, bool) {
+	if !ValidJSON(claims) {
+		return Claims{}, false
+	}
+	obj := gjson.ParseBytes(claims)
+	return Claims{obj: obj}, obj.IsObject()
+}
+
+// Value renders the claim at path as ClaimValue does.
+func (c Claims) Value(path, sep string) (string, bool) {
+	if !c.obj.IsObject() {
+		return "", false
+	}
+	r := c.obj.Get(path)
 	var v string
 	switch {
 	case !r.Exists():

@@ -122,3 +122,27 @@ func TestClaimValueLengthCap(t *testing.T) {
 		t.Fatalf("joined array over 8 KiB accepted")
 	}
 }
+
+// One parse serves many reads; a refused or zero Claims yields nothing.
+func TestParseClaimsOnceReadMany(t *testing.T) {
+	c, ok := oidc.ParseClaims([]byte(`{"sub":"u1","groups":["a","b"]}`))
+	if !ok {
+		t.Fatal("valid claims refused")
+	}
+	if v, ok := c.Value("sub", ","); !ok || v != "u1" {
+		t.Errorf("sub = %q %v", v, ok)
+	}
+	if v, ok := c.Value("groups", ";"); !ok || v != "a;b" {
+		t.Errorf("groups = %q %v", v, ok)
+	}
+	for _, bad := range []string{`["u1"]`, `{"sub":`, strings.Repeat("[", 100)} {
+		if c, ok := oidc.ParseClaims([]byte(bad)); ok {
+			t.Errorf("ParseClaims(%.20q) accepted", bad)
+		} else if _, ok := c.Value("sub", ","); ok {
+			t.Errorf("a refused Claims yielded a value")
+		}
+	}
+	if _, ok := (oidc.Claims{}).Value("sub", ","); ok {
+		t.Error("the zero Claims yielded a value")
+	}
+}

@@ -70,8 +70,12 @@ func removeAll(name string, n int) error {
 // there. A claim that is absent, an object, or unsafe as a header value leaves the header
 // absent (it was stripped already).
 func (h *httpContext) injectIdentity(claims []byte) error {
+	parsed, ok := oidc.ParseClaims(claims)
+	if !ok {
+		return nil
+	}
 	for _, hc := range h.p.cfg.ClaimsToHeaders {
-		v, ok := headerValue(hc, claims)
+		v, ok := headerValue(hc, parsed)
 		if !ok {
 			continue
 		}
@@ -85,8 +89,8 @@ func (h *httpContext) injectIdentity(claims []byte) error {
 // headerValue is the value a mapping gives a header: the claim (arrays joined), transformed,
 // prefixed. A result that is no longer safe in a header (a transform made it empty of meaning
 // is fine, control characters or excessive length are not) leaves the header absent.
-func headerValue(hc HeaderClaim, claims []byte) (string, bool) {
-	v, ok := oidc.ClaimValue(claims, hc.Claim, hc.Separator)
+func headerValue(hc HeaderClaim, claims oidc.Claims) (string, bool) {
+	v, ok := claims.Value(hc.Claim, hc.Separator)
 	if !ok {
 		return "", false
 	}
