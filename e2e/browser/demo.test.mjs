@@ -1,12 +1,15 @@
 // Real-browser test of the local demo (make test-browser): headless Chromium opens the site
 // behind the gateway, is sent to Dex, logs in on Dex's own form, lands on the app with the
-// identity headers the plugin set, logs out and is asked to log in again. Every step leaves a
-// screenshot in out/. Real listeners only: Playwright's request interception did not see the
-// redirect to the callback, so nothing here is intercepted or mocked.
+// identity headers the plugin set, logs out and is asked to log in again. Then the plugin's
+// error answers as a user meets them: the 403 page of the demo's authorization rule, the page
+// after the IdP refused a login or after a stale callback, the 503 page while the IdP hangs,
+// and the 401 JSON a script on the page gets. Every step leaves a screenshot in out/. Real
+// listeners only: Playwright's request interception did not see the redirect to the callback,
+// so nothing here is intercepted or mocked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +25,11 @@ const issuer = 'http://127.0.0.1:5556/dex';
 const user = 'alice@example.com';
 const password = 'password';
 const ports = { 8080: 'gateway', 8081: 'app', 5556: 'Dex' };
+// What no error page or error body may show: the demo's secrets, the plugin's cookies, a
+// token (every JWT starts with eyJ), and which rule or claim refused the user.
+const secrets = ['demo-secret', 'ZGVtby1jb29raWUtc2VjcmV0LW9ubHktZm9yLWRlbW8=', '_oidc_session', 'eyJ', 'admins', 'groups'];
+// Envoy's x-request-id (a UUID; the embedded gateway makes the same), shown on every error.
+const requestIdLine = /Request ID: ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/;
 
 // The demo prints this line once everything listens.
 const readyLine = /Open\s+http:\/\/127\.0\.0\.1:8080\//;
@@ -111,6 +119,164 @@ test('login at Dex in a real browser, identity headers at the app, logout', { ti
   await shot(page, '05-app-asks-login-again');
 });
 
+// The demo's configuration reserves /admin for the group "admins"; Dex's static users have no
+// groups, so alice is signed in everywhere else and refused there.
+test('authorization: a signed-in user outside the rule gets the 403 page, other paths still open', { timeout: 120_000 }, async () => {
+  const page = await freshPage();
+  try {
+    await login(page, `${site}/`);
+    const loads = [];
+    page.on('request', (r) => loads.push(r.url()));
+    const [res] = await Promise.all([page.waitForResponse(`${site}/admin`), page.locator('#admin').click()]);
+    await page.waitForLoadState('load');
+    await shot(page, '06-forbidden-403');
+    assert.equal(res.status(), 403);
+    await assertErrorPage(page, res, 'Access denied', /signed in, but this account may not use this page/);
+    assert.ok(!(await page.content()).includes(user), 'the 403 page must not name the user');
+    // Self-contained: the page loads nothing else (it must render when nothing else of the
+    // site does). Chromium's own favicon probe is not the page's doing.
+    assert.deepEqual(loads.filter((u) => !u.endsWith('/favicon.ico')), [`${site}/admin`]);
+
+    // The same page on a phone-sized screen: the viewport meta tag and max-width keep it readable.
+    await page.setViewportSize({ width: 390, height: 700 });
+    await shot(page, '07-forbidden-403-narrow');
+    const box = await page.locator('main').boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `the message box overflows a 390 px screen: ${JSON.stringify(box)}`);
+    await page.setViewportSize({ width: 1100, height: 800 });
+
+    // A script of the app gets the refusal as JSON, not as a page.
+    const api = await pageFetch(page, '/admin/users', { accept: 'application/json' });
+    assert.equal(api.status, 403);
+    assert.match(api.contentType, /^application\/json/);
+    const body = JSON.parse(api.body);
+    assert.equal(body.error, 'access_denied');
+    assert.match(body.request_id ?? '', /^[0-9a-f-]{36}$/);
+    assertNoSecrets(api.body, 'the 403 JSON');
+
+    // The rule covers /admin only: the rest of the site still lets alice in.
+    const other = await page.goto(`${site}/reports/2026`);
+    assert.equal(other.status(), 200);
+    assert.equal((await page.locator('h1').textContent())?.trim(), `Hello, ${user}`);
+  } finally {
+    await page.close();
+  }
+});
+
+// An IdP that refuses a login (the user declined, or is not allowed to use the client) sends
+// the browser back with error=. The plugin shows its own page: the code, never the IdP's
+// free text, which anyone can put in a link.
+test('the IdP refuses the login: the login-failed page, the state cookie cleared', { timeout: 60_000 }, async () => {
+  const page = await freshPage();
+  try {
+    const state = await startLogin(page);
+    assert.ok(await stateCookie(), 'starting a login must set the state cookie');
+    const description = 'The <b>user</b> said no; visit evil.example';
+    const res = await page.goto(`${site}/oauth2/callback?error=access_denied&error_description=${encodeURIComponent(description)}&state=${encodeURIComponent(state)}`);
+    await shot(page, '08-idp-error');
+    assert.equal(res.status(), 403, 'access_denied from the IdP is a 403');
+    await assertErrorPage(page, res, 'Login failed', /did not complete the login \(access_denied\)/);
+    const html = await page.content();
+    assert.ok(!html.includes('evil.example') && !html.includes('<b>user</b>'), "the IdP's error_description must not be shown");
+    assert.equal(await stateCookie(), undefined, 'a failed login must clear the state cookie');
+    assert.equal(page.url(), res.url(), 'an error page must not redirect');
+  } finally {
+    await page.close();
+  }
+});
+
+// A callback this browser did not start (a bookmarked or replayed callback URL, or a login
+// that timed out) must not be exchanged: the plugin explains instead of looping to the IdP.
+test('a callback with a state this browser did not start: the login-failed page (400)', { timeout: 60_000 }, async () => {
+  const page = await freshPage();
+  try {
+    await startLogin(page);
+    const res = await page.goto(`${site}/oauth2/callback?code=stolen-code&state=not-this-browsers-state`);
+    await shot(page, '09-bad-state');
+    assert.equal(res.status(), 400);
+    await assertErrorPage(page, res, 'Login failed', /login state is missing, expired or does not match/);
+    assert.equal(await stateCookie(), undefined, 'a failed login must clear the state cookie');
+  } finally {
+    await page.close();
+  }
+});
+
+// The IdP stops answering between the login and the callback (Dex frozen with SIGSTOP: it
+// still accepts connections, like a hung IdP, but answers nothing, and the demo does not see
+// it exit). The plugin's token call times out after timeout_ms (5 s in the demo) and the user
+// gets a 503 page instead of a hang or a redirect loop. Once Dex answers again, logins work.
+// This is the IdP-unreachable 503 the demo can produce: the "Sign-in unavailable" 503
+// answers requests while the IdP's discovery or keys are not loaded yet, and the demo only
+// opens its gateway once they are.
+test('the IdP hangs at the callback: 503 page, then logins work again', { timeout: 120_000 }, async () => {
+  const page = await freshPage();
+  const dexPid = await findDex();
+  try {
+    const state = await startLogin(page);
+    process.kill(dexPid, 'SIGSTOP');
+    const started = Date.now();
+    const res = await page.goto(`${site}/oauth2/callback?code=issued-before-the-outage&state=${encodeURIComponent(state)}`, { timeout: 60_000 });
+    const waited = Date.now() - started;
+    process.kill(dexPid, 'SIGCONT');
+    await shot(page, '10-idp-unreachable-503');
+    assert.equal(res.status(), 503);
+    await assertErrorPage(page, res, 'Login failed', /identity provider cannot be reached/);
+    assert.ok(waited >= 4_000, `the 503 came after ${waited} ms: the plugin must have waited for the token call's timeout`);
+    assert.equal(await stateCookie(), undefined, 'a failed login must clear the state cookie');
+  } finally {
+    process.kill(dexPid, 'SIGCONT');
+  }
+  try {
+    await login(page, `${site}/reports`);
+    assert.equal((await page.locator('h1').textContent())?.trim(), `Hello, ${user}`, 'a login after the outage must work');
+  } finally {
+    await page.close();
+  }
+});
+
+// A script on a page of the site whose session is gone (here: never was) must get a 401 it
+// can act on, never a redirect to a login page it cannot follow. /healthz is the demo's skip
+// path: a page of the site the browser reaches without a session.
+test('a script without a session gets 401 JSON with WWW-Authenticate, and XHR no redirect', { timeout: 60_000 }, async () => {
+  const page = await freshPage();
+  try {
+    const home = await page.goto(`${site}/healthz`);
+    assert.equal(home.status(), 200);
+    const api = await pageFetch(page, '/api/items', { accept: 'application/json' });
+    assert.equal(api.status, 401);
+    assert.match(api.contentType, /^application\/json/);
+    assert.match(api.wwwAuthenticate, /^Bearer\b/);
+    const body = JSON.parse(api.body);
+    assert.equal(body.error, 'unauthorized');
+    assert.equal(typeof body.message, 'string');
+    assert.match(body.request_id ?? '', /^[0-9a-f-]{36}$/);
+    assertNoSecrets(api.body, 'the 401 JSON');
+
+    // An XMLHttpRequest (jQuery and older frameworks mark theirs with X-Requested-With) that
+    // accepts HTML is still not a page load: 401, and it stays on the site.
+    const xhr = await page.evaluate(() => new Promise((resolve) => {
+      const r = new XMLHttpRequest();
+      r.open('GET', '/reports/2026');
+      r.setRequestHeader('Accept', 'text/html,*/*');
+      r.setRequestHeader('X-Requested-With', 'XMLHttpRequest');
+      r.onloadend = () => resolve({ status: r.status, url: r.responseURL, wwwAuthenticate: r.getResponseHeader('www-authenticate') });
+      r.send();
+    }));
+    assert.equal(xhr.status, 401);
+    assert.equal(xhr.url, `${site}/reports/2026`, 'an XHR must not be redirected to the IdP');
+    assert.match(xhr.wwwAuthenticate ?? '', /^Bearer\b/);
+
+    // Rendered for the screenshot: what the script received.
+    await page.setContent(`<pre id="answer"></pre>`);
+    await page.locator('#answer').evaluate((el, a) => {
+      el.textContent = `GET /api/items (Accept: application/json)\n\nHTTP ${a.status}\ncontent-type: ${a.contentType}\n` +
+        `www-authenticate: ${a.wwwAuthenticate}\n\n${JSON.stringify(JSON.parse(a.body), null, 2)}`;
+    }, api);
+    await shot(page, '11-api-401-json');
+  } finally {
+    await page.close();
+  }
+});
+
 test('Ctrl-C stops the demo cleanly: exit 0, Dex and every listener gone', { timeout: 30_000 }, async () => {
   demo.child.kill('SIGINT');
   const code = await demo.exited;
@@ -122,6 +288,95 @@ test('Ctrl-C stops the demo cleanly: exit 0, Dex and every listener gone', { tim
 
 async function shot(page, name) {
   await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+}
+
+// freshPage opens a tab with no cookies of the site: no session, no login state.
+async function freshPage() {
+  await browser.clearCookies();
+  return browser.newPage();
+}
+
+// startLogin loads a page of the site without a session, so the plugin sends the browser to
+// Dex with a state cookie, and returns the state the plugin put in that redirect (Dex's own
+// login page URL carries a different "state", its request id).
+async function startLogin(page) {
+  const toDex = page.waitForRequest((r) => r.url().startsWith(`${issuer}/auth?`));
+  await page.goto(`${site}/reports`);
+  const state = new URL((await toDex).url()).searchParams.get('state');
+  assert.ok(state, 'the redirect to Dex carries no state');
+  await page.locator('input[name="login"]').waitFor();
+  return state;
+}
+
+// login signs alice in on Dex's form, starting from target, and waits to be back there.
+async function login(page, target) {
+  await page.goto(target);
+  assert.ok(page.url().startsWith(`${issuer}/auth`), `expected Dex's login page, got ${page.url()}`);
+  await page.locator('input[name="login"]').fill(user);
+  await page.locator('input[name="password"]').fill(password);
+  await Promise.all([page.waitForURL(target), page.locator('button[type="submit"]').click()]);
+}
+
+async function stateCookie() {
+  return (await browser.cookies(site)).find((c) => c.name === '_oidc_session_state');
+}
+
+// assertErrorPage checks what every error page of the plugin promises: HTML that is not
+// cached, the title as heading, a way back to the start, the request id to quote to
+// support, its own styles, and nothing secret.
+async function assertErrorPage(page, res, title, message) {
+  assert.match(res.headers()['content-type'] ?? '', /^text\/html/);
+  assert.match(res.headers()['cache-control'] ?? '', /no-store/);
+  assert.equal(await page.title(), title);
+  assert.equal((await page.locator('h1').textContent())?.trim(), title);
+  const text = await page.locator('body').innerText();
+  assert.match(text, message);
+  assert.match(text, requestIdLine, 'the error page must show the request id');
+  assert.equal(await page.locator('a', { hasText: 'Start again' }).getAttribute('href'), '/');
+  assert.ok(await page.evaluate(() => document.styleSheets.length > 0), 'the error page has no styles');
+  assertNoSecrets(await page.content(), `the "${title}" page`);
+}
+
+function assertNoSecrets(text, what) {
+  for (const s of secrets) {
+    assert.ok(!text.includes(s), `${what} shows ${JSON.stringify(s)}:\n${text}`);
+  }
+}
+
+// pageFetch runs fetch() in the page, as the site's own scripts would (same origin, the
+// browser's cookies, Sec-Fetch-Mode: cors), and returns what a script can see.
+function pageFetch(page, url, headers) {
+  return page.evaluate(async ([u, h]) => {
+    const r = await fetch(u, { headers: h, redirect: 'manual' });
+    return { status: r.status, contentType: r.headers.get('content-type') ?? '', wwwAuthenticate: r.headers.get('www-authenticate') ?? '', body: await r.text() };
+  }, [url, headers]);
+}
+
+// findDex returns the pid of the demo's Dex: the process named dex among the demo's
+// descendants (DEMO_BIN runs Dex as its child; `go run` adds a level).
+async function findDex() {
+  const parents = new Map();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), { comm, ppid });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const descends = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 10; p = parents.get(p)?.ppid ?? 0, hops++) {
+      if (p === demo.child.pid) return true;
+    }
+    return false;
+  };
+  const found = [...parents].filter(([pid, p]) => p.comm === 'dex' && pid !== demo.child.pid && descends(pid));
+  assert.equal(found.length, 1, `expected one Dex process under the demo (pid ${demo.child.pid}), found ${found.length}`);
+  return found[0][0];
 }
 
 function portFree(port) {

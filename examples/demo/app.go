@@ -13,7 +13,8 @@ const identityPrefix = "x-auth-request-"
 
 // appPage shows the app's side of the story: which headers arrived, identity first. It is
 // what a real app behind the gateway would read, and proves the plugin's own cookies never
-// reach it.
+// reach it. "Admin area" leads to the path the demo's authorization rule reserves for a group
+// Dex's users lack, so it shows the plugin's 403 page instead of this one.
 var appPage = template.Must(template.New("app").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>oidc-wasm demo app</title>
 <style>
@@ -31,7 +32,7 @@ nav a.plain{background:#e3e6ec;color:#1d2433}
 {{else}}<h1>No identity headers</h1>
 <p class="none">This request did not pass the gateway's login (or came to the app directly, bypassing it). In production only the gateway may reach the app.</p>
 {{end}}
-<nav><a id="logout" href="/oauth2/logout">Log out</a><a class="plain" href="/reports/2026?view=full">Another page</a></nav>
+<nav><a id="logout" href="/oauth2/logout">Log out</a><a class="plain" href="/reports/2026?view=full">Another page</a><a class="plain" id="admin" href="/admin">Admin area</a></nav>
 <p class="sub">The app received <code>{{.Method}} {{.Path}}</code> with these headers:</p>
 <table><thead><tr><th>header</th><th>value</th></tr></thead><tbody>
 {{range .Headers}}<tr{{if .Identity}} class="identity"{{end}}><td class="name">{{.Name}}</td><td>{{.Value}}</td></tr>

@@ -18,6 +18,8 @@ const envoyConfigPath = "examples/envoy/envoy.yaml"
 // defaultPluginConfig is the plugin configuration of examples/envoy/envoy.yaml, for a checkout
 // without it; TestDefaultsMatchEnvoyConfig keeps the two equal. cookie_secure is off because
 // the demo is plain HTTP; the cookie secret is public, so it protects nothing but this demo.
+// The authorization rule shows the 403 page: /admin needs the group "admins", which Dex's
+// static users (alice) do not have; every other path admits anyone logged in.
 const defaultPluginConfig = `{
   "issuer": "http://127.0.0.1:5556/dex",
   "cluster": "dex",
@@ -25,7 +27,8 @@ const defaultPluginConfig = `{
   "client_secret": "demo-secret",
   "cookie_secret": "ZGVtby1jb29raWUtc2VjcmV0LW9ubHktZm9yLWRlbW8=",
   "cookie_secure": false,
-  "skip_paths": [{"prefix": "/healthz"}]
+  "skip_paths": [{"prefix": "/healthz"}],
+  "authorization": [{"path_prefix": "/admin", "allow": [{"group": "admins"}]}]
 }`
 
 // demoConfig is the plugin configuration and what the demo derives from it to set up Dex and
