@@ -58,7 +58,7 @@ func (h *httpContext) loginState() (*oidc.LoginState, bool) {
 	if !ok {
 		return nil, false
 	}
-	plain, err := h.p.sealer.Open(oidc.PurposeState, sealed, time.Now())
+	plain, err := h.p.sealer.Open(h.p.purposeState, sealed, time.Now())
 	if err != nil {
 		return nil, false
 	}
@@ -210,7 +210,7 @@ func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 
 // newSession builds the session for a verified ID token and the token endpoint's answer.
 // The tokens expire with the ID token, or earlier with the access token.
-func (p *pluginContext) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, now time.Time) *oidc.Session {
+func (p *provider) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, now time.Time) *oidc.Session {
 	sess := &oidc.Session{Claims: tok.Claims, TokenExpiry: tok.Expiry}
 	if tokens.ExpiresIn > 0 {
 		if at := now.Add(time.Duration(tokens.ExpiresIn) * time.Second); at.Before(sess.TokenExpiry) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,12 @@ import (
 // the WasmPlugin's pluginConfig). Every field has passed validation; nothing downstream
 // re-checks it.
 type Config struct {
+	// Where the provider applies (see providers.go). A configuration without "providers"
+	// is one provider with no name, for every host and path.
+	Name       string
+	Hosts      []string // exact host names, "*.<domain>" or "*", lower-case, without port
+	PathPrefix string   // "" for every path
+
 	Issuer          string
 	Cluster         string
 	ClientID        string
@@ -82,6 +89,21 @@ type Transform struct {
 	Replace string
 }
 
+// managedHeaders are the request headers this provider sets: always removed from what a
+// client sends, so only the plugin can have written them.
+func (c *Config) managedHeaders() []string {
+	var out []string
+	for _, hc := range c.ClaimsToHeaders {
+		out = append(out, hc.Header)
+	}
+	for _, name := range []string{c.IDTokenHeader, c.AccessTokenHeader} {
+		if name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // StateCookieName is the cookie holding a login in progress; derived so that two plugins
 // with different cookie names never read each other's state.
 func (c *Config) StateCookieName() string { return c.CookieName + "_state" }
@@ -133,9 +155,11 @@ var (
 	}
 )
 
-// ParseConfig validates the configuration. getenv reads the VM's environment (os.LookupEnv in
-// the plugin), used for the *_env keys that keep secrets out of the configuration.
-func ParseConfig(data []byte, getenv func(string) (string, bool)) (*Config, error) {
+// ParseConfig validates the configuration and returns one Config per identity provider, in
+// the order the configuration lists them. A configuration without "providers" is a single
+// provider for every host. getenv reads the VM's environment (os.LookupEnv in the plugin),
+// used for the *_env keys that keep secrets out of the configuration.
+func ParseConfig(data []byte, getenv func(string) (string, bool)) ([]*Config, error) {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil, configErr("(root)", "configuration is empty; at least issuer, client_id, a client secret and a cookie secret are required")
 	}
@@ -146,9 +170,23 @@ func ParseConfig(data []byte, getenv func(string) (string, bool)) (*Config, erro
 	if !root.IsObject() {
 		return nil, configErr("(root)", "must be a JSON object")
 	}
-	if err := checkKnownKeys(root); err != nil {
+	if root.Get("providers").Exists() {
+		return parseProviders(root, getenv)
+	}
+	if err := checkKnownKeys(root, "", configKeys); err != nil {
 		return nil, err
 	}
+	c, err := parseProvider(root, getenv)
+	if err != nil {
+		return nil, err
+	}
+	c.Hosts = []string{anyHost}
+	return []*Config{c}, nil
+}
+
+// parseProvider validates the settings of one provider: the whole configuration, or one
+// entry of "providers" merged over the top-level defaults.
+func parseProvider(root gjson.Result, getenv func(string) (string, bool)) (*Config, error) {
 	c := &Config{}
 	var err error
 	if c.Issuer, err = requiredString(root, "issuer"); err != nil {
@@ -362,16 +400,21 @@ func isAbsolutePath(p string) bool {
 	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.ContainsAny(p, "?#\\ \t\r\n")
 }
 
-func checkKnownKeys(root gjson.Result) error {
+// checkKnownKeys refuses any key of obj not in known, and any key given twice (parsers
+// disagree on which one counts); prefix locates obj in the configuration ("" for the top
+// level, "providers[1]." for an entry).
+func checkKnownKeys(obj gjson.Result, prefix string, known []string) error {
 	var err error
-	root.ForEach(func(k, _ gjson.Result) bool {
-		for _, known := range configKeys {
-			if k.String() == known {
-				return true
-			}
+	seen := map[string]bool{}
+	obj.ForEach(func(k, _ gjson.Result) bool {
+		switch {
+		case !slices.Contains(known, k.String()):
+			err = configErr(prefix+k.String(), "unknown key (accepted keys: %s)", strings.Join(known, ", "))
+		case seen[k.String()]:
+			err = configErr(prefix+k.String(), "given twice")
 		}
-		err = configErr(k.String(), "unknown key (accepted keys: %s)", strings.Join(configKeys, ", "))
-		return false
+		seen[k.String()] = true
+		return err == nil
 	})
 	return err
 }

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +14,21 @@ import (
 
 func noEnv(string) (string, bool) { return "", false }
 
-func TestConfigDefaults(t *testing.T) {
-	c, err := ParseConfig([]byte(testConfig("")), noEnv)
+// parseOne parses a configuration that must be valid and have one provider.
+func parseOne(t *testing.T, config string, getenv func(string) (string, bool)) *Config {
+	t.Helper()
+	cfgs, err := ParseConfig([]byte(config), getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(cfgs) != 1 {
+		t.Fatalf("%d providers, want 1", len(cfgs))
+	}
+	return cfgs[0]
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := parseOne(t, testConfig(""), noEnv)
 	if c.Cluster != "outbound|443||idp.example.com" || c.RedirectPath != "/oauth2/callback" || c.Timeout != 5*time.Second ||
 		strings.Join(c.Scopes, " ") != "openid profile email" || !c.CookieSecure || c.CookieName != "_oidc_session" {
 		t.Errorf("defaults: %+v", c)
@@ -26,13 +37,10 @@ func TestConfigDefaults(t *testing.T) {
 		c.ClaimsToHeaders[1].Header != "x-auth-request-user" || c.ClaimsToHeaders[1].Claim != "sub" {
 		t.Errorf("claims_to_headers default: %+v", c.ClaimsToHeaders)
 	}
-	c, err = ParseConfig([]byte(`{"issuer":"http://dex.auth:5556/dex","client_id":"a","client_secret_env":"CS","cookie_secret_env":"CK"}`),
+	c = parseOne(t, `{"issuer":"http://dex.auth:5556/dex","client_id":"a","client_secret_env":"CS","cookie_secret_env":"CK"}`,
 		func(k string) (string, bool) {
 			return map[string]string{"CS": "from-env", "CK": testCookieKey}[k], k == "CS" || k == "CK"
 		})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if c.Cluster != "outbound|5556||dex.auth" || c.ClientSecret != "from-env" || len(c.CookieSecret) != 32 {
 		t.Errorf("env config: %+v", c)
 	}
@@ -118,7 +126,7 @@ func TestInvalidConfigFailsPluginStart(t *testing.T) {
 // The README's configuration reference lists exactly the keys the code accepts.
 func TestConfigReferenceMatchesCode(t *testing.T) {
 	documented := readmeConfigKeys(t)
-	for _, k := range configKeys {
+	for _, k := range slices.Concat(configKeys, []string{"providers"}, providerKeys) {
 		if !documented[k] {
 			t.Errorf("key %q is accepted but not documented in the README's configuration reference", k)
 		}

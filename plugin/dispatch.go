@@ -26,7 +26,7 @@ var errNoAnswer = errors.New("no answer (timeout, connection failure or unknown 
 
 // dispatch sends req to the IdP through the configured cluster. onAnswer runs in the
 // context that called dispatch, if that context still exists when the answer arrives.
-func (p *pluginContext) dispatch(req oidc.Request, onAnswer func(answer)) error {
+func (p *provider) dispatch(req oidc.Request, onAnswer func(answer)) error {
 	_, authority, path, err := req.Target()
 	if err != nil {
 		return fmt.Errorf("bad request URL %q: %w", req.URL, err)

@@ -85,6 +85,7 @@ func newSigningKey(kid string) (*signingKey, error) {
 type fakeIdP struct {
 	t      *testing.T
 	m      mode
+	issuer string // testIssuer unless a test runs several IdPs
 	signer *signingKey
 	keys   []*signingKey // published in the JWKS
 	claims map[string]any
@@ -95,17 +96,17 @@ type fakeIdP struct {
 
 func newFakeIdP(t *testing.T, m mode) *fakeIdP {
 	a, _ := testKeys(t)
-	return &fakeIdP{t: t, m: m, signer: a, keys: []*signingKey{a}, claims: map[string]any{
+	return &fakeIdP{t: t, m: m, issuer: testIssuer, signer: a, keys: []*signingKey{a}, claims: map[string]any{
 		"sub": "user-1", "email": "alice@example.com", "email_verified": true, "groups": []string{"dev", "ops"},
 	}}
 }
 
 func (f *fakeIdP) discovery() string {
 	doc := map[string]any{
-		"issuer":                   testIssuer,
-		"authorization_endpoint":   testIssuer + "/authorize?tenant=t1",
-		"token_endpoint":           testIssuer + "/token",
-		"jwks_uri":                 testIssuer + "/keys",
+		"issuer":                   f.issuer,
+		"authorization_endpoint":   f.issuer + "/authorize?tenant=t1",
+		"token_endpoint":           f.issuer + "/token",
+		"jwks_uri":                 f.issuer + "/keys",
 		"response_types_supported": []string{"code"},
 	}
 	if f.endSession != "" {
@@ -132,7 +133,7 @@ func (f *fakeIdP) jwks() string {
 func (f *fakeIdP) idToken(nonce string, override map[string]any) string {
 	now := f.m.now()
 	claims := map[string]any{
-		"iss": testIssuer, "aud": testClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "nonce": nonce,
+		"iss": f.issuer, "aud": testClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "nonce": nonce,
 	}
 	for k, v := range f.claims {
 		claims[k] = v

@@ -29,7 +29,8 @@ const (
 type httpContext struct {
 	types.DefaultHttpContext
 	id              uint32
-	p               *pluginContext
+	plugin          *pluginContext
+	p               *provider // the request's provider, chosen from its host and path
 	headers         requestHeaders
 	cookies         []oidc.Cookie
 	path            string      // :path up to '?' or '#', what path rules look at
@@ -45,18 +46,26 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.internalError("cannot read request headers", err)
 	}
 	h.headers = headers
-	if err := stripManagedHeaders(h.headers, h.p.managed); err != nil {
+	if err := stripManagedHeaders(h.headers, h.plugin.managed); err != nil {
 		return h.internalError("cannot remove client-sent identity headers", err)
 	}
 	rawPath := h.headers.get(":path")
 	if rawPath == "" || len(rawPath) > maxPathBytes {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
+	path := requestPath(rawPath)
+	h.path = path
+	if h.plugin.router.hasPrefix && !normalPath(path) {
+		// Which provider a path like "/grafana/../kubeflow" belongs to depends on who
+		// normalizes it; no provider may decide it.
+		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
+	}
+	if h.p = h.plugin.router.match(h.headers.get(":authority"), path); h.p == nil {
+		return h.noProvider()
+	}
 	cookieHeaders := h.headers.values("cookie")
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.p.cfg
-	path := requestPath(rawPath)
-	h.path = path
 	switch {
 	case matchAny(cfg.SkipPaths, path):
 		h.p.metrics.count(metricRequestsSkipped)
@@ -81,8 +90,10 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 
 func (h *httpContext) OnHttpStreamDone() {
 	h.done = true
-	h.p.forget(h.id)
-	h.p.abandonRefresh(h)
+	if h.p != nil {
+		h.p.forget(h.id)
+		h.p.abandonRefresh(h)
+	}
 }
 
 // unauthenticated answers a request without a valid session or token: browsers go to the
@@ -187,7 +198,7 @@ func (h *httpContext) login() types.Action {
 		proxywasm.LogErrorf("oidc-wasm: cannot encode the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	sealed, err := h.p.sealer.Seal(rand.Reader, oidc.PurposeState, time.Now().Add(loginStateTTL), plain)
+	sealed, err := h.p.sealer.Seal(rand.Reader, h.p.purposeState, time.Now().Add(loginStateTTL), plain)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot seal the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
@@ -210,7 +221,7 @@ func (h *httpContext) clearSessionCookies(keep map[string]bool) [][2]string {
 	var out [][2]string
 	seen := map[string]bool{}
 	for _, c := range h.cookies {
-		if c.Name == h.p.cfg.StateCookieName() || !isPluginCookie(h.p.cfg, c.Name) || keep[c.Name] || seen[c.Name] {
+		if c.Name == h.p.cfg.StateCookieName() || !h.p.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
 			continue
 		}
 		seen[c.Name] = true

@@ -21,10 +21,13 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		return "", false
 	}
+	f.Add([]byte(`{"cookie_secret":"` + testCookieKey + `","client_secret":"s","providers":[` +
+		`{"name":"a","hosts":["a.example.com","*.example.org"],"issuer":"https://idp","client_id":"c"},` +
+		`{"name":"b","hosts":["*"],"path_prefix":"/b","issuer":"https://idp2","client_id":"c","redirect_path":"/b/cb"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseConfig(data, getenv)
+		cfgs, err := ParseConfig(data, getenv)
 		if err != nil {
-			if cfg != nil {
+			if cfgs != nil {
 				t.Fatalf("error %v with a configuration", err)
 			}
 			if err.Error() == "" {
@@ -32,24 +35,42 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return
 		}
-		if cfg.Issuer == "" || cfg.ClientID == "" || len(cfg.CookieSecret) != 32 || cfg.Cluster == "" {
-			t.Fatalf("accepted an incomplete configuration: %+v", cfg)
+		if len(cfgs) == 0 || len(cfgs) > maxProviders {
+			t.Fatalf("accepted %d providers", len(cfgs))
 		}
-		if cfg.Timeout <= 0 || cfg.Timeout.Milliseconds() > maxTimeoutMS || cfg.SessionMaxAge <= 0 {
-			t.Fatalf("accepted out-of-range durations: %+v", cfg)
-		}
-		if cfg.RedirectPath == "" || cfg.RedirectPath[0] != '/' || cfg.LogoutPath == "" || cfg.LogoutPath[0] != '/' {
-			t.Fatalf("accepted a relative callback or logout path: %q %q", cfg.RedirectPath, cfg.LogoutPath)
-		}
-		for _, r := range cfg.SkipPaths {
-			for _, s := range []string{r.Exact, r.Prefix} {
-				if s != "" && (s[0] != '/' || strings.ContainsAny(s, "?#")) {
-					t.Fatalf("accepted skip rule %q", s)
+		for i, cfg := range cfgs {
+			checkFuzzedProvider(t, cfg)
+			for _, other := range cfgs[:i] {
+				if other.ownsCookie(cfg.CookieName) || cfg.ownsCookie(other.CookieName) || other.Name == cfg.Name {
+					t.Fatalf("providers %q and %q share a name or cookies", other.Name, cfg.Name)
 				}
 			}
-			_ = matchAny([]PathRule{r}, "/x")
 		}
 	})
+}
+
+func checkFuzzedProvider(t *testing.T, cfg *Config) {
+	t.Helper()
+	if cfg.Issuer == "" || cfg.ClientID == "" || len(cfg.CookieSecret) != 32 || cfg.Cluster == "" || len(cfg.Hosts) == 0 {
+		t.Fatalf("accepted an incomplete configuration: %+v", cfg)
+	}
+	if cfg.Timeout <= 0 || cfg.Timeout.Milliseconds() > maxTimeoutMS || cfg.SessionMaxAge <= 0 {
+		t.Fatalf("accepted out-of-range durations: %+v", cfg)
+	}
+	if cfg.RedirectPath == "" || cfg.RedirectPath[0] != '/' || cfg.LogoutPath == "" || cfg.LogoutPath[0] != '/' {
+		t.Fatalf("accepted a relative callback or logout path: %q %q", cfg.RedirectPath, cfg.LogoutPath)
+	}
+	if cfg.PathPrefix != "" && (!normalPath(cfg.PathPrefix) || !(PathRule{Prefix: cfg.PathPrefix}).Match(cfg.RedirectPath)) {
+		t.Fatalf("accepted path_prefix %q with callback %q", cfg.PathPrefix, cfg.RedirectPath)
+	}
+	for _, r := range cfg.SkipPaths {
+		for _, s := range []string{r.Exact, r.Prefix} {
+			if s != "" && (s[0] != '/' || strings.ContainsAny(s, "?#")) {
+				t.Fatalf("accepted skip rule %q", s)
+			}
+		}
+		_ = matchAny([]PathRule{r}, "/x")
+	}
 }
 
 // FuzzSkipPath: whatever the rule and the path, the decision ignores the query and the
@@ -65,11 +86,11 @@ func FuzzSkipPath(f *testing.F) {
 	f.Add("regex", ".*", "//admin")
 	f.Add("prefix", "/pub", "/pub%2F..%2Fadmin")
 	f.Fuzz(func(t *testing.T, kind, value, raw string) {
-		cfg, err := ParseConfig([]byte(threatConfig(`"skip_paths":[{"`+jsonEscape(kind)+`":"`+jsonEscape(value)+`"}]`)), nil)
+		cfgs, err := ParseConfig([]byte(threatConfig(`"skip_paths":[{"`+jsonEscape(kind)+`":"`+jsonEscape(value)+`"}]`)), nil)
 		if err != nil {
 			return
 		}
-		rules := cfg.SkipPaths
+		rules := cfgs[0].SkipPaths
 		path := requestPath(raw)
 		skip := matchAny(rules, path)
 		if strings.ContainsAny(path, "?#") {

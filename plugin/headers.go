@@ -132,13 +132,13 @@ func (h *httpContext) lend(v string) string {
 	return v
 }
 
-// isPluginCookie reports whether a cookie belongs to this plugin: the session cookie, its
+// ownsCookie reports whether a cookie belongs to this provider: the session cookie, its
 // chunks ("name_0", "name_1", ...), and the login state cookie.
-func isPluginCookie(cfg *Config, name string) bool {
-	if name == cfg.CookieName || name == cfg.StateCookieName() {
+func (c *Config) ownsCookie(name string) bool {
+	if name == c.CookieName || name == c.StateCookieName() {
 		return true
 	}
-	rest, ok := strings.CutPrefix(name, cfg.CookieName+"_")
+	rest, ok := strings.CutPrefix(name, c.CookieName+"_")
 	if !ok || rest == "" || len(rest) > 2 {
 		return false
 	}
@@ -150,8 +150,19 @@ func isPluginCookie(cfg *Config, name string) bool {
 	return true
 }
 
+// ownsCookie reports whether a cookie belongs to any provider of the plugin.
+func (p *pluginContext) ownsCookie(name string) bool {
+	for _, pv := range p.providers {
+		if pv.cfg.ownsCookie(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // stripPluginCookies removes the plugin's cookies from the Cookie header sent upstream, so an
-// app never sees (or logs) the sealed session. The n Cookie headers the client sent are
+// app never sees (or logs) a sealed session: not its own provider's, and not another's that
+// the browser also sends (two providers on one host by path), which the app could replay. The n Cookie headers the client sent are
 // replaced by one holding the other cookies, or by none.
 func (h *httpContext) stripPluginCookies(n int) error {
 	if n == 0 {
@@ -160,7 +171,7 @@ func (h *httpContext) stripPluginCookies(n int) error {
 	if err := removeAll("cookie", n); err != nil {
 		return err
 	}
-	rest := oidc.StripCookies(h.cookies, func(name string) bool { return isPluginCookie(h.p.cfg, name) })
+	rest := oidc.StripCookies(h.cookies, h.plugin.ownsCookie)
 	if rest == "" {
 		return nil
 	}

@@ -58,11 +58,13 @@ func (s *idpState) backingOff() bool { return s.failures > 0 && s.ticks < s.notB
 // watchdogTicks is how long an IdP call may go unanswered before it is given up: Envoy
 // answers every callout, with a failure after the timeout at the latest, so an answer that
 // has not come after twice that is lost.
-func (p *pluginContext) watchdogTicks() uint64 {
+func (p *provider) watchdogTicks() uint64 {
 	return 2*uint64(p.cfg.Timeout.Milliseconds())/tickPeriodMS + 4
 }
 
-func (p *pluginContext) OnTick() {
+// tick runs the provider's share of the plugin's OnTick: the watchdog, refresh flights, and
+// the next metadata fetch when one is due.
+func (p *provider) tick() {
 	s := &p.idp
 	s.ticks++
 	if s.fetching {
@@ -89,7 +91,7 @@ func (p *pluginContext) OnTick() {
 	}
 }
 
-func (p *pluginContext) fetchDiscovery() {
+func (p *provider) fetchDiscovery() {
 	p.fetch("discovery", oidc.DiscoveryRequest(p.cfg.Issuer), func(a answer) error {
 		provider, err := oidc.ParseDiscovery(p.cfg.Issuer, a.status, a.body)
 		if err != nil {
@@ -102,7 +104,7 @@ func (p *pluginContext) fetchDiscovery() {
 	})
 }
 
-func (p *pluginContext) fetchKeys() {
+func (p *provider) fetchKeys() {
 	p.idp.wantKeys = false
 	p.fetch("jwks", oidc.JWKSRequest(p.idp.provider), func(a answer) error {
 		keys, err := oidc.ParseJWKS(a.status, a.body)
@@ -118,7 +120,7 @@ func (p *pluginContext) fetchKeys() {
 
 // metadataLoaded installs a new key set (with the provider already in place) and releases
 // every request that waited for it.
-func (p *pluginContext) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
+func (p *provider) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
 	s := &p.idp
 	s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
 	s.wantKeys, s.refreshAt, s.loadedAt = false, s.ticks+metadataRefreshTicks, loadedAt
@@ -131,13 +133,13 @@ func (p *pluginContext) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
 // discovery document and the JWKS, with the time of the fetch, and the others adopt that
 // instead of fetching again, at start, at their periodic refresh and on an unknown kid.
 
-func (p *pluginContext) sharedMetadataKey() string {
+func (p *provider) sharedMetadataKey() string {
 	return sharedMetadataPrefix + p.cfg.Cluster + "/" + p.cfg.Issuer
 }
 
 // adoptSharedMetadata takes metadata another VM published, if it is newer than what this VM
 // holds and younger than the refresh interval. It reports whether it did.
-func (p *pluginContext) adoptSharedMetadata() bool {
+func (p *provider) adoptSharedMetadata() bool {
 	s := &p.idp
 	value, _, err := proxywasm.GetSharedData(p.sharedMetadataKey())
 	if err != nil {
@@ -182,7 +184,7 @@ func decodeSharedMetadata(v []byte) (loadedAt int64, discovery, jwks []byte, ok 
 // fetch dispatches one metadata request as the fetch in progress. use takes a usable answer;
 // a missing answer, an answer to a fetch already abandoned, or an error from use ends the
 // fetch through fetchFailed.
-func (p *pluginContext) fetch(what string, req oidc.Request, use func(answer) error) {
+func (p *provider) fetch(what string, req oidc.Request, use func(answer) error) {
 	s := &p.idp
 	s.fetching = true
 	s.fetchGen++
@@ -207,7 +209,7 @@ func (p *pluginContext) fetch(what string, req oidc.Request, use func(answer) er
 // fetchFailed ends the fetch in progress, schedules the next attempt with exponential
 // backoff, and answers every held request 503: a request never waits longer than one
 // fetch, and never passes unauthenticated.
-func (p *pluginContext) fetchFailed(reason string) {
+func (p *provider) fetchFailed(reason string) {
 	s := &p.idp
 	s.fetching = false
 	s.fetchGen++
@@ -222,7 +224,7 @@ func (p *pluginContext) fetchFailed(reason string) {
 
 // requestKeyRefresh asks for a JWKS refetch after a token named an unknown key id. It reports
 // false when one was fetched too recently (rate limit); the token is then simply invalid.
-func (p *pluginContext) requestKeyRefresh() bool {
+func (p *provider) requestKeyRefresh() bool {
 	s := &p.idp
 	if s.fetching || s.wantKeys {
 		return true

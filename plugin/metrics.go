@@ -29,6 +29,7 @@ const (
 	metricIdpMetadataShared        = "oidc_wasm.idp_metadata_shared"         // metadata adopted from another worker VM instead of fetched
 	metricLoginFailedUserinfo      = "oidc_wasm.login_failed_userinfo"       // userinfo on, and the userinfo endpoint failed or answered for another subject
 	metricAccessDenied             = "oidc_wasm.access_denied"               // 403: authenticated, but no authorization rule admits the user
+	metricNoProvider               = "oidc_wasm.no_provider"                 // 403: no provider serves the request's host and path
 )
 
 // metricNames lists every counter, so the README's list is checked against it.
@@ -56,6 +57,7 @@ var metricNames = []string{
 	metricIdpMetadataShared,
 	metricLoginFailedUserinfo,
 	metricAccessDenied,
+	metricNoProvider,
 }
 
 type metrics struct {

@@ -19,32 +19,55 @@ type vmContext struct {
 	types.DefaultVMContext
 }
 
-func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{
-		id:         contextID,
-		waiting:    map[uint32]*waiter{},
-		tokens:     newFIFOCache[[]byte](maxCachedTokens),
-		sessions:   newFIFOCache[oidc.Session](maxCachedSessions),
-		refreshing: map[[32]byte]*refreshFlight{},
-	}
+func (*vmContext) NewPluginContext(uint32) types.PluginContext {
+	return &pluginContext{}
 }
 
-// pluginContext holds what every request of one plugin instance shares: the configuration,
-// the cookie keys, the IdP's metadata and keys, and the requests waiting for them.
+// pluginContext is one plugin instance: its providers, the router that picks one per
+// request, and what all of them share.
 type pluginContext struct {
 	types.DefaultPluginContext
-	id      uint32
-	cfg     *Config
-	sealer  *oidc.Sealer
-	managed map[string]bool // canonical names of the headers the plugin owns
-	metrics *metrics
-	idp     idpState
-	waiting map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
-	order   []uint32           // waiting ids in arrival order, so they resume first come first served
+	providers []*provider
+	router    router
+	managed   map[string]bool // canonical names of the headers any provider owns
+	metrics   *metrics
+}
+
+// provider is one identity provider's configuration and everything the plugin keeps for it:
+// the IdP's metadata and keys, the requests waiting for them, its caches and its refresh
+// flights. Each request is bound to exactly one provider (routes.go) before anything else
+// is decided.
+type provider struct {
+	cfg            *Config
+	sealer         *oidc.Sealer
+	purposeSession string // sealed-data purposes bound to this provider (sealPurpose)
+	purposeState   string
+	metrics        *metrics
+	idp            idpState
+	waiting        map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
+	order          []uint32           // waiting ids in arrival order, so they resume first come first served
 
 	tokens     *fifoCache[[]byte]          // claims of verified bearer tokens
 	sessions   *fifoCache[oidc.Session]    // opened session cookies (see sessioncache.go)
 	refreshing map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
+}
+
+func newProvider(cfg *Config, m *metrics) (*provider, error) {
+	sealer, err := oidc.NewSealer(cfg.CookieSecret)
+	if err != nil {
+		return nil, err
+	}
+	return &provider{
+		cfg:            cfg,
+		sealer:         sealer,
+		purposeSession: sealPurpose(oidc.PurposeSession, cfg),
+		purposeState:   sealPurpose(oidc.PurposeState, cfg),
+		metrics:        m,
+		waiting:        map[uint32]*waiter{},
+		tokens:         newFIFOCache[[]byte](maxCachedTokens),
+		sessions:       newFIFOCache[oidc.Session](maxCachedSessions),
+		refreshing:     map[[32]byte]*refreshFlight{},
+	}, nil
 }
 
 func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
@@ -53,37 +76,52 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("oidc-wasm: cannot read the plugin configuration: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	cfg, err := ParseConfig(data, os.LookupEnv)
+	cfgs, err := ParseConfig(data, os.LookupEnv)
 	if err != nil {
 		proxywasm.LogCriticalf("oidc-wasm: invalid configuration, plugin not started: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	sealer, err := oidc.NewSealer(cfg.CookieSecret)
-	if err != nil {
-		proxywasm.LogCriticalf("oidc-wasm: invalid configuration, plugin not started: %v", &ConfigError{Key: "cookie_secret", Problem: err.Error()})
-		return types.OnPluginStartStatusFailed
-	}
-	p.cfg, p.sealer = cfg, sealer
+	p.metrics = newMetrics()
 	p.managed = map[string]bool{}
-	for _, hc := range cfg.ClaimsToHeaders {
-		p.managed[canonicalHeader(hc.Header)] = true
-	}
-	for _, name := range []string{cfg.IDTokenHeader, cfg.AccessTokenHeader} {
-		if name != "" {
+	for _, cfg := range cfgs {
+		pv, err := newProvider(cfg, p.metrics)
+		if err != nil {
+			proxywasm.LogCriticalf("oidc-wasm: invalid configuration, plugin not started: %v", &ConfigError{Key: "cookie_secret", Problem: err.Error()})
+			return types.OnPluginStartStatusFailed
+		}
+		p.providers = append(p.providers, pv)
+		for _, name := range cfg.managedHeaders() {
 			p.managed[canonicalHeader(name)] = true
 		}
 	}
-	p.metrics = newMetrics()
+	p.router = newRouter(p.providers)
 	if err := proxywasm.SetTickPeriodMilliSeconds(tickPeriodMS); err != nil {
 		proxywasm.LogCriticalf("oidc-wasm: cannot set the tick period: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	proxywasm.LogInfof("oidc-wasm: started for issuer %s through cluster %q", cfg.Issuer, cfg.Cluster)
+	for _, pv := range p.providers {
+		proxywasm.LogInfof("oidc-wasm: started %sfor issuer %s through cluster %q", pv.describe(), pv.cfg.Issuer, pv.cfg.Cluster)
+	}
 	return types.OnPluginStartStatusOK
 }
 
+// describe names a provider in log lines ("" for a configuration without providers).
+func (p *provider) describe() string {
+	if p.cfg.Name == "" {
+		return ""
+	}
+	return "provider " + p.cfg.Name + " "
+}
+
+// OnTick drives every provider's I/O with the IdP (see idp.go).
+func (p *pluginContext) OnTick() {
+	for _, pv := range p.providers {
+		pv.tick()
+	}
+}
+
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	return &httpContext{id: contextID, p: p}
+	return &httpContext{id: contextID, plugin: p}
 }
 
 // waiter is a request held until the IdP's metadata is loaded (or has failed to load).
@@ -97,7 +135,7 @@ const maxWaiting = 1024
 
 // hold parks a request until the next metadata fetch settles. It reports false when the
 // queue is full; the caller then answers 503.
-func (p *pluginContext) hold(id uint32, resume func(ok bool)) bool {
+func (p *provider) hold(id uint32, resume func(ok bool)) bool {
 	if _, ok := p.waiting[id]; ok {
 		p.waiting[id] = &waiter{resume: resume}
 		return true
@@ -111,10 +149,10 @@ func (p *pluginContext) hold(id uint32, resume func(ok bool)) bool {
 }
 
 // forget drops a held request whose stream has ended.
-func (p *pluginContext) forget(id uint32) { delete(p.waiting, id) }
+func (p *provider) forget(id uint32) { delete(p.waiting, id) }
 
 // releaseWaiting resumes every held request, in arrival order, each in its own context.
-func (p *pluginContext) releaseWaiting(ok bool) {
+func (p *provider) releaseWaiting(ok bool) {
 	order := p.order
 	p.order = nil
 	for _, id := range order {

@@ -67,7 +67,7 @@ func (h *httpContext) refresh(sess *openSession) types.Action {
 }
 
 // abandonRefresh forgets a request that ended while it waited.
-func (p *pluginContext) abandonRefresh(h *httpContext) {
+func (p *provider) abandonRefresh(h *httpContext) {
 	for _, f := range p.refreshing {
 		for i, w := range f.waiters {
 			if w == h {
@@ -80,7 +80,7 @@ func (p *pluginContext) abandonRefresh(h *httpContext) {
 
 // tickRefreshes advances every flight: adopt another VM's result, wait for its pending
 // refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
-func (p *pluginContext) tickRefreshes() {
+func (p *provider) tickRefreshes() {
 	for key, f := range p.refreshing {
 		if f.dispatched {
 			if p.idp.ticks-f.since > p.watchdogTicks() {
@@ -111,7 +111,7 @@ func (p *pluginContext) tickRefreshes() {
 	}
 }
 
-func (p *pluginContext) dispatchRefresh(key [32]byte, f *refreshFlight) {
+func (p *provider) dispatchRefresh(key [32]byte, f *refreshFlight) {
 	cfg := p.cfg
 	f.dispatched, f.since = true, p.idp.ticks
 	req := oidc.RefreshRequest(p.idp.provider.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
@@ -133,7 +133,7 @@ type refreshOutcome struct {
 	ended bool
 }
 
-func (p *pluginContext) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
+func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 	if a.err != nil {
 		proxywasm.LogErrorf("oidc-wasm: refresh: token endpoint: %v", a.err)
 		return refreshOutcome{}
@@ -168,7 +168,7 @@ func (p *pluginContext) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 // adoptRefreshedIDToken verifies the ID token a refresh returned and takes its claims. A
 // token for another subject ends the session. One signed with a key not yet known keeps the
 // previous claims and asks for the new keys: a key rotation must not log anyone out.
-func (p *pluginContext) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (ended bool) {
+func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (ended bool) {
 	cfg := p.cfg
 	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: []string{cfg.ClientID}, Keys: p.idp.keys, Skew: idTokenSkew}
 	tok, err := v.Verify(raw, now)
@@ -196,7 +196,7 @@ func (p *pluginContext) adoptRefreshedIDToken(next *oidc.Session, raw string, no
 }
 
 // finishRefresh publishes the outcome for the other VMs and resumes every waiter.
-func (p *pluginContext) finishRefresh(key [32]byte, out refreshOutcome) {
+func (p *provider) finishRefresh(key [32]byte, out refreshOutcome) {
 	f := p.refreshing[key]
 	delete(p.refreshing, key)
 	if out.sess != nil {
@@ -247,12 +247,12 @@ func (h *httpContext) sessionEnded() types.Action {
 }
 
 // shareRefresh publishes the renewed session, sealed for one minute, in the token's slot.
-func (p *pluginContext) shareRefresh(key [32]byte, sess *oidc.Session) {
+func (p *provider) shareRefresh(key [32]byte, sess *oidc.Session) {
 	plain, err := sess.MarshalBinary()
 	if err != nil {
 		return
 	}
-	sealed, err := p.sealer.Seal(rand.Reader, oidc.PurposeSession, time.Now().Add(refreshShareWindow), plain)
+	sealed, err := p.sealer.Seal(rand.Reader, p.purposeSession, time.Now().Add(refreshShareWindow), plain)
 	if err != nil {
 		return
 	}
@@ -277,8 +277,8 @@ func setShared(key string, value []byte) {
 }
 
 // adoptShared opens a session another VM published.
-func (p *pluginContext) adoptShared(sealed string) *oidc.Session {
-	plain, err := p.sealer.Open(oidc.PurposeSession, sealed, time.Now())
+func (p *provider) adoptShared(sealed string) *oidc.Session {
+	plain, err := p.sealer.Open(p.purposeSession, sealed, time.Now())
 	if err != nil {
 		return nil
 	}

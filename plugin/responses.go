@@ -93,3 +93,14 @@ func (h *httpContext) unavailable() types.Action {
 	}
 	return h.apiError(503, "unavailable", "authentication temporarily unavailable: the identity provider cannot be reached", [][2]string{{"retry-after", "5"}})
 }
+
+// noProvider answers a request for a host (or path) no provider serves: fail closed, since
+// nothing says who may enter.
+func (h *httpContext) noProvider() types.Action {
+	h.plugin.metrics.count(metricNoProvider)
+	proxywasm.LogDebugf("oidc-wasm: no provider serves host %q, path %q: answering 403", h.headers.get(":authority"), h.path)
+	if isBrowserNavigation(h.headers) {
+		return h.page(403, "Sign-in not configured", "No sign-in is configured for this site.", nil)
+	}
+	return h.apiError(403, "no_provider", "no identity provider is configured for this host", nil)
+}

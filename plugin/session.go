@@ -37,7 +37,7 @@ func (h *httpContext) session(now time.Time) *openSession {
 	key := sha256.Sum256([]byte(sealed))
 	sess, until, cached := h.p.sessions.get(key, now)
 	if !cached {
-		plain, expiry, err := h.p.sealer.OpenExpiry(oidc.PurposeSession, sealed, now)
+		plain, expiry, err := h.p.sealer.OpenExpiry(h.p.purposeSession, sealed, now)
 		if err != nil {
 			h.p.metrics.count(metricSessionInvalid)
 			return nil
@@ -83,7 +83,7 @@ func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]strin
 	if err != nil {
 		return nil, fmt.Errorf("encoding the session: %w", err)
 	}
-	sealed, err := h.p.sealer.Seal(rand.Reader, oidc.PurposeSession, until, plain)
+	sealed, err := h.p.sealer.Seal(rand.Reader, h.p.purposeSession, until, plain)
 	if err != nil {
 		return nil, fmt.Errorf("sealing the session: %w", err)
 	}

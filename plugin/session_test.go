@@ -29,7 +29,7 @@ func sealTestSession(t *testing.T, sess *oidc.Session, until time.Time) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := sealer.Seal(rand.Reader, oidc.PurposeSession, until, plain)
+	sealed, err := sealer.Seal(rand.Reader, testPurposeSession, until, plain)
 	if err != nil {
 		t.Fatal(err)
 	}

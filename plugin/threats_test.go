@@ -46,6 +46,13 @@ func threatConfig(extra string) string {
 	return c + "}"
 }
 
+// The purposes the plugin seals with under testConfig and threatConfig: bound to the
+// provider's issuer and client (sealPurpose).
+var (
+	testPurposeSession = sealPurpose(oidc.PurposeSession, &Config{Issuer: testIssuer, ClientID: testClientID})
+	testPurposeState   = sealPurpose(oidc.PurposeState, &Config{Issuer: testIssuer, ClientID: testClientID})
+)
+
 func testSealer(t *testing.T) *oidc.Sealer {
 	t.Helper()
 	key, _ := base64.StdEncoding.DecodeString(testCookieKey)
@@ -59,7 +66,7 @@ func testSealer(t *testing.T) *oidc.Sealer {
 // openLoginState opens a state cookie the plugin set, as only the key holder can.
 func openLoginState(t *testing.T, m mode, sealed string) oidc.LoginState {
 	t.Helper()
-	plain, err := testSealer(t).Open(oidc.PurposeState, sealed, m.now())
+	plain, err := testSealer(t).Open(testPurposeState, sealed, m.now())
 	if err != nil {
 		t.Fatalf("state cookie does not open: %v", err)
 	}
@@ -194,7 +201,7 @@ func TestThreatStateReturnPathBound(t *testing.T) {
 		idp.serveMetadata(h)
 		seal := func(s *oidc.Sealer, returnTo string) string {
 			plain, _ := (&oidc.LoginState{State: "s-1", Nonce: "n-1", CodeVerifier: strings.Repeat("v", 43), ReturnTo: returnTo}).MarshalBinary()
-			sealed, err := s.Seal(rand.Reader, oidc.PurposeState, m.now().Add(5*time.Minute), plain)
+			sealed, err := s.Seal(rand.Reader, testPurposeState, m.now().Add(5*time.Minute), plain)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -902,7 +909,7 @@ func TestThreatSealedCookieTampering(t *testing.T) {
 		bad["CVE-2023-35941 purpose swap: state cookie as session"] = wasmhost.CookieValue(h.Reply(stateID).SetCookies()["_oidc_session_state"])
 		otherKey, _ := oidc.NewSealer([]byte(strings.Repeat("k", 32)))
 		plain, _ := (&oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}).MarshalBinary()
-		bad["CVE-2026-47775 other key"], _ = otherKey.Seal(rand.Reader, oidc.PurposeSession, m.now().Add(time.Hour), plain)
+		bad["CVE-2026-47775 other key"], _ = otherKey.Seal(rand.Reader, testPurposeSession, m.now().Add(time.Hour), plain)
 
 		var first *wasmhost.Reply
 		for name, v := range bad {
@@ -995,7 +1002,7 @@ func TestThreatNoRedirectLoopWithStaleCookies(t *testing.T) {
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
 		other, _ := oidc.NewSealer([]byte(strings.Repeat("o", 32)))
-		stale, _ := other.Seal(rand.Reader, oidc.PurposeState, m.now().Add(time.Minute), []byte("x"))
+		stale, _ := other.Seal(rand.Reader, testPurposeState, m.now().Add(time.Minute), []byte("x"))
 		expired := sealTestSession(t, &oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}, m.now().Add(-time.Minute))
 		jar := "_oidc_session=" + expired + "; _oidc_session_0=" + strings.Repeat("a", 10) + "; _oidc_session_1=b; _oidc_session_state=" + stale + "; theme=dark"
 		id, _ := h.Request(wasmhost.BrowserGet("/app", [2]string{"cookie", jar}))

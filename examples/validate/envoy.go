@@ -30,8 +30,8 @@ const (
 
 // EnvoyPlugin is how one Envoy bootstrap loads oidc-wasm.
 type EnvoyPlugin struct {
-	Module string         // vm_config.code.local.filename
-	Config *plugin.Config // the configuration, as the plugin parsed it
+	Module    string           // vm_config.code.local.filename
+	Providers []*plugin.Config // the configuration, as the plugin parsed it
 	// HCM is the connection manager the plugin filter runs in, for checks of its settings.
 	HCM *hcmv3.HttpConnectionManager
 }
@@ -151,12 +151,14 @@ func checkWasmFilter(typed *anypb.Any, clusters map[string]bool) (*EnvoyPlugin, 
 	}
 	envVars := vm.GetEnvironmentVariables()
 	env := VMEnv{Inline: envVars.GetKeyValues(), Host: envVars.GetHostEnvKeys()}
-	cfg, err := plugin.ParseConfig([]byte(sv.GetValue()), StandInGetenv([]byte(sv.GetValue()), env))
+	cfgs, err := plugin.ParseConfig([]byte(sv.GetValue()), StandInGetenv([]byte(sv.GetValue()), env))
 	if err != nil {
 		return nil, fmt.Errorf("the plugin would refuse its configuration: %w", err)
 	}
-	if !clusters[cfg.Cluster] {
-		return nil, fmt.Errorf("the plugin's cluster %q is not defined (Envoy answers DispatchHttpCall with \"bad argument\")", cfg.Cluster)
+	for _, cfg := range cfgs {
+		if !clusters[cfg.Cluster] {
+			return nil, fmt.Errorf("the plugin's cluster %q is not defined (Envoy answers DispatchHttpCall with \"bad argument\")", cfg.Cluster)
+		}
 	}
-	return &EnvoyPlugin{Module: module, Config: cfg}, nil
+	return &EnvoyPlugin{Module: module, Providers: cfgs}, nil
 }

@@ -52,7 +52,10 @@ func TestEnvoyExamples(t *testing.T) {
 			if p.HCM.GetPathWithEscapedSlashesAction() != hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT {
 				t.Errorf("path_with_escaped_slashes_action %v", p.HCM.GetPathWithEscapedSlashesAction())
 			}
-			c := p.Config
+			if len(p.Providers) != 1 {
+				t.Fatalf("%d providers, the demo has one", len(p.Providers))
+			}
+			c := p.Providers[0]
 			contract := []struct{ what, got, want string }{
 				{"issuer", c.Issuer, "http://127.0.0.1:5556/dex"},
 				{"cluster", c.Cluster, "dex"},

@@ -51,7 +51,7 @@ func checkManifest(crds *CRDs, m Manifest) error {
 
 // parseWasmPlugin runs the plugin's own ParseConfig on a WasmPlugin's pluginConfig, with the
 // environment its VM would see (stand-ins for the HOST variables).
-func parseWasmPlugin(m Manifest) (*plugin.Config, error) {
+func parseWasmPlugin(m Manifest) ([]*plugin.Config, error) {
 	cfg, env, err := WasmPluginConfig(m)
 	if err != nil {
 		return nil, err

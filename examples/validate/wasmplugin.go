@@ -52,14 +52,22 @@ func WasmPluginConfig(m Manifest) ([]byte, VMEnv, error) {
 
 // StandInGetenv is a getenv for plugin.ParseConfig that answers like the plugin's VM would,
 // with a stand-in for each HOST variable (whose real value lives in a Kubernetes Secret):
-// 32 random-looking bytes in base64 for the variable named by cookie_secret_env, a fixed
+// 32 random-looking bytes in base64 for a variable named by cookie_secret_env (at the top
+// level or in an entry of providers), a fixed
 // word otherwise. Variables the WasmPlugin does not declare are unset, so a configuration
 // that names one fails exactly as it would in the gateway.
 func StandInGetenv(config []byte, env VMEnv) func(string) (string, bool) {
 	var keys struct {
 		CookieSecretEnv string `json:"cookie_secret_env"`
+		Providers       []struct {
+			CookieSecretEnv string `json:"cookie_secret_env"`
+		} `json:"providers"`
 	}
 	_ = json.Unmarshal(config, &keys) // a broken config fails in ParseConfig itself
+	cookieSecretEnv := map[string]bool{keys.CookieSecretEnv: true}
+	for _, p := range keys.Providers {
+		cookieSecretEnv[p.CookieSecretEnv] = true
+	}
 	return func(name string) (string, bool) {
 		if v, ok := env.Inline[name]; ok {
 			return v, true
@@ -68,7 +76,7 @@ func StandInGetenv(config []byte, env VMEnv) func(string) (string, bool) {
 			if h != name {
 				continue
 			}
-			if name == keys.CookieSecretEnv {
+			if cookieSecretEnv[name] {
 				sum := sha256.Sum256([]byte("stand-in for " + name))
 				return base64.StdEncoding.EncodeToString(sum[:]), true
 			}

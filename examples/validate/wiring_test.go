@@ -73,9 +73,9 @@ type wiring struct {
 }
 
 type wasmPlugin struct {
-	m   Manifest
-	cfg *plugin.Config
-	env VMEnv
+	m    Manifest
+	cfgs []*plugin.Config // one per provider
+	env  VMEnv
 }
 
 func collectWiring(docs []Manifest) (*wiring, error) {
@@ -84,7 +84,7 @@ func collectWiring(docs []Manifest) (*wiring, error) {
 	for _, m := range docs {
 		switch m.GVK().Kind {
 		case "WasmPlugin":
-			cfg, err := parseWasmPlugin(m)
+			cfgs, err := parseWasmPlugin(m)
 			if err != nil {
 				return nil, err
 			}
@@ -92,7 +92,7 @@ func collectWiring(docs []Manifest) (*wiring, error) {
 			if err != nil {
 				return nil, err
 			}
-			w.plugins = append(w.plugins, wasmPlugin{m: m, cfg: cfg, env: env})
+			w.plugins = append(w.plugins, wasmPlugin{m: m, cfgs: cfgs, env: env})
 		case "Deployment", "Secret", "Service":
 			obj, errs := DecodeCore(m, isPatch(m))
 			if len(errs) > 0 {
@@ -187,33 +187,41 @@ func (w *wiring) check(clustersProvided []string) []error {
 				errs = append(errs, fmt.Errorf("%s: gateway env %s reads Secret key %s, which no Secret of the set has", p.m, name, ref))
 			}
 		}
-		// The plugin's cluster exists on the gateway.
-		provided := w.clusters[p.cfg.Cluster]
-		for _, c := range clustersProvided {
-			provided = provided || c == p.cfg.Cluster
+		for _, cfg := range p.cfgs {
+			errs = append(errs, w.checkProvider(p.m, cfg, clustersProvided)...)
 		}
-		if !provided {
-			errs = append(errs, fmt.Errorf("%s: cluster %q matches no Service or ServiceEntry port of the set", p.m, p.cfg.Cluster))
+	}
+	return errs
+}
+
+// checkProvider checks one provider of a WasmPlugin against the set: its IdP's cluster, TLS
+// origination and, for an IdP behind the gateway, a login page reachable without a session.
+func (w *wiring) checkProvider(m Manifest, cfg *plugin.Config, clustersProvided []string) []error {
+	var errs []error
+	provided := w.clusters[cfg.Cluster]
+	for _, c := range clustersProvided {
+		provided = provided || c == cfg.Cluster
+	}
+	if !provided {
+		errs = append(errs, fmt.Errorf("%s: cluster %q matches no Service or ServiceEntry port of the set", m, cfg.Cluster))
+	}
+	issuer, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return append(errs, err)
+	}
+	// An https IdP reached through a ServiceEntry needs TLS origination by SNI.
+	if issuer.Scheme == "https" && w.clusters[cfg.Cluster] && strings.HasSuffix(cfg.Cluster, "||"+issuer.Hostname()) && !w.tlsOrigin[issuer.Hostname()] {
+		errs = append(errs, fmt.Errorf("%s: no DestinationRule originates TLS (SIMPLE, sni) to %s", m, issuer.Hostname()))
+	}
+	// An IdP served through the gateway itself must be reachable without a session: its
+	// login pages are routed, and skipped by the plugin.
+	if w.gatewayHosts[issuer.Hostname()] || len(clustersProvided) > 0 {
+		login := issuer.Path + "/auth"
+		if !matchAny(cfg.SkipPaths, login) {
+			errs = append(errs, fmt.Errorf("%s: the IdP's login page %s is not in skip_paths: nobody could log in", m, login))
 		}
-		issuer, err := url.Parse(p.cfg.Issuer)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		// An https IdP reached through a ServiceEntry needs TLS origination by SNI.
-		if issuer.Scheme == "https" && w.clusters[p.cfg.Cluster] && strings.HasSuffix(p.cfg.Cluster, "||"+issuer.Hostname()) && !w.tlsOrigin[issuer.Hostname()] {
-			errs = append(errs, fmt.Errorf("%s: no DestinationRule originates TLS (SIMPLE, sni) to %s", p.m, issuer.Hostname()))
-		}
-		// An IdP served through the gateway itself must be reachable without a session: its
-		// login pages are routed, and skipped by the plugin.
-		if w.gatewayHosts[issuer.Hostname()] || len(clustersProvided) > 0 {
-			login := issuer.Path + "/auth"
-			if !matchAny(p.cfg.SkipPaths, login) {
-				errs = append(errs, fmt.Errorf("%s: the IdP's login page %s is not in skip_paths: nobody could log in", p.m, login))
-			}
-			if len(clustersProvided) == 0 && !routed(w.routes, login) {
-				errs = append(errs, fmt.Errorf("%s: no VirtualService on the gateway routes %s", p.m, login))
-			}
+		if len(clustersProvided) == 0 && !routed(w.routes, login) {
+			errs = append(errs, fmt.Errorf("%s: no VirtualService on the gateway routes %s", m, login))
 		}
 	}
 	return errs

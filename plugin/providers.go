@@ -1,0 +1,250 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Several identity providers on one gateway: "providers" lists them, each selected by the
+// request's host (exact, "*.<domain>" or "*") and optionally a path prefix, each with its
+// own issuer, client, cookie, scopes, rules and headers. Keys at the top level are defaults
+// every entry inherits unless it sets them itself, so a shared cookie secret or cluster is
+// written once.
+//
+// A session of one provider is never accepted by another: each has its own cookie names
+// (checked here for overlaps, chunks included), and everything it seals is bound to it
+// through the AEAD's additional data (sealPurpose), so a cookie copied from one site to
+// another, even under the same cookie secret, does not open.
+
+// providerKeys are the keys only an entry of "providers" may have.
+var providerKeys = []string{"name", "hosts", "path_prefix"}
+
+const (
+	// anyHost is the host pattern that matches every host.
+	anyHost = "*"
+	// maxProviders bounds the list; every provider holds its own metadata, keys and caches.
+	maxProviders = 32
+	maxNameLen   = 32
+)
+
+// parseProviders validates a configuration with "providers": each entry merged over the
+// top-level defaults, then the providers against each other.
+func parseProviders(root gjson.Result, getenv func(string) (string, bool)) ([]*Config, error) {
+	if err := checkKnownKeys(root, "", slices.Concat([]string{"providers"}, configKeys)); err != nil {
+		return nil, err
+	}
+	list := root.Get("providers")
+	if !list.IsArray() || len(list.Array()) == 0 || len(list.Array()) > maxProviders {
+		return nil, configErr("providers", "must be an array of 1 to %d provider objects", maxProviders)
+	}
+	var out []*Config
+	for i, entry := range list.Array() {
+		key := fmt.Sprintf("providers[%d]", i)
+		if !entry.IsObject() {
+			return nil, configErr(key, "must be an object")
+		}
+		if err := checkKnownKeys(entry, key+".", slices.Concat(providerKeys, configKeys)); err != nil {
+			return nil, err
+		}
+		c, err := parseProviderEntry(root, entry, key, getenv)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAgainstEarlier(c, out, key); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// parseProviderEntry reads the selection keys of one entry, then validates the entry merged
+// over the top-level defaults. An error names the key where it was written: inside the
+// entry ("providers[1].client_id"), or at the top level when the entry inherited it.
+func parseProviderEntry(root, entry gjson.Result, key string, getenv func(string) (string, bool)) (*Config, error) {
+	name, err := requiredString(entry, "name")
+	if err != nil || !isProviderName(name) {
+		if err == nil {
+			err = configErr("name", "%q must be 1 to %d lower-case letters, digits or '-'", name, maxNameLen)
+		}
+		return nil, prefixKey(err, key+".")
+	}
+	hosts, err := hostPatterns(entry.Get("hosts"))
+	if err != nil {
+		return nil, prefixKey(err, key+".")
+	}
+	prefix, err := optionalString(entry, "path_prefix", "")
+	if err == nil && entry.Get("path_prefix").Exists() && !isPathPrefix(prefix) {
+		err = configErr("path_prefix", "%q must be an absolute path in normal form, without query and without a trailing '/'", prefix)
+	}
+	if err != nil {
+		return nil, prefixKey(err, key+".")
+	}
+	defaults := map[string]string{"cookie_name": "_oidc_session_" + name}
+	if prefix != "" {
+		defaults["redirect_path"] = prefix + defaultRedirectPath
+		defaults["logout_path"] = prefix + defaultLogoutPath
+	}
+	c, err := parseProvider(gjson.Parse(mergeProvider(root, entry, defaults)), getenv)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			top := strings.FieldsFunc(ce.Key, func(r rune) bool { return r == '.' || r == '[' })[0]
+			if entry.Get(top).Exists() || !root.Get(top).Exists() {
+				return nil, prefixKey(err, key+".")
+			}
+			return nil, &ConfigError{Key: ce.Key, Problem: ce.Problem + " (inherited by " + key + ")"}
+		}
+		return nil, err
+	}
+	c.Name, c.Hosts, c.PathPrefix = name, hosts, prefix
+	if prefix != "" {
+		for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}} {
+			if !(PathRule{Prefix: prefix}).Match(p.path) {
+				return nil, configErr(key+"."+p.key, "%q must be under the provider's path_prefix %q, or requests to it would reach another provider", p.path, prefix)
+			}
+		}
+	}
+	return c, nil
+}
+
+// mergeProvider is the JSON object of one provider: the entry's own keys, then the top-level
+// keys it does not set, then defaults for what neither sets. Keys were checked against
+// configKeys before, so each is a plain name, safe as a gjson path.
+func mergeProvider(root, entry gjson.Result, defaults map[string]string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	add := func(k, v string) {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte(':')
+		b.WriteString(v)
+	}
+	entry.ForEach(func(k, v gjson.Result) bool {
+		if !slices.Contains(providerKeys, k.String()) {
+			add(k.Raw, v.Raw)
+		}
+		return true
+	})
+	root.ForEach(func(k, v gjson.Result) bool {
+		if k.String() != "providers" && !entry.Get(k.String()).Exists() {
+			add(k.Raw, v.Raw)
+		}
+		return true
+	})
+	for _, k := range []string{"cookie_name", "redirect_path", "logout_path"} {
+		if v, ok := defaults[k]; ok && !entry.Get(k).Exists() && !root.Get(k).Exists() {
+			add(strconv.Quote(k), strconv.Quote(v))
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// checkAgainstEarlier refuses a provider that could take another's requests or cookies: the
+// same host and path prefix (which one would serve them?), or cookie names that overlap,
+// chunks and login state included.
+func checkAgainstEarlier(c *Config, earlier []*Config, key string) error {
+	for _, e := range earlier {
+		if c.Name == e.Name {
+			return configErr(key+".name", "%q is already the name of another provider", c.Name)
+		}
+		if e.ownsCookie(c.CookieName) || c.ownsCookie(e.CookieName) {
+			return configErr(key+".cookie_name", "%q overlaps provider %q's cookies (%q, its chunks and state): each provider needs its own", c.CookieName, e.Name, e.CookieName)
+		}
+		if c.PathPrefix != e.PathPrefix {
+			continue
+		}
+		for i, h := range c.Hosts {
+			for _, eh := range e.Hosts {
+				if h == eh {
+					return configErr(fmt.Sprintf("%s.hosts[%d]", key, i), "%q with path_prefix %q is already served by provider %q", h, c.PathPrefix, e.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// prefixKey locates a ConfigError raised inside an entry.
+func prefixKey(err error, prefix string) error {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return &ConfigError{Key: prefix + ce.Key, Problem: ce.Problem}
+	}
+	return err
+}
+
+// hostPatterns reads "hosts": exact names, "*.<domain>" (any subdomain, at any depth, not
+// the domain itself, as Envoy's virtual hosts), or "*". Matching ignores the port.
+func hostPatterns(v gjson.Result) ([]string, error) {
+	if !v.Exists() {
+		return nil, configErr("hosts", `required: the hosts this provider serves ("app.example.com", "*.example.com" or "*")`)
+	}
+	if !v.IsArray() || len(v.Array()) == 0 {
+		return nil, configErr("hosts", "must be a non-empty array of host names")
+	}
+	var out []string
+	for i, item := range v.Array() {
+		h := strings.ToLower(item.Str)
+		if item.Type != gjson.String || !isHostPattern(h) {
+			return nil, configErr(fmt.Sprintf("hosts[%d]", i), `%s must be a host name without port ("app.example.com"), "*.example.com" or "*"`, item.Raw)
+		}
+		for _, seen := range out {
+			if seen == h {
+				return nil, configErr(fmt.Sprintf("hosts[%d]", i), "%q is listed twice", h)
+			}
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+func isHostPattern(h string) bool {
+	if h == anyHost {
+		return true
+	}
+	h = strings.TrimPrefix(h, "*.")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func isProviderName(s string) bool {
+	return s != "" && len(s) <= maxNameLen && s[0] != '-' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+}
+
+// isPathPrefix accepts what a request path in normal form can start with: "/grafana",
+// "/apps/kubeflow"; not "/", which is no prefix at all.
+func isPathPrefix(p string) bool {
+	return len(p) > 1 && isAbsolutePath(p) && normalPath(p) && !strings.HasSuffix(p, "/")
+}
+
+// sealPurpose binds a sealed value to its use and to the provider that sealed it: the name,
+// the issuer and the client, each length-prefixed so no two providers share a purpose. A
+// session or login state of one provider fails to open for any other, and a provider
+// repointed at another issuer or client drops the sessions it issued before.
+func sealPurpose(purpose string, c *Config) string {
+	var b strings.Builder
+	b.WriteString(purpose)
+	for _, part := range []string{c.Name, c.Issuer, c.ClientID} {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(len(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
+	}
+	return b.String()
+}

@@ -1,0 +1,97 @@
+package plugin
+
+import (
+	"sort"
+	"strings"
+)
+
+// route is one (host pattern, path prefix) of a provider.
+type route struct {
+	host   string // exact name, "*.<domain>" or "*"
+	prefix string // "" for every path
+	to     *provider
+}
+
+// router picks the provider of a request. Routes are tried most specific first, as Envoy
+// picks virtual hosts: an exact host before a wildcard, a longer wildcard before a shorter
+// one, "*" last; within one host, a longer path prefix before a shorter one. The order of
+// the configuration never matters, so adding a provider cannot silently take another's
+// requests.
+type router struct {
+	routes     []route
+	hasPrefix  bool // some provider is chosen by path: paths must be in normal form
+	singleHost bool // one provider for every host and path: nothing to choose
+}
+
+func newRouter(providers []*provider) router {
+	var r router
+	for _, p := range providers {
+		for _, h := range p.cfg.Hosts {
+			r.routes = append(r.routes, route{host: h, prefix: p.cfg.PathPrefix, to: p})
+		}
+		r.hasPrefix = r.hasPrefix || p.cfg.PathPrefix != ""
+	}
+	sort.SliceStable(r.routes, func(i, j int) bool { return r.routes[i].moreSpecific(r.routes[j]) })
+	r.singleHost = len(r.routes) == 1 && r.routes[0].host == anyHost && r.routes[0].prefix == ""
+	return r
+}
+
+func (a route) moreSpecific(b route) bool {
+	if ka, kb := hostKind(a.host), hostKind(b.host); ka != kb {
+		return ka > kb
+	}
+	if len(a.host) != len(b.host) {
+		return len(a.host) > len(b.host)
+	}
+	return len(a.prefix) > len(b.prefix)
+}
+
+// hostKind ranks host patterns: exact 2, wildcard 1, any 0.
+func hostKind(h string) int {
+	switch {
+	case h == anyHost:
+		return 0
+	case strings.HasPrefix(h, "*."):
+		return 1
+	}
+	return 2
+}
+
+// match returns the provider for a request's :authority and path (without query), or nil.
+func (r *router) match(authority, path string) *provider {
+	if r.singleHost {
+		return r.routes[0].to
+	}
+	host := hostName(authority)
+	for _, rt := range r.routes {
+		if rt.matchesHost(host) && (rt.prefix == "" || (PathRule{Prefix: rt.prefix}).Match(path)) {
+			return rt.to
+		}
+	}
+	return nil
+}
+
+func (rt route) matchesHost(host string) bool {
+	switch hostKind(rt.host) {
+	case 0:
+		return true
+	case 1:
+		return len(host) > len(rt.host)-1 && strings.HasSuffix(host, rt.host[1:])
+	}
+	return host == rt.host
+}
+
+// hostName is the lower-case host of an :authority, without port and trailing dot.
+func hostName(authority string) string {
+	h := strings.ToLower(authority)
+	if strings.HasPrefix(h, "[") {
+		if end := strings.IndexByte(h, ']'); end > 0 {
+			return h[:end+1]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, ".")
+}
