@@ -21,12 +21,17 @@ const (
 	callbackURL  = "https://app.example.com/oauth2/callback"
 )
 
-// gateway is the plugin wired to a real IdP.
+// gateway is the plugin wired to real IdPs.
 type gateway struct {
-	t       *testing.T
-	dex     *testidp.Dex // the IdP: its issuer and address
-	cluster string       // the cluster name the plugin is configured with
+	t        *testing.T
+	clusters map[string]idp // the IdP behind each cluster the plugin is configured with
+	issuer   string         // the issuer login expects to be sent to
 	*wasmhost.Host
+}
+
+// idp is what the gateway needs of a real provider.
+type idp struct {
+	issuer, addr string
 }
 
 func newGateway(t *testing.T, module wasmhost.Module, dex *testidp.Dex) *gateway {
@@ -34,52 +39,54 @@ func newGateway(t *testing.T, module wasmhost.Module, dex *testidp.Dex) *gateway
 	config := `{"issuer":"` + dex.Issuer + `","cluster":"dex","client_id":"` + clientID + `","client_secret":"` + clientSecret +
 		`","cookie_secret":"` + cookieKey + `","scopes":["openid","email","profile"],` +
 		`"claims_to_headers":{"x-auth-request-email":"email","x-auth-request-user":"sub","x-auth-request-name":"name"}}`
-	return &gateway{t: t, dex: dex, cluster: "dex", Host: wasmhost.MustStart(t, vm, config)}
+	return &gateway{t: t, clusters: map[string]idp{"dex": {dex.Issuer, dex.Addr}}, issuer: dex.Issuer, Host: wasmhost.MustStart(t, vm, config)}
 }
 
 // carry forwards every pending call of a context to the IdP, as Envoy would through the
-// cluster.
+// cluster, and the calls their answers start.
 func (g *gateway) carry(contextID uint32) int {
-	n := 0
-	for _, c := range g.Pending(contextID) {
-		if c.Cluster != g.cluster {
+	return g.AnswerEach(contextID, func(c wasmhost.Callout) {
+		to, ok := g.clusters[c.Cluster]
+		if !ok {
 			g.t.Fatalf("call to unexpected cluster %q", c.Cluster)
 		}
-		headers, body, err := testidp.Forward(g.dex.Addr, c.Pairs, []byte(c.Body), 5*time.Second)
+		headers, body, err := testidp.Forward(to.addr, c.Pairs, []byte(c.Body), 5*time.Second)
 		if err != nil {
 			g.t.Logf("forward failed (delivered as Envoy's failed call): %v", err)
 		}
 		g.AnswerRaw(c, headers, body)
-		n++
-	}
-	return n
+	})
 }
 
-// loadMetadata ticks until discovery and JWKS have come from Dex.
+// loadMetadata ticks until discovery and JWKS have come from every IdP.
 func (g *gateway) loadMetadata() {
 	g.Tick()
-	for i := 0; i < 4 && g.HasPending(wasmhost.PluginContextID); i++ {
-		g.carry(wasmhost.PluginContextID)
-	}
-	if n, _ := g.GetCounterMetric("oidc_wasm.idp_jwks_fetched"); n != 1 {
-		g.t.Fatalf("JWKS not loaded from Dex (errors: %q)", wasmhost.CopyLogs(g.GetErrorLogs()))
+	g.carry(wasmhost.PluginContextID)
+	if n, _ := g.GetCounterMetric("oidc_wasm.idp_jwks_fetched"); n != uint64(len(g.clusters)) {
+		g.t.Fatalf("JWKS not loaded from every IdP (errors: %q)", wasmhost.CopyLogs(g.GetErrorLogs()))
 	}
 }
 
 // login runs a browser login through the IdP's form and returns the session Cookie header.
 func (g *gateway) login(path string, atIdP func(b *testidp.Browser, authURL string) (string, error)) string {
 	g.t.Helper()
-	id, _ := g.Request(wasmhost.BrowserGet(path))
+	return g.loginAt("app.example.com", path, g.issuer, "_oidc_session", atIdP)
+}
+
+// loginAt logs in on host through issuer, with the provider's cookie name.
+func (g *gateway) loginAt(host, path, issuer, cookie string, atIdP func(b *testidp.Browser, authURL string) (string, error)) string {
+	g.t.Helper()
+	id, _ := g.Request(onHost(host, wasmhost.BrowserGet(path)))
 	r := g.Reply(id)
-	if r == nil || r.Status != 302 || !strings.HasPrefix(r.Header("location"), g.dex.Issuer) {
-		g.t.Fatalf("want a redirect to the IdP, got %+v", r)
+	if r == nil || r.Status != 302 || !strings.HasPrefix(r.Header("location"), issuer) {
+		g.t.Fatalf("want a redirect to %s, got %+v", issuer, r)
 	}
-	state := wasmhost.CookieValue(r.SetCookies()["_oidc_session_state"])
+	state := wasmhost.CookieValue(r.SetCookies()[cookie+"_state"])
 	cb, err := atIdP(testidp.NewBrowser(), r.Header("location"))
 	if err != nil {
 		g.t.Fatalf("login at the IdP: %v", err)
 	}
-	id, action := g.Request(wasmhost.BrowserGet(callbackFor(g.t, cb), [2]string{"cookie", "_oidc_session_state=" + state}))
+	id, action := g.Request(onHost(host, wasmhost.BrowserGet(callbackFor(g.t, cb, host), [2]string{"cookie", cookie + "_state=" + state})))
 	if action != types.ActionPause || g.carry(id) != 1 {
 		g.t.Fatalf("callback must exchange the code at the IdP's token endpoint")
 	}
@@ -92,7 +99,17 @@ func (g *gateway) login(path string, atIdP func(b *testidp.Browser, authURL stri
 	if done == nil || done.Status != 302 || done.Header("location") != path {
 		g.t.Fatalf("callback: want 302 to %s, got %+v (warnings: %q)", path, done, wasmhost.CopyLogs(g.GetWarnLogs()))
 	}
-	return "_oidc_session=" + wasmhost.CookieValue(done.SetCookies()["_oidc_session"])
+	return cookie + "=" + wasmhost.CookieValue(done.SetCookies()[cookie])
+}
+
+// onHost moves a request built by wasmhost to another host.
+func onHost(host string, headers [][2]string) [][2]string {
+	for i := range headers {
+		if headers[i][0] == ":authority" {
+			headers[i][1] = host
+		}
+	}
+	return headers
 }
 
 // A real login through Dex, with the compiled module: the upstream then sees Dex's user, and

@@ -13,20 +13,14 @@ import (
 	"github.com/oidc-wasm/oidc-wasm/plugin"
 )
 
-// idp is what the gateway needs of a real provider.
-type idp struct {
-	issuer, addr string
-}
-
 // startGateway runs the plugin with config against a real IdP reached as cluster "idp".
 // vm is a compiled module, or the plugin linked natively: refresh needs the native run,
 // since a module sees the test host's fake clock (2022) while real tokens are dated today.
 func startGateway(t *testing.T, vm types.VMContext, provider idp, config string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, dex: &testidp.Dex{Issuer: provider.issuer, Addr: provider.addr},
+	g := &gateway{t: t, clusters: map[string]idp{"idp": provider}, issuer: provider.issuer,
 		Host: wasmhost.MustStart(t, vm, `{"issuer":"`+provider.issuer+`","cluster":"idp","client_id":"`+clientID+
 			`","client_secret":"`+clientSecret+`","cookie_secret":"`+cookieKey+`"`+config+`}`)}
-	g.cluster = "idp"
 	g.loadMetadata()
 	return g
 }
@@ -159,10 +153,11 @@ func (g *gateway) refreshed(session string) string {
 	return ""
 }
 
-// callbackFor returns the callback path and query from the URL the IdP sent the browser to.
-func callbackFor(t *testing.T, cb string) string {
+// callbackFor returns the callback path and query from the URL the IdP sent the browser to,
+// which must be host's callback.
+func callbackFor(t *testing.T, cb, host string) string {
 	u, err := url.Parse(cb)
-	if err != nil || u.Scheme+"://"+u.Host+u.Path != callbackURL {
+	if err != nil || u.Scheme+"://"+u.Host+u.Path != "https://"+host+"/oauth2/callback" {
 		t.Fatalf("the IdP sent the browser to %q, want the callback", cb)
 	}
 	return u.RequestURI()

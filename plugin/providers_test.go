@@ -154,31 +154,11 @@ func onHost(host string, headers [][2]string) [][2]string {
 	return headers
 }
 
-// serveAll answers every metadata fetch of several IdPs until none is outstanding. The SDK's
-// emulator numbers a new callout with the count of callouts outstanding, so a call
-// dispatched while another is answered can take a live call's number (Envoy's ids are
-// unique). Answering the highest number first keeps the outstanding numbers contiguous, and
-// each answer here starts at most one new call, so no number is ever taken twice.
+// serveAll answers every metadata fetch of several IdPs.
 func serveAll(t *testing.T, h *wasmhost.Host, idps ...*fakeIdP) {
 	t.Helper()
 	h.Tick()
-	var outstanding []wasmhost.Callout
-	for answered := 0; ; answered++ {
-		outstanding = append(outstanding, h.Pending(wasmhost.PluginContextID)...)
-		if len(outstanding) == 0 {
-			return
-		}
-		if answered > 16 {
-			t.Fatal("metadata fetches never settled")
-		}
-		last := 0
-		for i, c := range outstanding {
-			if c.ID > outstanding[last].ID {
-				last = i
-			}
-		}
-		c := outstanding[last]
-		outstanding = append(outstanding[:last], outstanding[last+1:]...)
+	h.AnswerEach(wasmhost.PluginContextID, func(c wasmhost.Callout) {
 		var idp *fakeIdP
 		for _, f := range idps {
 			if strings.HasPrefix(c.URL(), f.issuer+"/") {
@@ -195,7 +175,7 @@ func serveAll(t *testing.T, h *wasmhost.Host, idps ...*fakeIdP) {
 		default:
 			t.Fatalf("unexpected metadata callout %s", c.URL())
 		}
-	}
+	})
 }
 
 // providerLogin logs a browser in at host+path through idp and returns the session cookie

@@ -149,6 +149,34 @@ func (h *Host) Pending(contextID uint32) []Callout {
 	return out
 }
 
+// AnswerEach hands answer every call of a context not handed out yet, and every call those
+// answers start, until none is left; it returns how many. The SDK's emulator numbers a new
+// call with the count of calls outstanding, so a call started while another is answered can
+// take the number of one still outstanding (Envoy's ids are unique), and that call's answer
+// would go to the wrong callback. Answering one call at a time, highest number first, keeps
+// the outstanding numbers contiguous, so no number is taken twice as long as each answer
+// starts at most one call, which holds for the plugin's metadata fetches.
+func (h *Host) AnswerEach(contextID uint32, answer func(Callout)) int {
+	var outstanding []Callout
+	n := 0
+	for {
+		outstanding = append(outstanding, h.Pending(contextID)...)
+		if len(outstanding) == 0 {
+			return n
+		}
+		last := 0
+		for i, c := range outstanding {
+			if c.ID > outstanding[last].ID {
+				last = i
+			}
+		}
+		c := outstanding[last]
+		outstanding = append(outstanding[:last], outstanding[last+1:]...)
+		answer(c)
+		n++
+	}
+}
+
 // OnePending asserts exactly one new call on a context and returns it.
 func (h *Host) OnePending(contextID uint32) Callout {
 	h.t.Helper()
