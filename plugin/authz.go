@@ -46,7 +46,7 @@ func (c *Config) authorize(path string, claims []byte) bool {
 func (h *httpContext) forbidden() types.Action {
 	h.p.metrics.count(metricAccessDenied)
 	if isBrowserNavigation(h.headers) {
-		return h.page(403, "Access denied", "You are signed in, but this account may not use this page.", nil)
+		return h.page(403, "Access denied", "You are signed in, but this account may not use this page. Sign out to use another account.", h.p.cfg.LogoutPath, nil)
 	}
 	return h.apiError(403, "access_denied", "this account may not use this resource", nil)
 }

@@ -61,7 +61,8 @@ func TestAuthorizationRules(t *testing.T) {
 		// A browser session gets a page, and no identity header reaches upstream.
 		session := idp.login(h, "/")
 		id, _ := h.Request(wasmhost.BrowserGet("/admin", [2]string{"cookie", session}))
-		if r := h.Reply(id); r == nil || r.Status != 403 || !strings.Contains(r.Body, "Access denied") || strings.Contains(r.Body, "admins") {
+		if r := h.Reply(id); r == nil || r.Status != 403 || !strings.Contains(r.Body, "Access denied") || strings.Contains(r.Body, "admins") ||
+			!strings.Contains(r.Body, `<a href="/oauth2/logout">Sign out</a>`) {
 			t.Errorf("browser: want a 403 page naming nothing secret, got %+v", r)
 		}
 		if _, ok := h.Upstream(id)["x-auth-request-email"]; ok {

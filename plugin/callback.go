@@ -223,8 +223,13 @@ func (p *provider) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, now t
 	return sess
 }
 
-// loginFailed ends a callback on an error page that clears the state cookie.
+// loginFailed ends a callback on an error page that clears the state cookie. A 503 (the IdP
+// unreachable) says when to retry, like the plugin's other 503.
 func (h *httpContext) loginFailed(status uint32, message string) types.Action {
-	clear := [][2]string{{"set-cookie", h.cookie(h.p.cfg.StateCookieName(), "", 0)}}
-	return h.page(status, "Login failed", message, clear)
+	headers := [][2]string{{"set-cookie", h.cookie(h.p.cfg.StateCookieName(), "", 0)}}
+	if status == 503 {
+		headers = append(headers, [2]string{"retry-after", "5"})
+		message += " Please try again in a moment."
+	}
+	return h.page(status, "Login failed", message, "", headers)
 }

@@ -45,6 +45,9 @@ func TestCallbackFailures(t *testing.T) {
 			if !strings.Contains(r.Body, "Login failed") {
 				t.Errorf("%s: body %q", name, r.Body)
 			}
+			if (status == 503) != (r.Header("retry-after") != "") {
+				t.Errorf("%s: a 503, and only a 503, says when to retry: %+v", name, r.Headers)
+			}
 		}
 		callback := func(query, stateCookie string) uint32 {
 			headers := wasmhost.BrowserGet("/oauth2/callback?" + query)

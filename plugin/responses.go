@@ -27,20 +27,25 @@ func (h *httpContext) internalError(what string, err error) types.Action {
 
 // page answers with a small, styled, self-contained HTML page (no external assets, so it
 // renders even when nothing else of the site does). Nothing on it comes from the request
-// unescaped, and it never redirects: an error page must not become a loop.
-func (h *httpContext) page(status uint32, title, message string, extra [][2]string) types.Action {
+// unescaped, and it never redirects: an error page must not become a loop. Besides "Start
+// again" it may offer one more link (signOut, a path of this site; "" for none).
+func (h *httpContext) page(status uint32, title, message, signOut string, extra [][2]string) types.Action {
 	var b strings.Builder
 	b.WriteString(`<!doctype html><html lang="en"><head><meta charset="utf-8">` +
 		`<meta name="viewport" content="width=device-width,initial-scale=1"><title>`)
 	b.WriteString(html.EscapeString(title))
 	b.WriteString(`</title><style>body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1f2933;` +
 		`display:flex;min-height:100vh;margin:0;align-items:center;justify-content:center}` +
-		`main{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem 2.5rem;max-width:32rem}` +
+		`main{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem 2.5rem;max-width:32rem;margin:1rem}` +
 		`h1{font-size:1.4rem;margin:0 0 .75rem}a{color:#1d4ed8}small{color:#6b7280}</style></head><body><main><h1>`)
 	b.WriteString(html.EscapeString(title))
 	b.WriteString(`</h1><p>`)
 	b.WriteString(html.EscapeString(message))
-	b.WriteString(`</p><p><a href="/">Start again</a></p>`)
+	b.WriteString(`</p><p><a href="/">Start again</a>`)
+	if signOut != "" {
+		b.WriteString(` · <a href="` + html.EscapeString(signOut) + `">Sign out</a>`)
+	}
+	b.WriteString(`</p>`)
 	if id := h.requestID(); id != "" {
 		b.WriteString(`<p><small>Request ID: ` + id + `</small></p>`)
 	}
@@ -89,7 +94,7 @@ func (h *httpContext) unauthorized() types.Action {
 func (h *httpContext) unavailable() types.Action {
 	h.p.metrics.count(metricUnavailable)
 	if isBrowserNavigation(h.headers) {
-		return h.page(503, "Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment.", [][2]string{{"retry-after", "5"}})
+		return h.page(503, "Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment.", "", [][2]string{{"retry-after", "5"}})
 	}
 	return h.apiError(503, "unavailable", "authentication temporarily unavailable: the identity provider cannot be reached", [][2]string{{"retry-after", "5"}})
 }
@@ -100,7 +105,7 @@ func (h *httpContext) noProvider() types.Action {
 	h.plugin.metrics.count(metricNoProvider)
 	proxywasm.LogDebugf("oidc-wasm: no provider serves host %q, path %q: answering 403", h.headers.get(":authority"), h.path)
 	if isBrowserNavigation(h.headers) {
-		return h.page(403, "Sign-in not configured", "No sign-in is configured for this site.", nil)
+		return h.page(403, "Sign-in not configured", "No sign-in is configured for this site.", "", nil)
 	}
 	return h.apiError(403, "no_provider", "no identity provider is configured for this host", nil)
 }

@@ -133,6 +133,8 @@ test('authorization: a signed-in user outside the rule gets the 403 page, other 
     assert.equal(res.status(), 403);
     await assertErrorPage(page, res, 'Access denied', /signed in, but this account may not use this page/);
     assert.ok(!(await page.content()).includes(user), 'the 403 page must not name the user');
+    // A way out for the wrong account: the page links to the plugin's logout path.
+    assert.equal(await page.getByRole('link', { name: 'Sign out' }).getAttribute('href'), '/oauth2/logout');
     // Self-contained: the page loads nothing else (it must render when nothing else of the
     // site does). Chromium's own favicon probe is not the page's doing.
     assert.deepEqual(loads.filter((u) => !u.endsWith('/favicon.ico')), [`${site}/admin`]);
