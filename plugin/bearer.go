@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/sha256"
 	"errors"
 	"strings"
 	"time"
@@ -39,8 +38,7 @@ func (h *httpContext) bearerToken() (token string, present bool) {
 // until it expires; signature checks cost about a millisecond in a TinyGo module.
 func (h *httpContext) bearer(token string, refetched bool) types.Action {
 	now := time.Now()
-	key := sha256.Sum256([]byte(token))
-	if claims, _, ok := h.p.tokens.get(key, now); ok {
+	if claims, _, ok := h.p.tokens.get(token, now); ok {
 		return h.continueWithBearer(claims)
 	}
 	cfg := h.p.cfg
@@ -64,7 +62,7 @@ func (h *httpContext) bearer(token string, refetched bool) types.Action {
 			{"content-type", "text/plain; charset=utf-8"},
 		}, description+"\n")
 	}
-	h.p.tokens.put(key, tok.Claims, tok.Expiry)
+	h.p.tokens.put(token, tok.Claims, tok.Expiry)
 	return h.continueWithBearer(tok.Claims)
 }
 

@@ -1,7 +1,7 @@
 package plugin
 
 import (
-	"crypto/sha256"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +96,7 @@ func tamperPayload(token string) string {
 func TestTokenCache(t *testing.T) {
 	c := newFIFOCache[[]byte](maxCachedTokens)
 	now := time.Unix(1_700_000_000, 0)
-	key := func(i int) [32]byte { return sha256.Sum256([]byte{byte(i), byte(i >> 8)}) }
+	key := func(i int) string { return fmt.Sprintf("header.payload-%d.signature-%d", i, i) }
 	for i := 0; i < maxCachedTokens+10; i++ {
 		c.put(key(i), []byte(`{}`), now.Add(time.Hour))
 	}

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -34,8 +33,7 @@ func (h *httpContext) session(now time.Time) *openSession {
 	if !ok {
 		return nil
 	}
-	key := sha256.Sum256([]byte(sealed))
-	sess, until, cached := h.p.sessions.get(key, now)
+	sess, until, cached := h.p.sessions.get(sealed, now)
 	if !cached {
 		plain, expiry, err := h.p.sealer.OpenExpiry(h.p.purposeSession, sealed, now)
 		if err != nil {
@@ -54,7 +52,7 @@ func (h *httpContext) session(now time.Time) *openSession {
 		return nil
 	}
 	if !cached {
-		h.p.sessions.put(key, sess, until)
+		h.p.sessions.put(sealed, sess, until)
 	}
 	if !now.Before(sess.TokenExpiry) && sess.RefreshToken == "" {
 		return nil

@@ -1,8 +1,7 @@
 package plugin
 
 import (
-	"crypto/sha256"
-	"strconv"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,34 +12,108 @@ import (
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
 
-// The cache (of sessions and of bearer tokens) never holds more than its bound, drops the
+// The cache (of sessions and of bearer tokens) never holds more than its bounds, drops the
 // oldest first, and never serves an entry at or past its expiry.
 func TestFIFOCacheBoundedAndExpiring(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	c := newFIFOCache[int](8)
-	key := func(i int) [32]byte { return sha256.Sum256([]byte(strconv.Itoa(i))) }
+	credential := func(i int) string { return fmt.Sprintf("credential-%040d", i) }
 	for i := 0; i < 20; i++ {
-		c.put(key(i), i, now.Add(time.Minute))
-		if c.len() > 8 || len(c.ring) > 8 {
-			t.Fatalf("after %d puts the cache holds %d entries, ring %d", i+1, c.len(), len(c.ring))
+		c.put(credential(i), i, now.Add(time.Minute))
+		if c.len() > 8 || len(c.order) > 8 {
+			t.Fatalf("after %d puts the cache holds %d entries, order %d", i+1, c.len(), len(c.order))
 		}
 	}
 	for i := 0; i < 12; i++ {
-		if _, _, ok := c.get(key(i), now); ok {
+		if _, _, ok := c.get(credential(i), now); ok {
 			t.Errorf("entry %d must have been evicted", i)
 		}
 	}
 	for i := 12; i < 20; i++ {
-		if v, until, ok := c.get(key(i), now); !ok || v != i || !until.Equal(now.Add(time.Minute)) {
+		if v, until, ok := c.get(credential(i), now); !ok || v != i || !until.Equal(now.Add(time.Minute)) {
 			t.Errorf("entry %d: got %v %v %v", i, v, until, ok)
 		}
 	}
-	if _, _, ok := c.get(key(19), now.Add(time.Minute)); ok {
+	if _, _, ok := c.get(credential(19), now.Add(time.Minute)); ok {
 		t.Error("an entry must not be served at its expiry")
 	}
-	c.put(key(19), 19, now.Add(time.Minute)) // a repeated put does not take a second slot
-	if c.len() != 8 || len(c.ring) != 8 {
-		t.Errorf("repeated put changed the size: %d entries, ring %d", c.len(), len(c.ring))
+	c.put(credential(19), 19, now.Add(time.Minute)) // a repeated put does not take a second slot
+	if c.len() != 8 || len(c.order) != 8 || c.bytes != 8*len(credential(0)) {
+		t.Errorf("repeated put changed the size: %d entries, order %d, %d bytes", c.len(), len(c.order), c.bytes)
+	}
+}
+
+// However many entries it may hold, a cache holds at most maxCachedBytes of credentials, and
+// refuses one larger than that.
+func TestFIFOCacheByteBound(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := newFIFOCache[int](1024)
+	big := func(i int) string {
+		return fmt.Sprintf("%08d", i) + strings.Repeat("x", 30_000) + fmt.Sprintf("%08d", i)
+	}
+	for i := 0; i < 200; i++ {
+		c.put(big(i), i, now.Add(time.Minute))
+		if c.bytes > maxCachedBytes {
+			t.Fatalf("after %d puts the cache holds %d bytes", i+1, c.bytes)
+		}
+	}
+	if want := maxCachedBytes / len(big(0)); c.len() != want {
+		t.Errorf("the cache holds %d entries of %d bytes, want %d", c.len(), len(big(0)), want)
+	}
+	if _, _, ok := c.get(big(199), now); !ok {
+		t.Error("the newest entry must be cached")
+	}
+	c.put(strings.Repeat("y", maxCachedBytes+1), 0, now.Add(time.Minute))
+	if _, _, ok := c.get(strings.Repeat("y", maxCachedBytes+1), now); ok {
+		t.Error("a credential larger than the byte bound must not be cached")
+	}
+}
+
+// A hit needs the whole credential: one that shares the map key (its first and last 16
+// bytes) but differs anywhere in between misses, and does not disturb the stored entry.
+func TestFIFOCacheComparesWholeCredential(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := newFIFOCache[string](8)
+	stored := "0123456789abcdef" + strings.Repeat("m", 100) + "fedcba9876543210"
+	c.put(stored, "stored", now.Add(time.Minute))
+	for i := 16; i < len(stored)-16; i++ {
+		b := []byte(stored)
+		b[i] ^= 0x20
+		if credentialKey(string(b)) != credentialKey(stored) {
+			t.Fatalf("byte %d: the test wants a credential with the same key", i)
+		}
+		if v, _, ok := c.get(string(b), now); ok {
+			t.Fatalf("byte %d changed: the cache served %q", i, v)
+		}
+	}
+	for _, other := range []string{stored[:len(stored)-1], stored + "0", "", "0123456789abcdef"} {
+		if _, _, ok := c.get(other, now); ok {
+			t.Errorf("%q must miss", other)
+		}
+	}
+	if v, _, ok := c.get(strings.Clone(stored), now); !ok || v != "stored" {
+		t.Errorf("the stored credential must still hit, got %q %v", v, ok)
+	}
+}
+
+// sameCredential is ==, for every length around its eight-byte steps and a difference at
+// every position.
+func TestSameCredential(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		a := strings.Repeat("a", n)
+		if !sameCredential(a, strings.Clone(a)) {
+			t.Errorf("length %d: equal strings reported different", n)
+		}
+		if sameCredential(a, a+"a") || sameCredential(a+"a", a) {
+			t.Errorf("length %d: different lengths reported equal", n)
+		}
+		for i := 0; i < n; i++ {
+			b := []byte(a)
+			b[i] = 'b'
+			if sameCredential(a, string(b)) {
+				t.Errorf("length %d: a difference at %d was missed", n, i)
+			}
+		}
 	}
 }
 
