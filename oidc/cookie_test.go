@@ -30,6 +30,7 @@ func TestParseCookies(t *testing.T) {
 		{"bad names skipped", []string{"a b=1; a,b=2; a\"b=3; (x)=4; ok=5; a/b=6; a@b=7"}, []oidc.Cookie{{"ok", "5"}}},
 		{"token punctuation allowed", []string{"a!#$%&'*+-.^_`|~z=1"}, []oidc.Cookie{{"a!#$%&'*+-.^_`|~z", "1"}}},
 		{"control characters skipped", []string{"a=x\x00y; b=x\ry; c=x\ny; d=\x7f; e=ok"}, []oidc.Cookie{{"e", "ok"}}},
+		{"tabs: trimmed around, refused inside", []string{"a=\tx\t; b=x\ty; c\t=1; \td=2; e\x01=3"}, []oidc.Cookie{{"a", "x"}, {"c", "1"}, {"d", "2"}}},
 		{"space inside value kept", []string{"a=b c; d=e,f"}, []oidc.Cookie{{"a", "b c"}, {"d", "e,f"}}},
 		{"non-ASCII value kept", []string{"a=é"}, []oidc.Cookie{{"a", "é"}}},
 		{"name case kept", []string{"Session=1; session=2"}, []oidc.Cookie{{"Session", "1"}, {"session", "2"}}},
