@@ -8,6 +8,7 @@ package oidc_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"net/url"
 	"os"
@@ -114,9 +115,11 @@ func FuzzOpenSealed(f *testing.F) {
 }
 
 func FuzzUnmarshalSession(f *testing.F) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u"}`))
 	for _, s := range []oidc.Session{
 		{Claims: []byte(`{}`)},
 		{Claims: []byte(`{"sub":"u","groups":["a","b"]}`), IDToken: "h.p.s", AccessToken: "at", RefreshToken: "rt", IssuedAt: sealTestNow, TokenExpiry: sealTestNow.Add(time.Hour)},
+		{Claims: []byte(`{"sub":"u"}`), IDToken: "e30." + payload + ".c2ln", AccessToken: "e30.e30.c2ln", IssuedAt: sealTestNow},
 	} {
 		b, err := s.MarshalBinary()
 		if err != nil {
@@ -126,6 +129,7 @@ func FuzzUnmarshalSession(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{0x21, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{0x21, 2, '{', '}', 1, 'i', 0, 1, 'r', 2, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s oidc.Session
 		if err := s.UnmarshalBinary(data); err != nil {
@@ -134,10 +138,18 @@ func FuzzUnmarshalSession(f *testing.F) {
 			}
 			return
 		}
-		// The encoding is canonical: what decodes re-encodes to the same bytes.
 		again, err := s.MarshalBinary()
 		if err != nil {
 			t.Fatalf("decoded session does not encode: %v", err)
+		}
+		// The encoding is canonical: what decodes re-encodes to the same bytes. A session in
+		// the first layout (0x21) re-encodes in the current one, to the same session.
+		if data[0] == 0x21 {
+			var out oidc.Session
+			if err := out.UnmarshalBinary(again); err != nil || !sessionEqual(out, s) {
+				t.Fatalf("first layout does not convert: %+v, %v", out, err)
+			}
+			return
 		}
 		if !bytes.Equal(again, data) {
 			t.Fatalf("not canonical:\n in % x\nout % x", data, again)
