@@ -81,7 +81,7 @@ func render(results []result, o2p *peerResult) string {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "\nSessions come from real callbacks (ID token, access token and refresh token kept, the default `session_tokens: true`): "+
-		"a Cookie header of %d bytes.\n", results[0].cookie)
+		"a Cookie header of %d bytes; with `session_tokens: false` (the claims alone), %d bytes.\n", results[0].cookie, results[0].smallCookie)
 	b.WriteString("\n| module | size | compile + instantiate |")
 	var points []int
 	for _, p := range results[0].mem {
@@ -105,7 +105,15 @@ func render(results []result, o2p *peerResult) string {
 		"Each stream ends with proxy_on_log and proxy_on_delete, as in Envoy (proxytest's wasm wrapper never sends the guest " +
 		"proxy_on_delete, which alone grows the guest by about 4 KB a request: the bench calls it itself).\n\n")
 
-	b.WriteString("## Targets\n\n| target | module | figure | |\n|---|---|---|---|\n")
+	b.WriteString("## Targets\n\n")
+	if o2p != nil {
+		skip := results[0].figs["skip path (host floor)"]
+		fmt.Fprintf(&b, "The raw comparison with oauth2-proxy counts the wasm host's own work per request: its floor, the skip path "+
+			"(a request the plugin lets through after reading its headers), %s in the %s module, is %.0f%% of oauth2-proxy's round trip by itself, "+
+			"where the 20× target allows 5%%. The net row subtracts that floor from the valid-session figure, and only from it: "+
+			"oauth2-proxy's figure keeps its own floor (a loopback HTTP exchange).\n\n", us(skip), results[0].module, 100*float64(skip)/float64(o2p.perRequest))
+	}
+	b.WriteString("| target | module | figure | |\n|---|---|---|---|\n")
 	for _, r := range results {
 		f := r.figs
 		skip, rep, first := f["skip path (host floor)"], f["valid session, repeated"], f["valid session, first sight"]
@@ -114,9 +122,14 @@ func render(results []result, o2p *peerResult) string {
 		}
 		row("valid session, repeated ≤ 2× skip path", fmt.Sprintf("%s vs %s (%.2f×)", us(rep), us(skip), float64(rep)/float64(skip)), rep <= 2*skip)
 		row("valid session, first sight ≤ 30 µs", us(first), first <= 30*time.Microsecond)
+		small := f["valid session, first sight, `session_tokens: false`"]
+		row("the same with `session_tokens: false` (for comparison, not the target's setting)", us(small), small <= 30*time.Microsecond)
 		if o2p != nil {
 			row("≥ 20× cheaper than oauth2-proxy's round trip", fmt.Sprintf("%s vs %s (%.1f×)", us(rep), us(o2p.perRequest), float64(o2p.perRequest)/float64(rep)),
 				o2p.perRequest >= 20*rep)
+			net := rep - skip
+			row("the same, net of the wasm host's floor (valid session, repeated − skip path)",
+				fmt.Sprintf("%s vs %s (%.1f×)", us(net), us(o2p.perRequest), float64(o2p.perRequest)/float64(net)), o2p.perRequest >= 20*net)
 		}
 		for _, alg := range []string{"RS256", "ES256"} {
 			c := f["bearer "+alg+", cached"]
