@@ -88,8 +88,9 @@ func TestManifests(t *testing.T) {
 }
 
 // TestSecretPlaceholdersFailClosed keeps the example Secrets safe to apply by mistake: the
-// plugin must refuse their placeholder cookie secret, so a forgotten placeholder stops the
-// plugin (and, with FAIL_CLOSE, the traffic) instead of sealing sessions with a public key.
+// plugin must refuse their placeholder cookie secrets (every key cookie-secret, whatever the
+// Secret's name), so a forgotten placeholder stops the plugin (and, with FAIL_CLOSE, the
+// traffic) instead of sealing sessions with a public key.
 func TestSecretPlaceholdersFailClosed(t *testing.T) {
 	docs, err := LoadManifests(manifestRoots...)
 	if err != nil {
@@ -97,21 +98,24 @@ func TestSecretPlaceholdersFailClosed(t *testing.T) {
 	}
 	n := 0
 	for _, m := range docs {
-		if m.GVK().Kind != "Secret" || m.Name() != "oidc-wasm" {
+		if m.GVK().Kind != "Secret" {
 			continue
 		}
 		obj, errs := DecodeCore(m, false)
 		if len(errs) > 0 {
 			t.Fatal(errs.ToAggregate())
 		}
-		cookie := obj.(*corev1.Secret).StringData["cookie-secret"]
+		cookie, ok := obj.(*corev1.Secret).StringData["cookie-secret"]
+		if !ok {
+			continue
+		}
 		cfg := fmt.Sprintf(`{"issuer":"https://idp.example.com","client_id":"c","client_secret":"s","cookie_secret":%q}`, cookie)
 		if _, err := plugin.ParseConfig([]byte(cfg), func(string) (string, bool) { return "", false }); err == nil {
 			t.Errorf("%s: the plugin accepts the placeholder cookie secret %q", m, cookie)
 		}
 		n++
 	}
-	if n == 0 {
-		t.Fatal("no Secret oidc-wasm among the examples")
+	if n < 3 {
+		t.Fatalf("%d Secrets with a cookie-secret among the examples, want at least 3 (secret/, kubeflow/secret/, multi-provider/secret/)", n)
 	}
 }

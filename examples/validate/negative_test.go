@@ -115,24 +115,43 @@ func TestValidatorCatchesBadManifests(t *testing.T) {
 }
 
 // TestWiringCatchesMismatches proves TestDeploymentWiring can fail: an install whose pieces
-// do not fit is reported.
+// do not fit is reported. The cases on "Several providers" break one provider or one host
+// and expect the error to name it, so every provider is checked, not only the first.
 func TestWiringCatchesMismatches(t *testing.T) {
 	tests := []struct {
-		name, kind, old, new string // JSON of the first document of that kind is edited
-		wantErr              string
+		set, name, kind, old, new string // JSON of the first document of that kind containing old is edited
+		wantErr                   string
 	}{
-		{"env var the gateway lacks", "Deployment", `"name":"OIDC_COOKIE_SECRET"`, `"name":"OTHER"`, "is not in the gateway Deployment's environment"},
-		{"secret key nobody has", "Secret", `"cookie-secret"`, `"cookie_secret"`, "which no Secret of the set has"},
-		{"cluster nobody creates", "ServiceEntry", `"number":443`, `"number":8443`, "matches no Service or ServiceEntry"},
-		{"no TLS origination", "DestinationRule", `"mode":"SIMPLE"`, `"mode":"DISABLE"`, "no DestinationRule originates TLS"},
-		{"route to a port the Service lacks", "VirtualService", `"number":8000`, `"number":80`, "routes to httpbin.demo.svc.cluster.local:80"},
-	}
-	docs, err := LoadManifests(deploymentSets[0].paths...)
-	if err != nil {
-		t.Fatal(err)
+		{"external IdP", "env var the gateway lacks", "Deployment", `"name":"OIDC_COOKIE_SECRET"`, `"name":"OTHER"`, "is not in the gateway Deployment's environment"},
+		{"external IdP", "secret key nobody has", "Secret", `"cookie-secret"`, `"cookie_secret"`, "which no Secret of the set has"},
+		{"external IdP", "cluster nobody creates", "ServiceEntry", `"number":443`, `"number":8443`, "matches no Service or ServiceEntry"},
+		{"external IdP", "no TLS origination", "DestinationRule", `"mode":"SIMPLE"`, `"mode":"DISABLE"`, "no DestinationRule originates TLS"},
+		{"external IdP", "route to a port the Service lacks", "VirtualService", `"number":8000`, `"number":80`, "routes to httpbin.demo.svc.cluster.local:80"},
+
+		{"Several providers", "second provider's cluster", "WasmPlugin", `"outbound|5556||dex.auth.svc.cluster.local"`, `"outbound|5557||dex.auth.svc.cluster.local"`,
+			`provider "kubeflow": cluster "outbound|5557||dex.auth.svc.cluster.local" matches no Service`},
+		{"Several providers", "second provider's client secret not in the gateway", "Deployment", `"name":"DEX_CLIENT_SECRET"`, `"name":"DEX_SECRET"`,
+			"vmConfig.env DEX_CLIENT_SECRET (HOST) is not in the gateway Deployment's environment"},
+		{"Several providers", "second provider's secret key missing", "Secret", `"dex-client-secret"`, `"dex_client_secret"`,
+			"oidc-wasm-providers/dex-client-secret, which no Secret of the set has"},
+		{"Several providers", "second provider's login page not skipped", "WasmPlugin", `{"prefix":"/dex"}`, `{"prefix":"/dexter"}`,
+			`provider "kubeflow": the IdP's login page kubeflow.example.com/dex/auth is not in skip_paths`},
+		{"Several providers", "Dex routed on the other host", "VirtualService", `"hosts":["kubeflow.example.com"],"http":[{"match":[{"uri":{"prefix":"/dex/"}}]`,
+			`"hosts":["grafana.example.com"],"http":[{"match":[{"uri":{"prefix":"/dex/"}}]`, "no VirtualService on the gateway routes kubeflow.example.com/dex/auth"},
+		{"Several providers", "first provider without TLS origination", "DestinationRule", `"exportTo":["."],"host":"accounts.google.com","trafficPolicy":{"tls":{"mode":"SIMPLE"}}`,
+			`"exportTo":["."],"host":"accounts.google.com","trafficPolicy":{"tls":{"mode":"SIMPLE","insecureSkipVerify":true}}`, "no DestinationRule originates TLS"},
+		{"Several providers", "provider host misspelt", "WasmPlugin", `["grafana.example.com"]`, `["grafana.exmaple.com"]`,
+			"the Gateway host grafana.example.com has no provider"},
+		{"Several providers", "provider host no Gateway serves", "WasmPlugin", `["grafana.example.com"]`, `["grafana.example.com","metrics.example.com"]`,
+			`provider "grafana" serves metrics.example.com, which no Gateway of the set serves`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.set+"/"+tt.name, func(t *testing.T) {
+			set := findSet(t, tt.set)
+			docs, err := LoadManifests(set.paths...)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var broken []Manifest
 			edited := false
 			for _, m := range docs {
@@ -153,10 +172,21 @@ func TestWiringCatchesMismatches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			errs := w.check(nil)
+			errs := w.check(set.clustersProvided)
 			if len(errs) == 0 || !strings.Contains(errors.Join(errs...).Error(), tt.wantErr) {
 				t.Fatalf("got %v, want an error containing %q", errs, tt.wantErr)
 			}
 		})
 	}
+}
+
+func findSet(t *testing.T, name string) deploymentSet {
+	t.Helper()
+	for _, s := range deploymentSets {
+		if s.name == name {
+			return s
+		}
+	}
+	t.Fatalf("no deployment set %q", name)
+	return deploymentSet{}
 }

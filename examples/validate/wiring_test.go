@@ -3,6 +3,8 @@ package validate
 import (
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,7 +21,7 @@ type deploymentSet struct {
 	name  string
 	paths []string
 	// clustersProvided are Envoy clusters that exist without anything of the set, because
-	// the platform installs the Service (Kubeflow's Dex).
+	// the platform installs the Service (Kubeflow's Dex, the apps behind the gateway).
 	clustersProvided []string
 }
 
@@ -35,6 +37,15 @@ var deploymentSets = []deploymentSet{
 	{name: "Kubeflow", paths: []string{
 		repoPath("examples", "kubeflow"), repoPath("examples", "istio", "gateway-env"),
 	}, clustersProvided: []string{"outbound|5556||dex.auth.svc.cluster.local"}},
+	// One WasmPlugin, two providers: Google (a ServiceEntry of the set) for Grafana, Dex (the
+	// platform's) for Kubeflow; the apps themselves are installed apart.
+	{name: "Several providers", paths: []string{
+		repoPath("examples", "istio", "multi-provider"),
+	}, clustersProvided: []string{
+		"outbound|5556||dex.auth.svc.cluster.local",
+		"outbound|80||grafana.monitoring.svc.cluster.local",
+		"outbound|80||centraldashboard.kubeflow.svc.cluster.local",
+	}},
 }
 
 // TestDeploymentWiring checks what no schema can: that the pieces of an install fit.
@@ -65,11 +76,17 @@ type wiring struct {
 	gatewayEnv   map[string]string // env var -> secret/key, from the gateway Deployment (patch)
 	secretKeys   map[string]bool   // "namespace/name/key"
 	clusters     map[string]bool   // Envoy clusters Istio creates for the set's Services and ServiceEntries
-	tlsOrigin    map[string]bool   // hosts with a DestinationRule doing SIMPLE TLS with SNI
+	tlsOrigin    map[string]bool   // hosts with a DestinationRule originating TLS with SNI (see addIstio)
 	gatewayHosts map[string]bool   // hosts served by the set's Gateways
-	routes       []string          // path prefixes the set's VirtualServices route
+	routes       []vsRoute         // what the set's VirtualServices route, by host and path prefix
 	secretRefs   []string          // "deployment: namespace/secret/key" for every secretKeyRef
 	destinations []string          // "host:port" of every VirtualService route destination
+}
+
+// vsRoute is one path prefix a VirtualService routes, with the hosts it routes it for.
+type vsRoute struct {
+	hosts  []string
+	prefix string
 }
 
 type wasmPlugin struct {
@@ -141,19 +158,29 @@ func (w *wiring) addIstio(m Manifest) error {
 			}
 		}
 	case *networkingv1alpha3.DestinationRule:
-		if tls := s.GetTrafficPolicy().GetTls(); tls.GetMode() == networkingv1alpha3.ClientTLSSettings_SIMPLE && tls.GetSni() == s.GetHost() {
+		// SIMPLE TLS with a certificate check, presenting the host's name: a fixed sni equal
+		// to it, or none, where Istio (>= 1.21, or ENABLE_AUTO_SNI) sets Envoy's auto SNI and
+		// checks the certificate against each request's :authority, which IdPs whose
+		// endpoints span several hosts (Google) need.
+		tls := s.GetTrafficPolicy().GetTls()
+		if tls.GetMode() == networkingv1alpha3.ClientTLSSettings_SIMPLE && !tls.GetInsecureSkipVerify().GetValue() &&
+			(tls.GetSni() == s.GetHost() || tls.GetSni() == "") {
 			w.tlsOrigin[s.GetHost()] = true
 		}
 	case *networkingv1alpha3.Gateway:
 		for _, server := range s.GetServers() {
 			for _, h := range server.GetHosts() {
+				// "namespace/host" limits which VirtualServices bind; the host is the same.
+				if _, host, ok := strings.Cut(h, "/"); ok {
+					h = host
+				}
 				w.gatewayHosts[h] = true
 			}
 		}
 	case *networkingv1alpha3.VirtualService:
 		for _, r := range s.GetHttp() {
 			for _, match := range r.GetMatch() {
-				w.routes = append(w.routes, match.GetUri().GetPrefix())
+				w.routes = append(w.routes, vsRoute{hosts: s.GetHosts(), prefix: match.GetUri().GetPrefix()})
 			}
 			for _, d := range r.GetRoute() {
 				w.destinations = append(w.destinations, fmt.Sprintf("%s:%d", d.GetDestination().GetHost(), d.GetDestination().GetPort().GetNumber()))
@@ -172,7 +199,7 @@ func (w *wiring) check(clustersProvided []string) []error {
 	}
 	for _, d := range w.destinations {
 		host, port, _ := strings.Cut(d, ":")
-		if !w.clusters["outbound|"+port+"||"+host] {
+		if c := "outbound|" + port + "||" + host; !w.clusters[c] && !slices.Contains(clustersProvided, c) {
 			errs = append(errs, fmt.Errorf("a VirtualService routes to %s, which no Service or ServiceEntry of the set serves", d))
 		}
 	}
@@ -187,8 +214,40 @@ func (w *wiring) check(clustersProvided []string) []error {
 				errs = append(errs, fmt.Errorf("%s: gateway env %s reads Secret key %s, which no Secret of the set has", p.m, name, ref))
 			}
 		}
+		errs = append(errs, w.checkHosts(p)...)
 		for _, cfg := range p.cfgs {
-			errs = append(errs, w.checkProvider(p.m, cfg, clustersProvided)...)
+			errs = append(errs, w.checkProvider(p, cfg, clustersProvided)...)
+		}
+	}
+	return errs
+}
+
+// checkHosts matches the hosts of the set's Gateways with the plugin's providers, both ways: a
+// host no provider serves gets 403 for every request (the plugin fails closed), and a
+// provider host no Gateway serves is a provider nobody reaches (a typo, most likely). A set
+// without a Gateway (the platform's, as Kubeflow's) is not checked.
+func (w *wiring) checkHosts(p wasmPlugin) []error {
+	var errs []error
+	for h := range w.gatewayHosts {
+		if h == "*" || strings.HasPrefix(h, "*.") {
+			continue
+		}
+		if servingProvider(p.cfgs, h, "") == nil {
+			errs = append(errs, fmt.Errorf("%s: the Gateway host %s has no provider: every request to it would get 403", p.m, h))
+		}
+	}
+	if len(w.gatewayHosts) == 0 {
+		return errs
+	}
+	for _, cfg := range p.cfgs {
+		for _, pattern := range cfg.Hosts {
+			found := false
+			for h := range w.gatewayHosts {
+				found = found || hostMatches(pattern, h) || hostMatches(h, pattern)
+			}
+			if !found {
+				errs = append(errs, fmt.Errorf("%s: provider %q serves %s, which no Gateway of the set serves", p.m, cfg.Name, pattern))
+			}
 		}
 	}
 	return errs
@@ -196,14 +255,15 @@ func (w *wiring) check(clustersProvided []string) []error {
 
 // checkProvider checks one provider of a WasmPlugin against the set: its IdP's cluster, TLS
 // origination and, for an IdP behind the gateway, a login page reachable without a session.
-func (w *wiring) checkProvider(m Manifest, cfg *plugin.Config, clustersProvided []string) []error {
+func (w *wiring) checkProvider(p wasmPlugin, cfg *plugin.Config, clustersProvided []string) []error {
 	var errs []error
-	provided := w.clusters[cfg.Cluster]
-	for _, c := range clustersProvided {
-		provided = provided || c == cfg.Cluster
+	name := p.m.String()
+	if cfg.Name != "" {
+		name += " provider " + strconv.Quote(cfg.Name)
 	}
-	if !provided {
-		errs = append(errs, fmt.Errorf("%s: cluster %q matches no Service or ServiceEntry port of the set", m, cfg.Cluster))
+	provided := slices.Contains(clustersProvided, cfg.Cluster)
+	if !w.clusters[cfg.Cluster] && !provided {
+		errs = append(errs, fmt.Errorf("%s: cluster %q matches no Service or ServiceEntry port of the set", name, cfg.Cluster))
 	}
 	issuer, err := url.Parse(cfg.Issuer)
 	if err != nil {
@@ -211,20 +271,68 @@ func (w *wiring) checkProvider(m Manifest, cfg *plugin.Config, clustersProvided 
 	}
 	// An https IdP reached through a ServiceEntry needs TLS origination by SNI.
 	if issuer.Scheme == "https" && w.clusters[cfg.Cluster] && strings.HasSuffix(cfg.Cluster, "||"+issuer.Hostname()) && !w.tlsOrigin[issuer.Hostname()] {
-		errs = append(errs, fmt.Errorf("%s: no DestinationRule originates TLS (SIMPLE, sni) to %s", m, issuer.Hostname()))
+		errs = append(errs, fmt.Errorf("%s: no DestinationRule originates TLS (SIMPLE, sni or auto SNI, certificate checked) to %s", name, issuer.Hostname()))
 	}
 	// An IdP served through the gateway itself must be reachable without a session: its
-	// login pages are routed, and skipped by the plugin.
-	if w.gatewayHosts[issuer.Hostname()] || len(clustersProvided) > 0 {
+	// login pages are routed on its host, and skipped by whichever provider serves that host
+	// (not necessarily this one). The IdP is behind the gateway when a Gateway of the set
+	// serves its host, or when the platform provides its cluster under another name than
+	// the issuer's (Kubeflow's Dex: issuer on the public host, cluster the Service).
+	_, clusterHost, _ := strings.Cut(cfg.Cluster, "||")
+	if w.gatewayHosts[issuer.Hostname()] || (provided && clusterHost != issuer.Hostname()) {
 		login := issuer.Path + "/auth"
-		if !matchAny(cfg.SkipPaths, login) {
-			errs = append(errs, fmt.Errorf("%s: the IdP's login page %s is not in skip_paths: nobody could log in", m, login))
+		switch serving := servingProvider(p.cfgs, issuer.Hostname(), login); {
+		case serving == nil:
+			errs = append(errs, fmt.Errorf("%s: the IdP's login page %s%s is served by no provider: nobody could log in", name, issuer.Hostname(), login))
+		case !matchAny(serving.SkipPaths, login):
+			errs = append(errs, fmt.Errorf("%s: the IdP's login page %s%s is not in skip_paths of the provider serving it: nobody could log in", name, issuer.Hostname(), login))
 		}
-		if len(clustersProvided) == 0 && !routed(w.routes, login) {
-			errs = append(errs, fmt.Errorf("%s: no VirtualService on the gateway routes %s", m, login))
+		if w.gatewayHosts[issuer.Hostname()] && !routed(w.routes, issuer.Hostname(), login) {
+			errs = append(errs, fmt.Errorf("%s: no VirtualService on the gateway routes %s%s", name, issuer.Hostname(), login))
 		}
 	}
 	return errs
+}
+
+// servingProvider is the provider of the plugin that takes a request for host and path, as
+// plugin/routes.go chooses it: an exact host before a wildcard, a longer wildcard before a
+// shorter one, "*" last, then the longest path prefix. path "" ignores path prefixes.
+func servingProvider(cfgs []*plugin.Config, host, path string) *plugin.Config {
+	var best *plugin.Config
+	var bestRank [3]int
+	for _, cfg := range cfgs {
+		if path != "" && cfg.PathPrefix != "" && !(plugin.PathRule{Prefix: cfg.PathPrefix}).Match(path) {
+			continue
+		}
+		for _, pattern := range cfg.Hosts {
+			if !hostMatches(pattern, host) {
+				continue
+			}
+			kind := 2
+			switch {
+			case pattern == "*":
+				kind = 0
+			case strings.HasPrefix(pattern, "*."):
+				kind = 1
+			}
+			if rank := [3]int{kind, len(pattern), len(cfg.PathPrefix)}; best == nil || slices.Compare(rank[:], bestRank[:]) > 0 {
+				best, bestRank = cfg, rank
+			}
+		}
+	}
+	return best
+}
+
+// hostMatches tells whether a host pattern ("app.example.com", "*.example.com" or "*", as in
+// a provider's hosts or a VirtualService's) covers a host name.
+func hostMatches(pattern, host string) bool {
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasPrefix(pattern, "*."):
+		return len(host) > len(pattern)-1 && strings.HasSuffix(host, pattern[1:])
+	}
+	return pattern == host
 }
 
 func matchAny(rules []plugin.PathRule, path string) bool {
@@ -236,10 +344,17 @@ func matchAny(rules []plugin.PathRule, path string) bool {
 	return false
 }
 
-func routed(prefixes []string, path string) bool {
-	for _, p := range prefixes {
-		if p != "/" && strings.HasPrefix(path, p) {
-			return true
+// routed tells whether a VirtualService routes path on host by a prefix of its own, not by
+// the catch-all "/" that goes to the app.
+func routed(routes []vsRoute, host, path string) bool {
+	for _, r := range routes {
+		if r.prefix == "" || r.prefix == "/" || !strings.HasPrefix(path, r.prefix) {
+			continue
+		}
+		for _, h := range r.hosts {
+			if hostMatches(h, host) {
+				return true
+			}
 		}
 	}
 	return false
