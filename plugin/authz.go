@@ -20,23 +20,19 @@ type AuthzRule struct {
 	Allow      []oidc.Condition
 }
 
-// authorize reports whether claims may reach path. With rules configured, a path that is not
+// authorize reports whether the user of id may reach path: the first rule whose prefix
+// matches decides, by what identify found for it. With rules configured, a path that is not
 // in normal form ("/x/../admin", "//admin", escaped slashes) is refused outright: which rule's
 // prefix it falls under depends on who normalizes it, so no rule may decide it.
-func (c *Config) authorize(path string, claims []byte) bool {
+func (c *Config) authorize(path string, id *identity) bool {
 	if len(c.Authorization) > 0 && !normalPath(path) {
 		return false
 	}
-	for _, r := range c.Authorization {
+	for i, r := range c.Authorization {
 		if r.PathPrefix != "" && !(PathRule{Prefix: r.PathPrefix}).Match(path) {
 			continue
 		}
-		for _, cond := range r.Allow {
-			if cond.Allows(claims) {
-				return true
-			}
-		}
-		return false
+		return id.allowed[i]
 	}
 	return true
 }

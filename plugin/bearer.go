@@ -38,8 +38,8 @@ func (h *httpContext) bearerToken() (token string, present bool) {
 // until it expires; signature checks cost about a millisecond in a TinyGo module.
 func (h *httpContext) bearer(token string, refetched bool) types.Action {
 	now := time.Now()
-	if claims, _, ok := h.p.tokens.get(token, now); ok {
-		return h.continueWithBearer(claims)
+	if id, _, ok := h.p.tokens.get(token, now); ok {
+		return h.continueWithBearer(id)
 	}
 	cfg := h.p.cfg
 	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Keys: h.p.idp.keys, Skew: idTokenSkew}
@@ -62,15 +62,16 @@ func (h *httpContext) bearer(token string, refetched bool) types.Action {
 			{"content-type", "text/plain; charset=utf-8"},
 		}, description+"\n")
 	}
-	h.p.tokens.put(token, tok.Claims, tok.Expiry)
-	return h.continueWithBearer(tok.Claims)
+	id := cfg.identify(tok.Claims)
+	h.p.tokens.put(token, id, tok.Expiry)
+	return h.continueWithBearer(id)
 }
 
 // continueWithBearer lets a request with a verified bearer token through. Its one
 // Authorization header is the token just verified, so it stays for the upstream.
-func (h *httpContext) continueWithBearer(claims []byte) types.Action {
+func (h *httpContext) continueWithBearer(id *identity) types.Action {
 	h.p.metrics.count(metricBearerAccepted)
-	return h.continueUpstream(claims)
+	return h.continueUpstream(id)
 }
 
 // maxCachedTokens bounds the verified-token cache of one plugin context.

@@ -94,11 +94,11 @@ func tamperPayload(token string) string {
 
 // The token cache is bounded and honours expiry.
 func TestTokenCache(t *testing.T) {
-	c := newFIFOCache[[]byte](maxCachedTokens)
+	c := newFIFOCache[*identity](maxCachedTokens)
 	now := time.Unix(1_700_000_000, 0)
 	key := func(i int) string { return fmt.Sprintf("header.payload-%d.signature-%d", i, i) }
 	for i := 0; i < maxCachedTokens+10; i++ {
-		c.put(key(i), []byte(`{}`), now.Add(time.Hour))
+		c.put(key(i), &identity{}, now.Add(time.Hour))
 	}
 	if c.len() != maxCachedTokens {
 		t.Errorf("cache holds %d entries, want %d", c.len(), maxCachedTokens)

@@ -37,6 +37,7 @@ type httpContext struct {
 	cookieHeaders   int         // how many Cookie headers the client sent
 	responseCookies [][2]string // Set-Cookie headers for the upstream's response
 	lent            []string    // header values handed to the host, kept alive (see lend)
+	identity        *identity   // the identity whose header values were handed to the host
 	done            bool
 }
 
@@ -105,14 +106,14 @@ func (h *httpContext) unauthenticated() types.Action {
 	return h.whenReady(h.login)
 }
 
-// continueUpstream lets the request through. claims is nil on skip paths: then no identity
+// continueUpstream lets the request through. id is nil on skip paths: then no identity
 // header is set, and the ones the client sent are already gone.
-func (h *httpContext) continueUpstream(claims []byte) types.Action {
-	if claims != nil {
-		if !h.p.cfg.authorize(h.path, claims) {
+func (h *httpContext) continueUpstream(id *identity) types.Action {
+	if id != nil {
+		if !h.p.cfg.authorize(h.path, id) {
 			return h.forbidden()
 		}
-		if err := h.injectIdentity(claims); err != nil {
+		if err := h.injectIdentity(id); err != nil {
 			return h.internalError("cannot set identity headers", err)
 		}
 	}

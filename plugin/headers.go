@@ -66,20 +66,12 @@ func removeAll(name string, n int) error {
 	return nil
 }
 
-// injectIdentity sets each mapped header from the session's claims, replacing whatever is
-// there. A claim that is absent, an object, or unsafe as a header value leaves the header
-// absent (it was stripped already).
-func (h *httpContext) injectIdentity(claims []byte) error {
-	parsed, ok := oidc.ParseClaims(claims)
-	if !ok {
-		return nil
-	}
-	for _, hc := range h.p.cfg.ClaimsToHeaders {
-		v, ok := headerValue(hc, parsed)
-		if !ok {
-			continue
-		}
-		if err := proxywasm.ReplaceHttpRequestHeader(hc.Header, h.lend(v)); err != nil {
+// injectIdentity sets the identity headers, replacing whatever is there. The values stay
+// referenced by id until the stream ends (see lend).
+func (h *httpContext) injectIdentity(id *identity) error {
+	h.identity = id
+	for _, kv := range id.headers {
+		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
 			return err
 		}
 	}
@@ -162,8 +154,9 @@ func (p *pluginContext) ownsCookie(name string) bool {
 
 // stripPluginCookies removes the plugin's cookies from the Cookie header sent upstream, so an
 // app never sees (or logs) a sealed session: not its own provider's, and not another's that
-// the browser also sends (two providers on one host by path), which the app could replay. The n Cookie headers the client sent are
-// replaced by one holding the other cookies, or by none.
+// the browser also sends (two providers on one host by path), which the app could replay.
+// The n Cookie headers the client sent are replaced by one holding the other cookies, or by
+// none.
 func (h *httpContext) stripPluginCookies(n int) error {
 	if n == 0 {
 		return nil

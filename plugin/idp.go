@@ -124,7 +124,7 @@ func (p *provider) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
 	s := &p.idp
 	s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
 	s.wantKeys, s.refreshAt, s.loadedAt = false, s.ticks+metadataRefreshTicks, loadedAt
-	p.tokens = newFIFOCache[[]byte](maxCachedTokens) // a key withdrawn from the JWKS must stop vouching for tokens
+	p.tokens = newFIFOCache[*identity](maxCachedTokens) // a key withdrawn from the JWKS must stop vouching for tokens
 	proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), p.cfg.Issuer)
 	p.releaseWaiting(true)
 }

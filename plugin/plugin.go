@@ -47,8 +47,8 @@ type provider struct {
 	waiting        map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
 	order          []uint32           // waiting ids in arrival order, so they resume first come first served
 
-	tokens     *fifoCache[[]byte]          // claims of verified bearer tokens
-	sessions   *fifoCache[oidc.Session]    // opened session cookies (see sessioncache.go)
+	tokens     *fifoCache[*identity]       // identities of verified bearer tokens
+	sessions   *fifoCache[*cachedSession]  // opened session cookies (see sessioncache.go)
 	refreshing map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
 }
 
@@ -64,8 +64,8 @@ func newProvider(cfg *Config, m *metrics) (*provider, error) {
 		purposeState:   sealPurpose(oidc.PurposeState, cfg),
 		metrics:        m,
 		waiting:        map[uint32]*waiter{},
-		tokens:         newFIFOCache[[]byte](maxCachedTokens),
-		sessions:       newFIFOCache[oidc.Session](maxCachedSessions),
+		tokens:         newFIFOCache[*identity](maxCachedTokens),
+		sessions:       newFIFOCache[*cachedSession](maxCachedSessions),
 		refreshing:     map[[32]byte]*refreshFlight{},
 	}, nil
 }

@@ -22,6 +22,15 @@ import (
 type openSession struct {
 	*oidc.Session
 	sealedUntil time.Time
+	id          *identity // what the session's claims mean here; nil until first needed
+}
+
+// cachedSession is what the session cache keeps of an opened cookie. Requests share it: an
+// openSession points into it, and nothing writes through that pointer (a refresh works on a
+// copy).
+type cachedSession struct {
+	sess oidc.Session
+	id   *identity
 }
 
 // session returns the request's session, or nil when it carries none that is valid.
@@ -33,31 +42,34 @@ func (h *httpContext) session(now time.Time) *openSession {
 	if !ok {
 		return nil
 	}
-	sess, until, cached := h.p.sessions.get(sealed, now)
+	c, until, cached := h.p.sessions.get(sealed, now)
 	if !cached {
+		c = &cachedSession{}
 		plain, expiry, err := h.p.sealer.OpenExpiry(h.p.purposeSession, sealed, now)
 		if err != nil {
 			h.p.metrics.count(metricSessionInvalid)
 			return nil
 		}
-		if err := sess.UnmarshalBinary(plain); err != nil {
+		if err := c.sess.UnmarshalBinary(plain); err != nil {
 			h.p.metrics.count(metricSessionInvalid)
 			return nil
 		}
 		until = expiry
 	}
-	// The checks below run on cached sessions too: the cache only saves the AEAD open.
-	if !now.Before(sess.IssuedAt.Add(cfg.SessionMaxAge)) {
+	// The checks below run on cached sessions too: the cache only saves the AEAD open and
+	// the work on the claims.
+	if !now.Before(c.sess.IssuedAt.Add(cfg.SessionMaxAge)) {
 		h.p.metrics.count(metricSessionInvalid)
 		return nil
 	}
 	if !cached {
-		h.p.sessions.put(sealed, sess, until)
+		c.id = cfg.identify(c.sess.Claims)
+		h.p.sessions.put(sealed, c, until)
 	}
-	if !now.Before(sess.TokenExpiry) && sess.RefreshToken == "" {
+	if !now.Before(c.sess.TokenExpiry) && c.sess.RefreshToken == "" {
 		return nil
 	}
-	return &openSession{Session: &sess, sealedUntil: until}
+	return &openSession{Session: &c.sess, sealedUntil: until, id: c.id}
 }
 
 // needsRefresh reports whether the session's tokens have expired; session() only returns
@@ -127,7 +139,10 @@ func (h *httpContext) continueWithSession(sess *openSession, now time.Time) type
 		h.responseCookies = append(h.responseCookies, cookies...)
 	}
 	h.p.metrics.count(metricSessionValid)
-	return h.continueUpstream(sess.Claims)
+	if sess.id == nil {
+		sess.id = cfg.identify(sess.Claims)
+	}
+	return h.continueUpstream(sess.id)
 }
 
 func forwardedToken(cfg *Config, sess *oidc.Session) string {

@@ -1,0 +1,37 @@
+package plugin
+
+import "github.com/oidc-wasm/oidc-wasm/oidc"
+
+// identity is what one credential's verified claims mean to a provider: the identity headers
+// to set and which authorization rules admit the user. It is worked out once, when the
+// session cookie is opened or the bearer token verified, and cached with the credential, so
+// a request with a credential seen before parses no JSON at all: what is left is the host
+// calls that set the headers.
+type identity struct {
+	headers [][2]string // claims_to_headers that have a value, in configuration order
+	allowed []bool      // allowed[i]: Authorization[i] admits these claims
+}
+
+// identify works out the identity of verified claims. A claim that is absent, an object, or
+// unsafe as a header value leaves its header out (absent upstream: it was stripped already).
+func (c *Config) identify(claims []byte) *identity {
+	id := &identity{allowed: make([]bool, len(c.Authorization))}
+	for i, r := range c.Authorization {
+		for _, cond := range r.Allow {
+			if cond.Allows(claims) {
+				id.allowed[i] = true
+				break
+			}
+		}
+	}
+	parsed, ok := oidc.ParseClaims(claims)
+	if !ok {
+		return id
+	}
+	for _, hc := range c.ClaimsToHeaders {
+		if v, ok := headerValue(hc, parsed); ok {
+			id.headers = append(id.headers, [2]string{hc.Header, v})
+		}
+	}
+	return id
+}
