@@ -133,8 +133,15 @@ func (s *Sealer) OpenExpiry(purpose, sealed string, now time.Time) ([]byte, time
 	}
 	nonce, ciphertext := raw[1:sealHeaderSize], raw[sealHeaderSize:]
 	aad := sealAAD(purpose)
-	for _, aead := range s.aeads {
-		plain, err := aead.Open(nil, nonce, ciphertext, aad)
+	for i, aead := range s.aeads {
+		if i > 0 {
+			// A failed open zeroes its output: the next key needs the ciphertext again.
+			raw, _ = base64.RawURLEncoding.Strict().DecodeString(sealed)
+			nonce, ciphertext = raw[1:sealHeaderSize], raw[sealHeaderSize:]
+		}
+		// In place: opening a session cookie is on the path of a browser's first request
+		// to a VM, and in a TinyGo module every allocated kilobyte costs microseconds.
+		plain, err := aead.Open(ciphertext[:0], nonce, ciphertext, aad)
 		if err != nil {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -298,7 +299,8 @@ func (r *fieldReader) token(field string) (token string, parts [3][]byte, jws bo
 			}
 			b = base64.RawURLEncoding.AppendEncode(b, p)
 		}
-		return string(b), parts, true
+		// b is never written again: the token can be a view of it rather than a copy.
+		return unsafe.String(unsafe.SliceData(b), len(b)), parts, true
 	default:
 		r.fail(field, fmt.Sprintf("unknown token kind 0x%02x", kind))
 		return "", parts, false
