@@ -19,6 +19,8 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -52,8 +54,10 @@ var (
 	flagO2P     = flag.String("oauth2-proxy", "", "oauth2-proxy binary; empty skips the comparison")
 	flagOut     = flag.String("out", "", "also write the report to this file")
 	flagRoot    = flag.String("root", "..", "repository root (where build/*.wasm are)")
-	flagOnly    = flag.String("only", "", "measure only the module of this name")
+	flagOnly    = flag.String("only", "", "measure only the modules of these comma-separated names")
 	flagModules = flag.String("modules", "", "comma-separated name=path overrides of the modules, e.g. before=/tmp/plugin.wasm")
+	flagProfile = flag.String("cpuprofile", "", "write a CPU profile of the scenario named by -profile to this file")
+	flagProfScn = flag.String("profile", "valid session, repeated", "the scenario -cpuprofile runs 100000 more times under the profiler")
 )
 
 // tb lets the test host wrapper run outside `go test`: failures panic, cleanups run on close.
@@ -404,7 +408,23 @@ func measure(res *result, scenarios []scenario, rounds int) {
 	for _, s := range scenarios {
 		res.figs[s.name] = median(samples[s.name])
 		res.order = append(res.order, s.name)
+		if *flagProfile != "" && s.name == *flagProfScn {
+			profile(s)
+		}
 	}
+}
+
+// profile runs a scenario 100000 times under Go's CPU profiler. The host's side shows by
+// function; the guest's compiled code shows as one block (runtime._ExternalCode).
+func profile(s scenario) {
+	f, err := os.Create(*flagProfile)
+	check(err)
+	defer f.Close()
+	check(pprof.StartCPUProfile(f))
+	for k := 0; k < 100000; k++ {
+		s.run(k % s.n)
+	}
+	pprof.StopCPUProfile()
 }
 
 func main() {
@@ -424,7 +444,7 @@ func main() {
 	}
 	var results []result
 	for _, m := range modules {
-		if *flagOnly != "" && m.Name != *flagOnly {
+		if *flagOnly != "" && !slices.Contains(strings.Split(*flagOnly, ","), m.Name) {
 			continue
 		}
 		log.Printf("bench: %s (%s)", m.Name, m.Path)
