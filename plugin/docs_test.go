@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,5 +48,40 @@ func TestMetricsReferenceMatchesCode(t *testing.T) {
 	}
 	for k := range documented {
 		t.Errorf("metric %q is documented but not defined", k)
+	}
+}
+
+// Every test SECURITY.md names as the proof of a guarantee exists, so a renamed or deleted
+// test cannot leave a guarantee proved by nothing.
+func TestSecurityDocNamesExistingTests(t *testing.T) {
+	doc, err := os.ReadFile("../SECURITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	decl := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)\w+)\(`)
+	for _, dir := range []string{"../plugin", "../oidc", "../e2e", "../examples/validate", "../internal/testidp"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range decl.FindAllStringSubmatch(string(src), -1) {
+				defined[m[1]] = true
+			}
+		}
+	}
+	named := regexp.MustCompile("`((?:Test|Fuzz)\\w+)`").FindAllStringSubmatch(string(doc), -1)
+	if len(named) == 0 {
+		t.Fatal("SECURITY.md names no test")
+	}
+	for _, m := range named {
+		if !defined[m[1]] {
+			t.Errorf("SECURITY.md names %s, which no test file defines", m[1])
+		}
 	}
 }
