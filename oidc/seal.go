@@ -125,22 +125,18 @@ func (s *Sealer) OpenExpiry(purpose, sealed string, now time.Time) ([]byte, time
 	if len(sealed) > sealMaxEncoded || !isSealAlphabet(sealed) {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	// Strict decoding refuses non-zero trailing bits, so each value has one encoding; the
-	// alphabet check above already refused the CR/LF the decoder would otherwise skip.
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(sealed)
-	if err != nil || len(raw) < sealMinRawSize || raw[0] != sealVersion {
-		return nil, time.Time{}, ErrSealInvalid
-	}
-	nonce, ciphertext := raw[1:sealHeaderSize], raw[sealHeaderSize:]
 	aad := sealAAD(purpose)
-	for i, aead := range s.aeads {
-		if i > 0 {
-			// A failed open zeroes its output: the next key needs the ciphertext again.
-			raw, _ = base64.RawURLEncoding.Strict().DecodeString(sealed)
-			nonce, ciphertext = raw[1:sealHeaderSize], raw[sealHeaderSize:]
+	for _, aead := range s.aeads {
+		// Decoded for each key: the open below works in place (opening a session cookie is
+		// on the path of a browser's first request to a VM, and in a TinyGo module every
+		// allocated kilobyte costs microseconds), and a failed open zeroes its output.
+		// Strict decoding refuses non-zero trailing bits, so each value has one encoding; the
+		// alphabet check above already refused the CR/LF the decoder would otherwise skip.
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(sealed)
+		if err != nil || len(raw) < sealMinRawSize || raw[0] != sealVersion {
+			return nil, time.Time{}, ErrSealInvalid
 		}
-		// In place: opening a session cookie is on the path of a browser's first request
-		// to a VM, and in a TinyGo module every allocated kilobyte costs microseconds.
+		nonce, ciphertext := raw[1:sealHeaderSize], raw[sealHeaderSize:]
 		plain, err := aead.Open(ciphertext[:0], nonce, ciphertext, aad)
 		if err != nil {
 			continue

@@ -59,16 +59,18 @@ func sameCredential(a, b string) bool {
 	var diff uint64
 	i := 0
 	for ; i+8 <= len(a); i += 8 {
-		x := uint64(a[i]) | uint64(a[i+1])<<8 | uint64(a[i+2])<<16 | uint64(a[i+3])<<24 |
-			uint64(a[i+4])<<32 | uint64(a[i+5])<<40 | uint64(a[i+6])<<48 | uint64(a[i+7])<<56
-		y := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-			uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
-		diff |= x ^ y
+		diff |= word(a[i:i+8]) ^ word(b[i:i+8])
 	}
 	for ; i < len(a); i++ {
 		diff |= uint64(a[i] ^ b[i])
 	}
 	return diff == 0
+}
+
+// word reads 8 bytes of s as one little-endian integer.
+func word(s string) uint64 {
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // fifoCache maps verified credentials to what verifying them produced, until an expiry. It
