@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/oidc-wasm/oidc-wasm/internal/proxyhost"
 )
 
 // identityPrefix marks the headers the plugin sets from the session's claims.
@@ -61,7 +63,7 @@ func appHandler(w http.ResponseWriter, r *http.Request) {
 		Headers            []headerRow
 	}{Method: r.Method, Path: r.URL.RequestURI(), User: r.Header.Get("X-Auth-Request-Email")}
 	data.Headers = append(data.Headers, headerRow{Name: "host", Value: r.Host})
-	for _, kv := range headerPairs(r.Header) {
+	for _, kv := range proxyhost.HeaderPairs(r.Header) {
 		data.Headers = append(data.Headers, headerRow{Name: kv[0], Value: kv[1], Identity: strings.HasPrefix(kv[0], identityPrefix)})
 	}
 	// Identity headers first; the rest stay as they are: host, then by name.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // envoyConfigPath is the Envoy bootstrap of the same demo, relative to the repository root.
@@ -42,7 +41,6 @@ type demoConfig struct {
 	clientID     string
 	clientSecret string
 	redirectPath string
-	timeout      time.Duration
 	cookieSecure bool // shown in the banner: Secure cookies and plain HTTP do not mix
 }
 
@@ -76,7 +74,6 @@ func parseDemoConfig(raw string) (*demoConfig, error) {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 		RedirectPath string `json:"redirect_path"`
-		TimeoutMS    int    `json:"timeout_ms"`
 		CookieSecure *bool  `json:"cookie_secure"`
 	}
 	if err := json.Unmarshal([]byte(raw), &v); err != nil {
@@ -95,14 +92,11 @@ func parseDemoConfig(raw string) (*demoConfig, error) {
 	c := &demoConfig{
 		raw: raw, issuer: v.Issuer, dexAddr: u.Host, cluster: v.Cluster,
 		clientID: v.ClientID, clientSecret: v.ClientSecret,
-		redirectPath: v.RedirectPath, timeout: time.Duration(v.TimeoutMS) * time.Millisecond,
+		redirectPath: v.RedirectPath,
 		cookieSecure: v.CookieSecure == nil || *v.CookieSecure,
 	}
 	if c.redirectPath == "" {
 		c.redirectPath = "/oauth2/callback"
-	}
-	if c.timeout == 0 {
-		c.timeout = 5 * time.Second
 	}
 	return c, nil
 }

@@ -71,7 +71,7 @@ func TestParseDemoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.dexAddr != "127.0.0.1:5556" || c.cluster != "dex" || c.redirectPath != "/oauth2/callback" || c.timeout.Seconds() != 5 {
+	if c.dexAddr != "127.0.0.1:5556" || c.cluster != "dex" || c.redirectPath != "/oauth2/callback" {
 		t.Errorf("got %+v", c)
 	}
 	for _, bad := range []string{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,14 +10,15 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/oidc-wasm/oidc-wasm/internal/proxyhost"
 	"github.com/oidc-wasm/oidc-wasm/internal/testidp"
 )
 
 // A login through the embedded gateway, with the compiled module and a real Dex: what the
-// browser test does with Chromium, here with Go's client so `go test` covers the host itself
-// (callouts carried, every Set-Cookie on its own line, the headers the app receives).
+// browser test does with Chromium, here with Go's client so `go test` covers the demo's
+// wiring of the host (callouts carried to Dex, every Set-Cookie on its own line, the headers
+// the app receives).
 func TestLoginThroughEmbeddedGateway(t *testing.T) {
 	wasm, err := os.ReadFile("../../build/plugin.wasm")
 	if err != nil {
@@ -32,23 +34,21 @@ func TestLoginThroughEmbeddedGateway(t *testing.T) {
 	gwURL := "http://" + gw.Listener.Addr().String()
 	dex := testidp.StartDex(t, testidp.DexOptions{ClientID: "demo", ClientSecret: "s", RedirectURIs: []string{gwURL + "/oauth2/callback"}})
 
-	t.Cleanup(routeEmulatorLog(t.Logf, false))
 	cfg := strings.NewReplacer("http://127.0.0.1:5556/dex", dex.Issuer, `"oidc-wasm-demo"`, `"demo"`, `"demo-secret"`, `"s"`).Replace(defaultPluginConfig)
 	c, err := parseDemoConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plugin, err := startPlugin(wasm, c.raw, map[string]string{c.cluster: c.dexAddr}, c.timeout, t.Logf)
+	host, err := startHost(context.Background(), wasm, c, false, func(w int, l proxyhost.LogLevel, m string) { t.Logf("worker %d %s: %s", w, l, m) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer plugin.close()
-	if err := plugin.loadMetadata(15 * time.Second); err != nil {
+	defer host.Close()
+	if err := waitForKeys(host, metadataLimit); err != nil {
 		t.Fatal(err)
 	}
-	plugin.startTicker()
 	appURL, _ := url.Parse(app.URL)
-	gw.Config.Handler = newGateway(plugin, appURL, t.Logf)
+	gw.Config = (&proxyhost.Gateway{Host: host, Upstream: appURL, Log: t.Logf}).Server()
 	gw.Start()
 
 	jar, _ := cookiejar.New(nil)

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log"
-	"strings"
 	"sync"
+
+	"github.com/oidc-wasm/oidc-wasm/internal/proxyhost"
 )
 
 // console serializes the demo's output: the gateway, the ticker, Dex's log and Envoy's all
@@ -50,35 +50,10 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// pluginLog receives what the SDK's host emulator prints through the standard logger: the
-// plugin's log lines ("proxy_<level>_log: ...") and a dump of every dispatched call. The dumps
-// carry the client secret and login codes, and the host logs each call itself: they are
-// dropped. Debug and trace lines show only with -v, as Envoy shows info and above by default.
-type pluginLog struct {
-	emit    func(string, ...any)
-	verbose bool
-}
-
-func (l *pluginLog) Write(p []byte) (int, error) {
-	line := strings.TrimSuffix(string(p), "\n")
-	if strings.HasPrefix(line, "[http callout to ") {
-		return len(p), nil
+// pluginLog prints the plugin's log lines (and the host's own) as Envoy would show them: info
+// and above, debug and trace too with -v.
+func pluginLog(emit func(string, ...any)) func(worker int, level proxyhost.LogLevel, msg string) {
+	return func(worker int, level proxyhost.LogLevel, msg string) {
+		emit("worker %d %s: %s", worker, level, msg)
 	}
-	level, msg, ok := strings.Cut(strings.TrimPrefix(line, "proxy_"), "_log: ")
-	switch {
-	case !strings.HasPrefix(line, "proxy_") || !ok:
-		l.emit("%s", line)
-	case l.verbose || (level != "debug" && level != "trace"):
-		l.emit("%s: %s", level, msg)
-	}
-	return len(p), nil
-}
-
-// routeEmulatorLog sends the standard logger, which the emulator prints through, to a
-// pluginLog; restore puts the previous output and flags back.
-func routeEmulatorLog(emit func(string, ...any), verbose bool) (restore func()) {
-	out, flags := log.Writer(), log.Flags()
-	log.SetFlags(0)
-	log.SetOutput(&pluginLog{emit: emit, verbose: verbose})
-	return func() { log.SetOutput(out); log.SetFlags(flags) }
 }

@@ -14,7 +14,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -102,11 +101,11 @@ func run(con *console, mode, wasmPath string, verbose bool) error {
 	})
 
 	step("starting the app at http://%s/", appAddr)
-	if err := serve(appAddr, http.HandlerFunc(appHandler), con, failed, &cleanup); err != nil {
+	if err := serve(appAddr, &http.Server{Handler: http.HandlerFunc(appHandler)}, con, failed, &cleanup); err != nil {
 		return err
 	}
 
-	gatewayName := "embedded Proxy-Wasm host"
+	gatewayName := "embedded Proxy-Wasm host (internal/proxyhost)"
 	var envoyExited <-chan struct{}
 	if envoy != nil {
 		gatewayName = "Envoy (" + envoy.Path + ")"
@@ -117,7 +116,7 @@ func run(con *console, mode, wasmPath string, verbose bool) error {
 		}
 		envoyExited = exited
 		cleanup = append(cleanup, stop)
-	} else if err := startEmbedded(con, step, cfg, resolve(root, wasmPath), verbose, failed, &cleanup); err != nil {
+	} else if err := startEmbedded(ctx, con, step, cfg, resolve(root, wasmPath), verbose, failed, &cleanup); err != nil {
 		return err
 	}
 
@@ -177,29 +176,6 @@ func chooseGateway(mode, root string) (*exec.Cmd, error) {
 	}
 }
 
-// startEmbedded runs the compiled module in the SDK's host emulator behind an HTTP listener.
-func startEmbedded(con *console, step func(string, ...any), cfg *demoConfig, wasmPath string, verbose bool, failed chan<- error, cleanup *[]func()) error {
-	step("loading %s into the embedded Proxy-Wasm host (set ENVOY_PATH or install func-e to use Envoy)", wasmPath)
-	wasm, err := os.ReadFile(wasmPath)
-	if err != nil {
-		return fmt.Errorf("reading the plugin (build it with make build): %w", err)
-	}
-	*cleanup = append(*cleanup, routeEmulatorLog(con.logger("plugin"), verbose))
-	plugin, err := startPlugin(wasm, cfg.raw, map[string]string{cfg.cluster: cfg.dexAddr}, cfg.timeout, con.logger("gateway"))
-	if err != nil {
-		return fmt.Errorf("starting the plugin: %w", err)
-	}
-	*cleanup = append(*cleanup, plugin.close)
-	step("plugin started; loading Dex's discovery document and keys through cluster %q", cfg.cluster)
-	if err := plugin.loadMetadata(15 * time.Second); err != nil {
-		return err
-	}
-	plugin.startTicker()
-	app := &url.URL{Scheme: "http", Host: appAddr}
-	step("starting the gateway at http://%s/", gatewayAddr)
-	return serve(gatewayAddr, newGateway(plugin, app, con.logger("gateway")), con, failed, cleanup)
-}
-
 // resolve makes a relative path relative to the repository root, where make runs the demo.
 func resolve(root, p string) string {
 	if filepath.IsAbs(p) {
@@ -221,14 +197,15 @@ func checkPorts(dexAddr string) error {
 	return nil
 }
 
-// serve listens on addr and serves h until cleanup shuts the server down; a server that
-// fails later reports on failed.
-func serve(addr string, h http.Handler, con *console, failed chan<- error, cleanup *[]func()) error {
+// serve listens on addr and serves with srv until cleanup shuts it down; a server that fails
+// later reports on failed.
+func serve(addr string, srv *http.Server, con *console, failed chan<- error, cleanup *[]func()) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(&lineWriter{emit: con.logger("http")}, "", 0)}
+	srv.ReadHeaderTimeout = 10 * time.Second
+	srv.ErrorLog = log.New(&lineWriter{emit: con.logger("http")}, "", 0)
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("serving %s: %w", addr, err)
