@@ -72,6 +72,10 @@ func (l LogLevel) String() string {
 	return fmt.Sprintf("level-%d", uint32(l))
 }
 
+// compiled keeps machine code across the hosts of one process: compiling the standard-Go
+// module takes seconds, and tests and benchmarks start many hosts from the same module.
+var compiled = wazero.NewCompilationCache()
+
 // Host is one Envoy process's worth of a plugin: the compiled module, its VMs, and what they
 // share (shared data, metrics, clusters).
 type Host struct {
@@ -92,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		cfg.Workers = 1
 	}
 	h := &Host{cfg: cfg, calls: newCallClient()}
-	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
+	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false).WithCompilationCache(compiled))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
 		h.runtime.Close(ctx)
 		return nil, fmt.Errorf("instantiating WASI: %w", err)

@@ -87,7 +87,7 @@ type stream struct {
 // stream: End it.
 func (vm *VM) Request(ctx context.Context, headers [][2]string, endOfStream bool) (*Stream, Outcome, error) {
 	s := &stream{vm: vm, settled: make(chan Outcome, 1)}
-	vm.requests.Add(1)
+	vm.started.Add(1)
 	if !vm.post(func() { s.begin(headers, endOfStream) }) {
 		return nil, Outcome{}, ErrStopped
 	}
@@ -250,6 +250,7 @@ func (s *stream) end() {
 	vm.invoke(vm.guest.onDone, s.id, uint64(s.id))
 	vm.invoke(vm.guest.onDelete, s.id, uint64(s.id))
 	delete(vm.streams, s.id)
+	vm.deleted.Add(1)
 }
 
 func wasmBool(b bool) uint64 {

@@ -46,8 +46,10 @@ type VM struct {
 	quit   chan struct{}
 	exited chan struct{}
 
-	busy     atomic.Int64 // nanoseconds spent inside the module's callbacks
-	requests atomic.Int64 // streams started
+	busy    atomic.Int64 // nanoseconds spent inside the module's callbacks
+	started atomic.Int64 // streams started
+	deleted atomic.Int64 // streams ended with proxy_on_delete
+	ticks   atomic.Int64
 }
 
 // guestABI is the module's side of the ABI; a callback the module does not export is nil and
@@ -218,6 +220,7 @@ func (vm *VM) loop() {
 		case task := <-vm.tasks:
 			task()
 		case <-vm.tickC:
+			vm.ticks.Add(1)
 			vm.invoke(vm.guest.onTick, vm.rootID, uint64(vm.rootID))
 		case <-vm.quit:
 			vm.shutdown()
@@ -283,9 +286,17 @@ func (vm *VM) shutdown() {
 // Index is the worker's number, from 0.
 func (vm *VM) Index() int { return vm.index }
 
-// Busy is the time spent inside the module's callbacks so far, and the streams started.
-func (vm *VM) Busy() (time.Duration, int64) {
-	return time.Duration(vm.busy.Load()), vm.requests.Load()
+// Stats are a VM's counts so far.
+type Stats struct {
+	Busy    time.Duration // inside the module's callbacks
+	Started int64         // streams started
+	Deleted int64         // streams ended with proxy_on_delete
+	Ticks   int64         // proxy_on_tick calls
+}
+
+// Stats returns the VM's counts so far.
+func (vm *VM) Stats() Stats {
+	return Stats{Busy: time.Duration(vm.busy.Load()), Started: vm.started.Load(), Deleted: vm.deleted.Load(), Ticks: vm.ticks.Load()}
 }
 
 // MemoryBytes is the size of the VM's linear memory, read on its own loop.
