@@ -3,6 +3,7 @@ package proxyhost
 import (
 	"context"
 	"math"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -100,7 +101,14 @@ func exportABI(ctx context.Context, r wazero.Runtime) error {
 						stack[i] = uint64(uint32(stack[i]))
 					}
 				}
-				stack[0] = uint64(fn(vmFrom(ctx), stack))
+				vm := vmFrom(ctx)
+				if !vm.host.cfg.Profile {
+					stack[0] = uint64(fn(vm, stack))
+					return
+				}
+				t0 := time.Now()
+				stack[0] = uint64(fn(vm, stack))
+				vm.hostTime.Add(int64(time.Since(t0)))
 			}), params, []api.ValueType{api.ValueTypeI32}).
 			Export(f.name)
 	}
@@ -137,7 +145,14 @@ func (vm *VM) copyOut(size int, fill func([]byte), ptrPtr, sizePtr uint64) statu
 			return statusInvalidMemoryAccess
 		}
 		vm.astack[0] = uint64(size)
-		if err := vm.guest.alloc.CallWithStack(vm.ctx, vm.astack[:]); err != nil || vm.astack[0] == 0 {
+		t0 := time.Now()
+		err := vm.guest.alloc.CallWithStack(vm.ctx, vm.astack[:])
+		if vm.host.cfg.Profile {
+			// The module's allocator (and the garbage collection it may run) is the module's
+			// time, not the host's.
+			vm.hostTime.Add(-int64(time.Since(t0)))
+		}
+		if err != nil || vm.astack[0] == 0 {
 			return statusInvalidMemoryAccess
 		}
 		ptr = uint32(vm.astack[0])

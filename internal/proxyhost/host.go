@@ -49,6 +49,9 @@ type Config struct {
 	// Stdout receives what the module writes to its standard output and error through WASI
 	// (Envoy logs it); nil discards it.
 	Stdout io.Writer
+	// Profile also times the host functions (Stats.Host), to split a VM's busy time between
+	// the host and the module's own code; it costs two clock reads per host call.
+	Profile bool
 }
 
 // LogLevel is a Proxy-Wasm log level (proxy_log_level_t).

@@ -46,10 +46,11 @@ type VM struct {
 	quit   chan struct{}
 	exited chan struct{}
 
-	busy    atomic.Int64 // nanoseconds spent inside the module's callbacks
-	started atomic.Int64 // streams started
-	deleted atomic.Int64 // streams ended with proxy_on_delete
-	ticks   atomic.Int64
+	busy     atomic.Int64 // nanoseconds spent inside the module's callbacks
+	hostTime atomic.Int64 // of which inside host functions (Config.Profile)
+	started  atomic.Int64 // streams started
+	deleted  atomic.Int64 // streams ended with proxy_on_delete
+	ticks    atomic.Int64
 }
 
 // guestABI is the module's side of the ABI; a callback the module does not export is nil and
@@ -289,6 +290,7 @@ func (vm *VM) Index() int { return vm.index }
 // Stats are a VM's counts so far.
 type Stats struct {
 	Busy    time.Duration // inside the module's callbacks
+	Host    time.Duration // of which inside host functions, with Config.Profile
 	Started int64         // streams started
 	Deleted int64         // streams ended with proxy_on_delete
 	Ticks   int64         // proxy_on_tick calls
@@ -296,7 +298,7 @@ type Stats struct {
 
 // Stats returns the VM's counts so far.
 func (vm *VM) Stats() Stats {
-	return Stats{Busy: time.Duration(vm.busy.Load()), Started: vm.started.Load(), Deleted: vm.deleted.Load(), Ticks: vm.ticks.Load()}
+	return Stats{Busy: time.Duration(vm.busy.Load()), Host: time.Duration(vm.hostTime.Load()), Started: vm.started.Load(), Deleted: vm.deleted.Load(), Ticks: vm.ticks.Load()}
 }
 
 // MemoryBytes is the size of the VM's linear memory, read on its own loop.
