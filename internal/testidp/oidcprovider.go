@@ -63,8 +63,14 @@ type OIDCProviderOptions struct {
 	JWKS []byte
 	// Addr is the 127.0.0.1:<port> to listen on; empty means a free port. Give it a stopped
 	// provider's Addr to restart it under the same issuer, which is how a test rotates keys.
-	// Everything the old process held (sessions, codes, refresh tokens) is gone after a restart.
+	// Everything the old process held (sessions, codes, refresh tokens) is gone after a restart,
+	// unless Store keeps it.
 	Addr string
+	// Store is a file in which the provider keeps its grants, tokens and sessions, every change
+	// appended as it happens and replayed at start: a provider restarted (or killed and
+	// restarted) with the same Store still honours every refresh token it issued. Empty keeps
+	// them in memory only.
+	Store string
 }
 
 // OIDCProvider is a running node oidc-provider instance owned by one test. Unlike Dex it has an
@@ -77,6 +83,8 @@ type OIDCProvider struct {
 	Addr         string
 	ClientID     string
 	ClientSecret string
+	// LogPath is the provider's log (every request, every error it reports).
+	LogPath string
 
 	proc *oidcProviderProcess
 }
@@ -138,8 +146,15 @@ func StartOIDCProvider(t testing.TB, opt OIDCProviderOptions) *OIDCProvider {
 				t.Fatalf("starting oidc-provider: %v", err)
 			}
 		}
-		p, err := startOIDCProviderOnce(t, node, dir, addr, opt, attempt)
+		p, logPath, err := startOIDCProviderOnce(node, dir, addr, opt, attempt)
 		if err == nil {
+			t.Cleanup(func() {
+				p.proc.stop()
+				if t.Failed() {
+					logText, _ := os.ReadFile(logPath)
+					t.Logf("oidc-provider log (%s):\n%s", logPath, logText)
+				}
+			})
 			return p
 		}
 		if !errors.Is(err, errOIDCProviderPortTaken) || opt.Addr != "" || attempt == 3 {
@@ -150,23 +165,25 @@ func StartOIDCProvider(t testing.TB, opt OIDCProviderOptions) *OIDCProvider {
 
 var errOIDCProviderPortTaken = errors.New("the port was taken before oidc-provider bound it")
 
-func startOIDCProviderOnce(t testing.TB, node, dir, addr string, opt OIDCProviderOptions, attempt int) (*OIDCProvider, error) {
+// startOIDCProviderOnce starts node in dir and waits for discovery; it returns the provider
+// and the path of its log.
+func startOIDCProviderOnce(node, dir, addr string, opt OIDCProviderOptions, attempt int) (*OIDCProvider, string, error) {
 	_, port, _ := net.SplitHostPort(addr)
 	p := &OIDCProvider{Issuer: "http://" + addr, Addr: addr, ClientID: opt.ClientID, ClientSecret: opt.ClientSecret}
 	cfg, err := oidcProviderConfig(opt)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// Each attempt and restart gets its own files, so a failed test's log shows every run.
 	name := fmt.Sprintf("%d-%s", attempt, port)
 	cfgPath := filepath.Join(dir, "config-"+name+".json")
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-		return nil, fmt.Errorf("writing the configuration: %w", err)
+		return nil, "", fmt.Errorf("writing the configuration: %w", err)
 	}
 	logPath := filepath.Join(dir, "oidc-provider-"+name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return nil, fmt.Errorf("creating the log: %w", err)
+		return nil, "", fmt.Errorf("creating the log: %w", err)
 	}
 	cmd := exec.Command(node, "server.mjs", "--port="+port, "--config="+cfgPath, "--exit-on-stdin-close")
 	cmd.Dir = dir
@@ -176,11 +193,11 @@ func startOIDCProviderOnce(t testing.TB, node, dir, addr string, opt OIDCProvide
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("creating node's stdin pipe: %w", err)
+		return nil, "", fmt.Errorf("creating node's stdin pipe: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("running %s: %w", node, err)
+		return nil, "", fmt.Errorf("running %s: %w", node, err)
 	}
 	proc := &oidcProviderProcess{cmd: cmd, exited: make(chan struct{}), stdin: stdin}
 	go func() { proc.waitErr = cmd.Wait(); logFile.Close(); close(proc.exited) }()
@@ -190,27 +207,31 @@ func startOIDCProviderOnce(t testing.TB, node, dir, addr string, opt OIDCProvide
 		proc.stop()
 		logText, _ := os.ReadFile(logPath)
 		if strings.Contains(string(logText), "EADDRINUSE") {
-			return nil, fmt.Errorf("%w: %s", errOIDCProviderPortTaken, tail(logText))
+			return nil, "", fmt.Errorf("%w: %s", errOIDCProviderPortTaken, tail(logText))
 		}
 		if isClosed(proc.exited) {
 			err = fmt.Errorf("%w (exit: %v)", err, proc.waitErr)
 		}
-		return nil, fmt.Errorf("%w; log:\n%s", err, tail(logText))
+		return nil, "", fmt.Errorf("%w; log:\n%s", err, tail(logText))
 	}
-	t.Cleanup(func() {
-		proc.stop()
-		if t.Failed() {
-			logText, _ := os.ReadFile(logPath)
-			t.Logf("oidc-provider log (%s):\n%s", logPath, logText)
-		}
-	})
-	return p, nil
+	return p, logPath, nil
 }
 
 // Stop ends the provider before the test does, for a restart on the same Addr. It is safe to call
 // more than once; the test's cleanup calls it too.
 func (p *OIDCProvider) Stop() {
 	p.proc.stop()
+}
+
+// Kill ends the provider at once (SIGKILL), as a crash would: nothing is flushed or closed
+// politely.
+func (p *OIDCProvider) Kill() {
+	p.proc.stopOnce.Do(func() {
+		if !isClosed(p.proc.exited) {
+			_ = p.proc.cmd.Process.Kill()
+			<-p.proc.exited
+		}
+	})
 }
 
 // stop asks politely first, so node closes its listener and the port is free at once for a
@@ -242,10 +263,12 @@ func oidcProviderConfig(opt OIDCProviderOptions) ([]byte, error) {
 		Client client           `json:"client"`
 		TTL    map[string]int64 `json:"ttl"`
 		JWKS   json.RawMessage  `json:"jwks,omitempty"`
+		Store  string           `json:"store,omitempty"`
 	}{
 		Client: client{opt.ClientID, opt.ClientSecret, opt.RedirectURIs, opt.PostLogoutRedirectURIs},
 		TTL:    map[string]int64{},
 		JWKS:   opt.JWKS,
+		Store:  opt.Store,
 	}
 	if cfg.Client.PostLogoutRedirectURIs == nil {
 		cfg.Client.PostLogoutRedirectURIs = []string{}

@@ -14,7 +14,8 @@
 //     "client": {"client_id": "...", "client_secret": "...", "redirect_uris": ["..."],
 //                "post_logout_redirect_uris": ["..."]},
 //     "ttl": {"IdToken": 60, "AccessToken": 60, "RefreshToken": 3600},   // seconds, optional
-//     "jwks": {"keys": [ ...private JWKs... ]}                           // optional
+//     "jwks": {"keys": [ ...private JWKs... ]},                          // optional
+//     "store": "/path/to/file"                                            // optional
 //   }
 //
 // Without --config, the environment variables OIDC_PROVIDER_ID_TOKEN_TTL,
@@ -26,6 +27,11 @@
 // Without "jwks" a fresh RSA key is generated at every start, so restarting on the same port is
 // a signing-key rotation; with it the keys survive a restart (or rotate to the set given).
 //
+// Without "store" everything the provider issues lives in its memory and dies with it. With it,
+// every change is also appended to that file and replayed at start (FileAdapter below), so a
+// provider killed and restarted still honours the refresh tokens it issued, as a real IdP with a
+// database does.
+//
 // There is one user, whatever the login form is given: a fixed account keeps the tests' expected
 // claims in one place. The login form takes the user's email or subject and any non-empty
 // password; anything else is shown the form again with status 401, as Dex does.
@@ -33,7 +39,7 @@
 // Only 127.0.0.1 is bound. Every request, and every error oidc-provider reports, is logged to
 // stdout, one line each, for the Go harness to show when a test fails.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -134,8 +140,100 @@ function readConfig() {
     ttl[name] = seconds;
   }
   return {
-    port, client, ttl, jwks: config.jwks ?? generateJWKS(), exitOnStdinClose: values['exit-on-stdin-close'],
+    port, client, ttl, jwks: config.jwks ?? generateJWKS(), store: config.store, exitOnStdinClose: values['exit-on-stdin-close'],
   };
+}
+
+// FileAdapter is oidc-provider's storage adapter over one map, every change appended to a file
+// as a JSON line and the file replayed at start. Writes are synchronous, so a change the
+// provider has answered for is on disk even if the process is killed right after.
+class FileAdapter {
+  static entries = new Map(); // "<model>:<id>" -> { payload, expiresAt }
+
+  static file;
+
+  static open(file) {
+    FileAdapter.file = file;
+    if (!existsSync(file)) {
+      return;
+    }
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (line) {
+        FileAdapter.apply(JSON.parse(line));
+      }
+    }
+  }
+
+  static apply(op) {
+    if (op.set) {
+      FileAdapter.entries.set(op.key, { payload: op.set, expiresAt: op.expiresAt });
+    } else if (op.del) {
+      FileAdapter.entries.delete(op.key);
+    }
+  }
+
+  static record(op) {
+    FileAdapter.apply(op);
+    appendFileSync(FileAdapter.file, `${JSON.stringify(op)}\n`);
+  }
+
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : undefined;
+    FileAdapter.record({ key: this.key(id), set: payload, expiresAt });
+  }
+
+  async find(id) {
+    const entry = FileAdapter.entries.get(this.key(id));
+    if (!entry || (entry.expiresAt && entry.expiresAt < Date.now())) {
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async findByUid(uid) {
+    for (const [key, entry] of FileAdapter.entries) {
+      if (key.startsWith(`${this.model}:`) && entry.payload.uid === uid) {
+        return this.find(key.slice(this.model.length + 1));
+      }
+    }
+    return undefined;
+  }
+
+  async findByUserCode(userCode) {
+    for (const [key, entry] of FileAdapter.entries) {
+      if (key.startsWith(`${this.model}:`) && entry.payload.userCode === userCode) {
+        return this.find(key.slice(this.model.length + 1));
+      }
+    }
+    return undefined;
+  }
+
+  async consume(id) {
+    const entry = FileAdapter.entries.get(this.key(id));
+    if (entry) {
+      FileAdapter.record({ key: this.key(id), set: { ...entry.payload, consumed: Math.floor(Date.now() / 1000) }, expiresAt: entry.expiresAt });
+    }
+  }
+
+  async destroy(id) {
+    FileAdapter.record({ key: this.key(id), del: true });
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const [key, entry] of FileAdapter.entries) {
+      if (entry.payload.grantId === grantId) {
+        FileAdapter.record({ key, del: true });
+      }
+    }
+  }
 }
 
 // generateJWKS makes this process's own signing key. oidc-provider would otherwise fall back to
@@ -147,8 +245,11 @@ function generateJWKS() {
 }
 
 const {
-  port, client, ttl, jwks, exitOnStdinClose,
+  port, client, ttl, jwks, store, exitOnStdinClose,
 } = readConfig();
+if (store) {
+  FileAdapter.open(store);
+}
 const issuer = `http://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
@@ -162,6 +263,7 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: 'client_secret_basic',
   }],
   jwks,
+  ...(store ? { adapter: FileAdapter } : {}),
   // Cookies are signed with a per-process key: sessions need not survive a restart.
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   responseTypes: ['code'],

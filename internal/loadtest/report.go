@@ -1,0 +1,135 @@
+package loadtest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report is what a run found.
+type Report struct {
+	Options
+	LoginTime, TrafficTime time.Duration
+
+	Requests        int         // answered
+	Statuses        map[int]int // every answer's status
+	Served          int64       // requests the upstream served
+	Unauthenticated int64       // of which without the plugin's identity, or marked as attacks
+	Outage503       int         // 503 while the IdP was down or restarting (documented)
+	Other503        int         // 503 while the IdP was up
+	Other5xx        int
+	Transport       int // requests without an answer
+	SessionsLost    int
+	StormLost       int
+
+	RefreshTokens     int // distinct refresh tokens presented
+	TwiceInOneReplica int // tokens one replica presented more than once
+	AcrossReplicas    int // tokens presented by more than one replica
+	RefreshRefused    int // refresh answers other than 200
+
+	Memory []VMMemory
+}
+
+// VMMemory is one VM's linear memory before the load and after it.
+type VMMemory struct {
+	Replica, Worker int
+	Start, End      uint32
+}
+
+func (r *Report) memory(replicas []*replica, start bool) {
+	i := 0
+	for k, rep := range replicas {
+		for _, vm := range rep.host.Workers() {
+			size, _ := vm.MemoryBytes()
+			if start {
+				r.Memory = append(r.Memory, VMMemory{Replica: k, Worker: vm.Index(), Start: size})
+			} else {
+				r.Memory[i].End = size
+			}
+			i++
+		}
+	}
+}
+
+func (r *Report) collect(t *traffic, a *app, counts *redemptions, replicas []*replica) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r.Statuses = t.statuses
+	for _, n := range t.statuses {
+		r.Requests += n
+	}
+	r.Served, r.Unauthenticated = a.served.Load(), a.unauthenticated.Load()
+	r.Outage503, r.Other503, r.Other5xx, r.Transport = t.outage503, t.other503, t.other5xx, t.transport
+	r.SessionsLost, r.StormLost = t.lost, t.stormLost
+	r.RefreshTokens, r.TwiceInOneReplica, r.AcrossReplicas, r.RefreshRefused = counts.tally()
+}
+
+// Target is one of the load targets of issue 16, met or not.
+type Target struct {
+	Name, Figure string
+	Met          bool
+}
+
+// Targets evaluates the run against the load targets.
+func (r *Report) Targets() []Target {
+	var out []Target
+	add := func(name, figure string, ok bool) { out = append(out, Target{name, figure, ok}) }
+	add("no request let through without a valid credential", fmt.Sprintf("%d of %d served", r.Unauthenticated, r.Served), r.Unauthenticated == 0)
+	add("no refresh token redeemed twice within one replica", fmt.Sprintf("%d of %d tokens", r.TwiceInOneReplica, r.RefreshTokens), r.TwiceInOneReplica == 0)
+	add("no 5xx other than the documented 503s while the IdP is down",
+		fmt.Sprintf("%d other 5xx, %d 503 while the IdP was up, %d without an answer", r.Other5xx, r.Other503, r.Transport),
+		r.Other5xx == 0 && r.Other503 == 0 && r.Transport == 0)
+	worst := 0.0
+	for _, m := range r.Memory {
+		if ratio := float64(m.End) / float64(m.Start); ratio > worst {
+			worst = ratio
+		}
+	}
+	add("memory per VM flat (end ≤ 1.2× start)", fmt.Sprintf("worst VM %.2f×", worst), worst <= 1.2)
+	if r.Replicas == 1 {
+		add("no session lost", fmt.Sprintf("%d of %d", r.SessionsLost, r.Sessions), r.SessionsLost == 0)
+	} else {
+		add("sessions a refresh storm loses across replicas ≤ 1 in 1000", fmt.Sprintf("%d of %d storm sessions (%d lost in the whole run)", r.StormLost, r.Storm, r.SessionsLost),
+			r.StormLost*1000 <= r.Storm)
+	}
+	return out
+}
+
+// Markdown renders the report.
+func (r *Report) Markdown(title string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s\n\n", title)
+	fmt.Fprintf(&b, "%d replica(s) of %d worker VMs; %d sessions logged in at oidc-provider in %s; %d requests from %d concurrent clients in %s "+
+		"(%.0f requests/s); tokens live %s; refresh storm: %d sessions, two requests each at once; IdP killed for %s; signing key rotated: %v.\n\n",
+		r.Replicas, r.Workers, r.Sessions, r.LoginTime.Round(time.Second), r.Requests, r.Clients, r.TrafficTime.Round(time.Second),
+		float64(r.Requests)/r.TrafficTime.Seconds(), r.TokenTTL, r.Storm, r.Outage, r.Rotate)
+	codes := make([]int, 0, len(r.Statuses))
+	for c := range r.Statuses {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	var parts []string
+	for _, c := range codes {
+		parts = append(parts, fmt.Sprintf("%d: %d", c, r.Statuses[c]))
+	}
+	fmt.Fprintf(&b, "Answers by status: %s. The upstream served %d, %d of them without the plugin's identity or marked as attacks. "+
+		"503s: %d while the IdP was down or restarting, %d otherwise. Sessions lost: %d (%d of the storm's). "+
+		"Refresh tokens presented: %d distinct; %d presented twice by one replica, %d by two replicas; %d refresh answers refused.\n\n",
+		strings.Join(parts, ", "), r.Served, r.Unauthenticated, r.Outage503, r.Other503, r.SessionsLost, r.StormLost,
+		r.RefreshTokens, r.TwiceInOneReplica, r.AcrossReplicas, r.RefreshRefused)
+	b.WriteString("| VM | memory at start | at end |\n|---|---|---|\n")
+	for _, m := range r.Memory {
+		fmt.Fprintf(&b, "| replica %d, worker %d | %.2f MiB | %.2f MiB |\n", m.Replica, m.Worker, float64(m.Start)/(1<<20), float64(m.End)/(1<<20))
+	}
+	b.WriteString("\n| target | figure | |\n|---|---|---|\n")
+	for _, t := range r.Targets() {
+		status := "met"
+		if !t.Met {
+			status = "**not met**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Name, t.Figure, status)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
