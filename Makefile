@@ -46,7 +46,7 @@ dex: ## build the Dex identity provider used by the end-to-end tests (cached)
 	@bash build/install-dex.sh >/dev/null
 
 .PHONY: demo
-demo: build dex ## start the local demo: Dex + app + gateway on 127.0.0.1
+demo: build dex ## start the local demo on 127.0.0.1: Dex, an app, and a gateway (Envoy when ENVOY_PATH or func-e is there, else the project's Proxy-Wasm host)
 	@echo "==> building and starting the demo (examples/demo; Ctrl-C stops it)"
 	@go build -o $(OIDC_WASM_CACHE)/bin/oidc-wasm-demo ./examples/demo
 	@DEX_BIN=$$(bash build/install-dex.sh 2>/dev/null) $(OIDC_WASM_CACHE)/bin/oidc-wasm-demo
@@ -94,20 +94,28 @@ fuzz-short:
 
 .PHONY: test
 test: lint build build-go dex test-browser test-deploy fuzz-short ## everything CI runs: lint, builds, native + wasm + end-to-end + browser + deployment tests, 5000 inputs of each fuzzer
-	@echo "==> go test (native mode, wasm mode against both modules, end to end against Dex and oidc-provider)"
+	@echo "==> go test (native mode, wasm mode against both modules, the project's host, end to end against Dex and oidc-provider, a short load)"
 	DEX_BIN=$$(bash build/install-dex.sh) OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./...
 
-# bench/ is a nested Go module (wazero and jwx imported directly stay out of the plugin's
-# go.mod); oauth2-proxy is built once into the cache by bench/install-oauth2-proxy.sh.
+# bench/ is a nested Go module (jwx and the SDK's emulator imported directly stay out of the
+# plugin's go.mod); oauth2-proxy is built once into the cache by bench/install-oauth2-proxy.sh.
 .PHONY: bench
-bench: build build-go dex ## measure both modules and oauth2-proxy side by side; writes BENCHMARKS.md (~5 min, not part of test)
-	@echo "==> benchmarks (bench/): wasm host per request, memory over 10^6 requests, oauth2-proxy /oauth2/auth"
+bench: build build-go dex ## measure both modules on the project's host (and in the SDK's emulator), then over HTTP against oauth2-proxy; writes BENCHMARKS.md (~10 min, not part of test)
+	@echo "==> benchmarks (bench/): per request in the project's host and the SDK's emulator, memory over 10^6 requests, HTTP at concurrency 1, 8, 64 with oauth2-proxy"
 	o2p=$$(bash bench/install-oauth2-proxy.sh) && tinygo=$$(bash build/install-tinygo.sh) && \
 	  cd bench && DEX_BIN=$$(bash ../build/install-dex.sh) TINYGO=$$tinygo BENCH_COMMAND="make bench" \
 	  go run . -oauth2-proxy "$$o2p" -out ../BENCHMARKS.md
 	@echo "==> native oidc/ hot paths"
 	go test -run '^$$' -bench . -benchmem ./oidc/ | tee -a BENCHMARKS.md.oidc && \
 	  { printf '\n## Native oidc/ hot paths (go test -bench . -benchmem ./oidc/)\n\n```\n'; cat BENCHMARKS.md.oidc; printf '```\n'; } >> BENCHMARKS.md && rm -f BENCHMARKS.md.oidc
+
+# The full load test (internal/loadtest): 10^4 sessions and 10^6 requests against oidc-provider
+# with a refresh storm, the IdP killed and restarted and its key rotated, then two replicas.
+# `make test` runs a short version of it (TestShortLoad, in go test ./...).
+.PHONY: load
+load: build ## the load test on the project's host against oidc-provider, one and two replicas; writes its section of BENCHMARKS.md (~25 min, not part of test)
+	@echo "==> load (bench/load): 10^4 sessions, 10^6 requests, refresh storm, IdP outage, key rotation; then two replicas"
+	cd bench && go run ./load -wasm ../build/plugin.wasm -out ../BENCHMARKS.md
 
 # Every Go fuzz target of oidc/ and plugin/, one after the other, FUZZTIME each. The seed
 # corpora (testdata/fuzz/) already run in every plain `go test`; new crashers land there too.

@@ -132,17 +132,6 @@ func (r *rig) waitForMetadata() {
 	}
 }
 
-// waitFor waits until a metric reaches n.
-func (r *rig) waitFor(metric string, n uint64) {
-	r.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); r.host.Counter(metric) < n; {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("%s did not reach %d (is %d)", metric, n, r.host.Counter(metric))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // exchange is one request's full walk: the request phase, and for a request let through the
 // response phase with upstream's answer (status 200 unless given).
 type exchange struct {
