@@ -23,8 +23,9 @@ import (
 // Options sizes a run.
 type Options struct {
 	Wasm     []byte
-	Replicas int // gateways behind the round-robin front, each its own host (1 or more)
-	Workers  int // VMs per replica
+	Replicas int  // gateways behind the front, each its own host (1 or more)
+	Affinity bool // the front keeps each session on one replica (else round robin per request)
+	Workers  int  // VMs per replica
 	Sessions int
 	Requests int
 	Clients  int // concurrent client connections
@@ -99,9 +100,17 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		sessions[k].storm = true
 	}
 	rep := &Report{Options: opt, LoginTime: loggedIn.Sub(started)}
-	rep.memory(replicas, true)
-	t := newTraffic(gateways, sessions)
+	rep.memory(replicas, afterLogins)
+	t := newTraffic(gateways, sessions, opt.Affinity)
 	events := schedule(t, opt, idp, loggedIn, logf)
+	underway := make(chan struct{})
+	go func() {
+		defer close(underway)
+		for t.sent.Load() < int64(opt.Requests/10) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		rep.memory(replicas, underWay)
+	}()
 	logf("%d requests from %d clients", opt.Requests, opt.Clients)
 	t0 := time.Now()
 	t.run(opt.Clients, int64(opt.Requests), &events.over)
@@ -109,7 +118,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err := events.err; err != nil {
 		return nil, err
 	}
-	rep.memory(replicas, false)
+	<-underway
+	rep.memory(replicas, atEnd)
 	rep.collect(t, upstream, counts, replicas)
 	return rep, nil
 }

@@ -20,6 +20,7 @@ type session struct {
 	cookies map[string]string
 	lost    bool // the plugin sent it to log in again or answered 401: its session is gone
 	storm   bool // held back for the refresh storm
+	home    int  // the replica it stays on with Options.Affinity
 }
 
 // header is the Cookie header the browser sends now.
@@ -139,11 +140,21 @@ func loginAll(gateways []string, n, par int) ([]*session, error) {
 			defer wg.Done()
 			client, browser := newClient(2), testidp.NewBrowser()
 			for k := range next {
-				s, err := login(client, browser, gateways[k%len(gateways)], gateways[(k+1)%len(gateways)])
+				// A login crosses a dozen requests to a busy single-threaded IdP; a transient
+				// failure (a keep-alive connection it closed) is retried with a fresh browser.
+				var s *session
+				var err error
+				for attempt := 0; attempt < 3; attempt++ {
+					if s, err = login(client, browser, gateways[k%len(gateways)], gateways[(k+1)%len(gateways)]); err == nil {
+						break
+					}
+					client, browser = newClient(2), testidp.NewBrowser()
+				}
 				if err != nil {
 					errs <- fmt.Errorf("session %d: %w", k, err)
 					return
 				}
+				s.home = k
 				sessions[k] = s
 			}
 		}()

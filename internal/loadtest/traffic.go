@@ -32,6 +32,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // what their answers were.
 type traffic struct {
 	gateways []string
+	affinity bool // each session stays on one replica (its home), as behind a sticky load balancer
 	sessions []*session
 	active   []*session // sessions the clients pick from (not lost, not held for a storm)
 	mu       sync.Mutex
@@ -49,8 +50,8 @@ type traffic struct {
 	downUntil atomic.Int64 // unix nanoseconds: the IdP's restart plus a grace period
 }
 
-func newTraffic(gateways []string, sessions []*session) *traffic {
-	t := &traffic{gateways: gateways, sessions: sessions, statuses: map[int]int{}}
+func newTraffic(gateways []string, sessions []*session, affinity bool) *traffic {
+	t := &traffic{gateways: gateways, affinity: affinity, sessions: sessions, statuses: map[int]int{}}
 	for _, s := range sessions {
 		if !s.storm {
 			t.active = append(t.active, s)
@@ -62,6 +63,18 @@ func newTraffic(gateways []string, sessions []*session) *traffic {
 // gateway picks the replica of the next request: round robin, as a front load balancer does.
 func (t *traffic) gateway() string {
 	return t.gateways[t.turn.Add(1)%uint64(len(t.gateways))]
+}
+
+// gatewayFor picks the replica of a session's request: its home with affinity, otherwise the
+// next in turn. k numbers the requests of one burst.
+func (t *traffic) gatewayFor(s *session, k int) string {
+	if t.affinity {
+		return t.gateways[s.home%len(t.gateways)]
+	}
+	if k >= 0 {
+		return t.gateways[k%len(t.gateways)]
+	}
+	return t.gateway()
 }
 
 func (t *traffic) pick(r *rand.Rand) *session {
@@ -113,7 +126,7 @@ func (t *traffic) one(client *http.Client, r *rand.Rand) {
 			if n < 10 {
 				path, accept = "/api/items", "application/json"
 			}
-			t.withSession(client, s, t.gateway(), path, accept)
+			t.withSession(client, s, t.gatewayFor(s, -1), path, accept)
 		}
 	}
 }
@@ -196,7 +209,7 @@ func (t *traffic) storm() {
 				defer wg.Done()
 				client := newClient(1)
 				<-start
-				t.withSession(client, s, t.gateways[k%len(t.gateways)], "/page", "text/html")
+				t.withSession(client, s, t.gatewayFor(s, k), "/page", "text/html")
 			}()
 		}
 	}
