@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 
 	"github.com/oidc-wasm/oidc-wasm/internal/proxyhost"
+	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
 )
 
 // hostTarget is one compiled module in the project's Proxy-Wasm host, one worker, its IdP
@@ -80,7 +81,7 @@ func (b *hostTarget) barrier() {
 }
 
 func (b *hostTarget) login() (string, time.Duration) {
-	o, _ := b.request(browserGet("/page"))
+	o, _ := b.request(wasmhost.BrowserGet("/page"))
 	loc, err := url.Parse(proxyhost.Header(o.Headers, "location"))
 	if o.Status() != 302 || err != nil {
 		log.Fatalf("login: want a redirect, got %d", o.Status())
@@ -89,10 +90,10 @@ func (b *hostTarget) login() (string, time.Duration) {
 	b.n++
 	code := randomHex(8)
 	b.idp.expect(code, b.idp.tokenAnswer(hostIssuer, time.Now(), q.Get("nonce"), fmt.Sprintf("user-%d", b.n)))
-	state := setCookies(o.Headers)["_oidc_session_state"]
+	state := proxyhost.SetCookies(o.Headers)["_oidc_session_state"]
 	b.barrier()
 	before := b.vm.Stats().Busy
-	done, _ := b.request(browserGet("/oauth2/callback?code="+code+"&state="+url.QueryEscape(q.Get("state")),
+	done, _ := b.request(wasmhost.BrowserGet("/oauth2/callback?code="+code+"&state="+url.QueryEscape(q.Get("state")),
 		[2]string{"cookie", "_oidc_session_state=" + state}))
 	b.barrier()
 	took := b.vm.Stats().Busy - before
@@ -100,7 +101,7 @@ func (b *hostTarget) login() (string, time.Duration) {
 		log.Fatalf("callback: want 302, got %d %s", done.Status(), done.Body)
 	}
 	var parts []string
-	for name, v := range setCookies(done.Headers) {
+	for name, v := range proxyhost.SetCookies(done.Headers) {
 		if strings.HasPrefix(name, "_oidc_session") && name != "_oidc_session_state" && v != "" {
 			parts = append(parts, name+"="+v)
 		}
@@ -130,16 +131,3 @@ func (b *hostTarget) memory() uint32 {
 }
 
 func (b *hostTarget) close() { _ = b.host.Close() }
-
-// setCookies maps each cookie a response sets to its value.
-func setCookies(headers [][2]string) map[string]string {
-	out := map[string]string{}
-	for _, kv := range headers {
-		if kv[0] == "set-cookie" {
-			name, rest, _ := strings.Cut(kv[1], "=")
-			value, _, _ := strings.Cut(rest, ";")
-			out[name] = value
-		}
-	}
-	return out
-}

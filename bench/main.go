@@ -100,8 +100,8 @@ func hostSplit(name, path string, i *idp) split {
 		into    *[2]time.Duration
 		headers [][2]string
 	}{
-		{&s.skip, browserGet("/healthz")},
-		{&s.session, browserGet("/page", [2]string{"cookie", cookie})},
+		{&s.skip, wasmhost.BrowserGet("/healthz")},
+		{&s.session, wasmhost.BrowserGet("/page", [2]string{"cookie", cookie})},
 	} {
 		b.cost(2000, func(int) { b.do(req.headers) }, 0)
 		b.barrier()

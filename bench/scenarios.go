@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
 )
 
 const (
@@ -72,22 +74,8 @@ func median(xs []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func browserGet(path string, extra ...[2]string) [][2]string {
-	return append([][2]string{
-		{":method", "GET"}, {":path", path}, {":authority", "app.example.com"}, {":scheme", "https"},
-		{"accept", "text/html,application/xhtml+xml"},
-	}, extra...)
-}
-
-func apiGet(path string, extra ...[2]string) [][2]string {
-	return append([][2]string{
-		{":method", "GET"}, {":path", path}, {":authority", "app.example.com"}, {":scheme", "https"},
-		{"accept", "application/json"},
-	}, extra...)
-}
-
 func bearerGet(tok string) [][2]string {
-	return apiGet("/api", [2]string{"authorization", "Bearer " + tok})
+	return wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + tok})
 }
 
 // moduleBench measures one module in one host: every scenario, then the smallest sessions,
@@ -132,20 +120,20 @@ func moduleBench(name, path string, i *idp, start starter, memRequests int) resu
 	}
 	repeated := sessions[len(sessions)-1]
 	res.cookie = len(repeated)
-	expect(true, browserGet("/page", [2]string{"cookie", repeated}))
+	expect(true, wasmhost.BrowserGet("/page", [2]string{"cookie", repeated}))
 	expect(true, bearerGet(rsTokens[len(rsTokens)-1]))
 	expect(true, bearerGet(esTokens[len(esTokens)-1]))
 
 	measure(b, &res, []scenario{
-		{"skip path (host floor)", 2000, func(int) { expect(true, browserGet("/healthz")) }},
-		{"skip path with the session cookie", 2000, func(int) { expect(true, browserGet("/healthz", [2]string{"cookie", repeated})) }},
-		{"valid session, repeated", 2000, func(int) { expect(true, browserGet("/page", [2]string{"cookie", repeated})) }},
-		{"valid session, first sight", nFirstSession, func(k int) { expect(true, browserGet("/page", [2]string{"cookie", sessions[k]})) }},
+		{"skip path (host floor)", 2000, func(int) { expect(true, wasmhost.BrowserGet("/healthz")) }},
+		{"skip path with the session cookie", 2000, func(int) { expect(true, wasmhost.BrowserGet("/healthz", [2]string{"cookie", repeated})) }},
+		{"valid session, repeated", 2000, func(int) { expect(true, wasmhost.BrowserGet("/page", [2]string{"cookie", repeated})) }},
+		{"valid session, first sight", nFirstSession, func(k int) { expect(true, wasmhost.BrowserGet("/page", [2]string{"cookie", sessions[k]})) }},
 		{"bearer RS256, cached", 2000, func(int) { expect(true, bearerGet(rsTokens[len(rsTokens)-1])) }},
 		{"bearer ES256, cached", 2000, func(int) { expect(true, bearerGet(esTokens[len(esTokens)-1])) }},
 		{"bearer RS256, first sight", nFirstRS, func(k int) { expect(true, bearerGet(rsTokens[k])) }},
 		{"bearer ES256, first sight", nFirstES, func(k int) { expect(true, bearerGet(esTokens[k])) }},
-		{"no session: redirect to IdP", 1000, func(int) { expect(false, browserGet("/page")) }},
+		{"no session: redirect to IdP", 1000, func(int) { expect(false, wasmhost.BrowserGet("/page")) }},
 	}, rounds)
 	res.figs["callback (token answered at once)"] = median(callbacks)
 	res.order = append(res.order, "callback (token answered at once)")
@@ -160,10 +148,10 @@ func moduleBench(name, path string, i *idp, start starter, memRequests int) resu
 	res.smallCookie = len(small[0])
 	measure(b, &res, []scenario{
 		{"valid session, repeated, `session_tokens: false`", 2000, func(int) {
-			expect(true, browserGet("/page", [2]string{"cookie", small[len(small)-1]}))
+			expect(true, wasmhost.BrowserGet("/page", [2]string{"cookie", small[len(small)-1]}))
 		}},
 		{"valid session, first sight, `session_tokens: false`", nFirstSession, func(k int) {
-			expect(true, browserGet("/page", [2]string{"cookie", small[k]}))
+			expect(true, wasmhost.BrowserGet("/page", [2]string{"cookie", small[k]}))
 		}},
 	}, rounds)
 	b.close()
@@ -206,17 +194,17 @@ func memoryRun(b target, rsTokens, esTokens []string, n int) ([]memPoint, time.D
 	for k := 1; k <= n; k++ {
 		switch k % 20 {
 		case 0, 1:
-			b.do(browserGet("/healthz"))
+			b.do(wasmhost.BrowserGet("/healthz"))
 		case 2:
-			b.do(browserGet("/page")) // redirect
+			b.do(wasmhost.BrowserGet("/page")) // redirect
 		case 3:
-			b.do(apiGet("/api", [2]string{"cookie", invalid}))
+			b.do(wasmhost.APIGet("/api", [2]string{"cookie", invalid}))
 		case 4, 5:
 			b.do(bearerGet(rsTokens[k%len(rsTokens)]))
 		case 6:
 			b.do(bearerGet(esTokens[k%len(esTokens)]))
 		default:
-			b.do(browserGet("/page", [2]string{"cookie", pool[k%len(pool)]}))
+			b.do(wasmhost.BrowserGet("/page", [2]string{"cookie", pool[k%len(pool)]}))
 		}
 		if k == next || k == n {
 			mem = append(mem, memPoint{k, b.memory()})

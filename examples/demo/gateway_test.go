@@ -7,12 +7,12 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/oidc-wasm/oidc-wasm/internal/proxyhost"
 	"github.com/oidc-wasm/oidc-wasm/internal/testidp"
+	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
 )
 
 // A login through the embedded gateway, with the compiled module and a real Dex: what the
@@ -20,13 +20,7 @@ import (
 // wiring of the host (callouts carried to Dex, every Set-Cookie on its own line, the headers
 // the app receives).
 func TestLoginThroughEmbeddedGateway(t *testing.T) {
-	wasm, err := os.ReadFile("../../build/plugin.wasm")
-	if err != nil {
-		if os.Getenv("OIDC_WASM_REQUIRE_WASM") != "" {
-			t.Fatalf("wasm module missing (run make build): %v", err)
-		}
-		t.Skipf("wasm module not built (make build): %v", err)
-	}
+	wasm := wasmhost.ReadModule(t, "../../"+wasmhost.Modules[0].Path)
 	app := httptest.NewServer(http.HandlerFunc(appHandler))
 	defer app.Close()
 	gw := httptest.NewUnstartedServer(nil)

@@ -2,8 +2,6 @@ package loadtest
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/oidc-wasm/oidc-wasm/internal/testidp"
@@ -55,17 +52,10 @@ func startIdP(dir string, ttl time.Duration) (*idp, error) {
 
 // addKey makes a new signing key, published before the older ones.
 func (i *idp) addKey() error {
-	raw, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := testidp.NewSigningKey(fmt.Sprintf("load-%d", len(i.keys)+1))
 	if err != nil {
-		return fmt.Errorf("IdP key: %w", err)
+		return err
 	}
-	key, err := jwk.FromRaw(raw)
-	if err != nil {
-		return fmt.Errorf("IdP key: %w", err)
-	}
-	_ = key.Set(jwk.KeyIDKey, fmt.Sprintf("load-%d", len(i.keys)+1))
-	_ = key.Set(jwk.AlgorithmKey, jwa.RS256)
-	_ = key.Set(jwk.KeyUsageKey, "sig")
 	i.keys = append([]jwk.Key{key}, i.keys...)
 	set := jwk.NewSet()
 	for _, k := range i.keys {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
 )
 
 // A short load on one replica of two worker VMs against oidc-provider, with everything the
@@ -17,13 +19,7 @@ import (
 // refresh slots (the second security review, item 5), so workers redeem some tokens twice and
 // oidc-provider revokes those sessions.
 func TestShortLoad(t *testing.T) {
-	wasm, err := os.ReadFile("../../build/plugin.wasm")
-	if err != nil {
-		if os.Getenv("OIDC_WASM_REQUIRE_WASM") != "" {
-			t.Fatalf("wasm module missing (run make build): %v", err)
-		}
-		t.Skipf("wasm module not built (make build): %v", err)
-	}
+	wasm := wasmhost.ReadModule(t, "../../"+wasmhost.Modules[0].Path)
 	if testing.Short() {
 		t.Skip("needs Node.js and oidc-provider: skipped in -short mode")
 	}

@@ -56,20 +56,14 @@ func (vm *VM) mutableMap(kind, keyPtr, keySize uint64) (*headerMap, string, stat
 	return m, string(key), statusOK
 }
 
-func hostAddHeaderMapValue(vm *VM, p []uint64) status {
-	m, key, st := vm.mutableMap(p[0], p[1], p[2])
-	if st != statusOK {
-		return st
-	}
-	value, ok := vm.read(p[3], p[4])
-	if !ok {
-		return statusInvalidMemoryAccess
-	}
-	m.add(key, string(value))
-	return statusOK
-}
+func hostAddHeaderMapValue(vm *VM, p []uint64) status { return vm.setHeader(p, (*headerMap).add) }
 
 func hostReplaceHeaderMapValue(vm *VM, p []uint64) status {
+	return vm.setHeader(p, (*headerMap).replace)
+}
+
+// setHeader runs a call that writes a value under a key (add or replace).
+func (vm *VM) setHeader(p []uint64, set func(m *headerMap, key, value string)) status {
 	m, key, st := vm.mutableMap(p[0], p[1], p[2])
 	if st != statusOK {
 		return st
@@ -78,7 +72,7 @@ func hostReplaceHeaderMapValue(vm *VM, p []uint64) status {
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
-	m.replace(key, string(value))
+	set(m, key, string(value))
 	return statusOK
 }
 

@@ -122,15 +122,15 @@ func emulatorJoinsSetCookie(t *testing.T, e observation) observation {
 
 func basicScenarios(t *testing.T, d driver) []observation {
 	out := []observation{
-		d.do("skip path, forged identity header", browserGet("/healthz", [2]string{"x-auth-request-email", "mallory@evil.example"})),
-		d.do("API call without a session", apiGet("/api")),
+		d.do("skip path, forged identity header", wasmhost.BrowserGet("/healthz", [2]string{"x-auth-request-email", "mallory@evil.example"})),
+		d.do("API call without a session", wasmhost.APIGet("/api")),
 	}
 	start, session := login(t, d)
 	return append(out, start[0], start[1],
-		d.do("session", browserGet("/reports?x=1", [2]string{"cookie", session + "; theme=dark"}, [2]string{"x-auth-request-user", "admin"})),
-		d.do("bearer token", apiGet("/api", [2]string{"authorization", "Bearer " + d.token(testClientID, "robot")})),
-		d.do("forged bearer token", apiGet("/api", [2]string{"authorization", "Bearer eyJhbGciOiJub25lIn0.e30."})),
-		d.do("logout", browserGet("/oauth2/logout", [2]string{"cookie", session})),
+		d.do("session", wasmhost.BrowserGet("/reports?x=1", [2]string{"cookie", session + "; theme=dark"}, [2]string{"x-auth-request-user", "admin"})),
+		d.do("bearer token", wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + d.token(testClientID, "robot")})),
+		d.do("forged bearer token", wasmhost.APIGet("/api", [2]string{"authorization", "Bearer eyJhbGciOiJub25lIn0.e30."})),
+		d.do("logout", wasmhost.BrowserGet("/oauth2/logout", [2]string{"cookie", session})),
 	)
 }
 
@@ -138,11 +138,11 @@ func basicScenarios(t *testing.T, d driver) []observation {
 // the session's Cookie header value.
 func login(t *testing.T, d driver) ([2]observation, string) {
 	var obs [2]observation
-	obs[0] = d.do("page load without a session", browserGet("/reports?x=1"))
+	obs[0] = d.do("page load without a session", wasmhost.BrowserGet("/reports?x=1"))
 	redirect := d.lastReply()
 	back := d.authorize(Header(redirect.Headers, "location"))
-	state := cookieValues(redirect.Headers)["_oidc_session_state"]
-	obs[1] = d.do("callback", browserGet(back, [2]string{"cookie", "_oidc_session_state=" + state}))
+	state := SetCookies(redirect.Headers)["_oidc_session_state"]
+	obs[1] = d.do("callback", wasmhost.BrowserGet(back, [2]string{"cookie", "_oidc_session_state=" + state}))
 	session := sessionCookie(d.lastReply().Headers)
 	if session == "" {
 		t.Fatalf("no session after the callback: %+v", obs[1])
@@ -152,7 +152,7 @@ func login(t *testing.T, d driver) ([2]observation, string) {
 
 func refreshScenario(t *testing.T, d driver) []observation {
 	_, session := login(t, d)
-	return []observation{d.do("refreshed session, upstream sets a cookie too", browserGet("/page", [2]string{"cookie", session}), [2]string{"set-cookie", "app=1"})}
+	return []observation{d.do("refreshed session, upstream sets a cookie too", wasmhost.BrowserGet("/page", [2]string{"cookie", session}), [2]string{"set-cookie", "app=1"})}
 }
 
 // hostDriver runs requests through this host.

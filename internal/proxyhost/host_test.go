@@ -24,7 +24,7 @@ func TestLoginAcrossWorkers(t *testing.T) {
 			r := newRig(t, m, 2, testidp.FakeIdPOptions{}, "")
 			cookie := r.login(0, 1)
 			for worker := 0; worker < 2; worker++ {
-				ex := r.do(worker, browserGet("/page?x=1", [2]string{"cookie", cookie + "; theme=dark"}, [2]string{"x-auth-request-email", "mallory@evil.example"}))
+				ex := r.do(worker, wasmhost.BrowserGet("/page?x=1", [2]string{"cookie", cookie + "; theme=dark"}, [2]string{"x-auth-request-email", "mallory@evil.example"}))
 				if ex.request.Action != Continue {
 					t.Fatalf("worker %d: want the request let through, got %d %s", worker, ex.request.Status(), ex.request.Body)
 				}
@@ -50,7 +50,7 @@ func TestRandomnessDiffersBetweenRuns(t *testing.T) {
 	seen := map[string]bool{}
 	for run := 0; run < 2; run++ {
 		r := newRig(t, m, 1, testidp.FakeIdPOptions{}, "")
-		loc, err := url.Parse(Header(r.do(0, browserGet("/")).request.Headers, "location"))
+		loc, err := url.Parse(Header(r.do(0, wasmhost.BrowserGet("/")).request.Headers, "location"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestUnknownClusterIsBadArgument(t *testing.T) {
 	if !logs.contains("bad argument") {
 		t.Errorf("the plugin's log does not show BadArgument: %q", logs.lines)
 	}
-	st, o, err := h.Workers()[0].Request(context.Background(), browserGet("/"), true)
+	st, o, err := h.Workers()[0].Request(context.Background(), wasmhost.BrowserGet("/"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestUnknownClusterIsBadArgument(t *testing.T) {
 // proxy_on_delete, whichever way it ended.
 func TestTicksAndStreamEndsPerWorker(t *testing.T) {
 	r := newRig(t, wasmhost.Modules[0], 2, testidp.FakeIdPOptions{}, "")
-	requests := [][][2]string{browserGet("/healthz"), browserGet("/page"), apiGet("/api"), apiGet("/api", [2]string{"authorization", "Bearer not-a-jwt"})}
+	requests := [][][2]string{wasmhost.BrowserGet("/healthz"), wasmhost.BrowserGet("/page"), wasmhost.APIGet("/api"), wasmhost.APIGet("/api", [2]string{"authorization", "Bearer not-a-jwt"})}
 	for i := 0; i < 40; i++ {
 		r.do(i%2, requests[i%len(requests)])
 	}
@@ -123,11 +123,11 @@ func TestTicksAndStreamEndsPerWorker(t *testing.T) {
 func TestRefreshSetsCookieOnResponse(t *testing.T) {
 	r := newRig(t, wasmhost.Modules[0], 1, testidp.FakeIdPOptions{IDTokenTTL: -30 * time.Second}, "")
 	cookie := r.login(0, 0)
-	ex := r.do(0, browserGet("/page", [2]string{"cookie", cookie}), [2]string{"set-cookie", "app=1"})
+	ex := r.do(0, wasmhost.BrowserGet("/page", [2]string{"cookie", cookie}), [2]string{"set-cookie", "app=1"})
 	if ex.request.Action != Continue {
 		t.Fatalf("want the request let through after the refresh, got %d %s", ex.request.Status(), ex.request.Body)
 	}
-	sets := cookieValues(ex.response.Headers)
+	sets := SetCookies(ex.response.Headers)
 	if sets["app"] != "1" || sets["_oidc_session"] == "" {
 		t.Errorf("response Set-Cookie entries = %v, want the app's and the renewed session's", ex.response.Headers)
 	}

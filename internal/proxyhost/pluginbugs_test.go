@@ -59,7 +59,7 @@ func TestRefreshStormAcrossWorkersRedeemsEachTokenOnce(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						results[2*i+worker] = r.do(worker, browserGet("/page", [2]string{"cookie", cookie})).request
+						results[2*i+worker] = r.do(worker, wasmhost.BrowserGet("/page", [2]string{"cookie", cookie})).request
 					}()
 				}
 			}
@@ -95,13 +95,13 @@ func TestRefreshStormAcrossWorkersRedeemsEachTokenOnce(t *testing.T) {
 func TestCallbackHeldForMetadataIsAnswered(t *testing.T) {
 	knownBug(t, "a token call dispatched from a resumed request answers the root context")
 	first := newRig(t, wasmhost.Modules[0], 1, testidp.FakeIdPOptions{}, "")
-	start := first.do(0, browserGet("/start"))
+	start := first.do(0, wasmhost.BrowserGet("/start"))
 	back, err := first.idp.Authorize(Header(start.request.Headers, "location"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	callback, _ := url.Parse(back)
-	state := cookieValues(start.request.Headers)["_oidc_session_state"]
+	state := SetCookies(start.request.Headers)["_oidc_session_state"]
 
 	// A second host with the same configuration and cookie secret, given the callback before
 	// its first tick has fetched anything.
@@ -115,7 +115,7 @@ func TestCallbackHeldForMetadataIsAnswered(t *testing.T) {
 	defer fresh.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, o, err := fresh.Workers()[0].Request(ctx, browserGet(callback.RequestURI(), [2]string{"cookie", "_oidc_session_state=" + state}), true)
+	st, o, err := fresh.Workers()[0].Request(ctx, wasmhost.BrowserGet(callback.RequestURI(), [2]string{"cookie", "_oidc_session_state=" + state}), true)
 	if st != nil {
 		defer st.End()
 	}

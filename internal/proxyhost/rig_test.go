@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,29 +30,10 @@ func pluginConfig(issuer, extra string) string {
 	return c + "}"
 }
 
-var (
-	modulesMu sync.Mutex
-	modules   = map[string][]byte{}
-)
-
-// module reads a compiled module from the repository root. A missing module skips the test,
-// unless OIDC_WASM_REQUIRE_WASM is set (make test sets it): then it fails.
+// module reads a compiled module from the repository root (see wasmhost.ReadModule).
 func module(t testing.TB, m wasmhost.Module) []byte {
 	t.Helper()
-	modulesMu.Lock()
-	defer modulesMu.Unlock()
-	if b, ok := modules[m.Path]; ok {
-		return b
-	}
-	b, err := os.ReadFile("../../" + m.Path)
-	if err != nil {
-		if os.Getenv("OIDC_WASM_REQUIRE_WASM") != "" {
-			t.Fatalf("wasm module missing (run make build build-go): %v", err)
-		}
-		t.Skipf("wasm module not built (make build build-go): %v", err)
-	}
-	modules[m.Path] = b
-	return b
+	return wasmhost.ReadModule(t, "../../"+m.Path)
 }
 
 // rig is a Host running a compiled module against a FakeIdP.
@@ -163,7 +143,7 @@ func (r *rig) do(worker int, headers [][2]string, upstream ...[2]string) exchang
 // returns the session's Cookie header value.
 func (r *rig) login(first, second int) string {
 	r.t.Helper()
-	ex := r.do(first, browserGet("/start"))
+	ex := r.do(first, wasmhost.BrowserGet("/start"))
 	loc := Header(ex.request.Headers, "location")
 	if ex.request.Status() != 302 || !strings.HasPrefix(loc, r.idp.Issuer) {
 		r.t.Fatalf("want a redirect to the IdP, got %+v", ex.request)
@@ -173,8 +153,8 @@ func (r *rig) login(first, second int) string {
 		r.t.Fatal(err)
 	}
 	u, _ := url.Parse(back)
-	state := cookieValues(ex.request.Headers)["_oidc_session_state"]
-	cb := r.do(second, browserGet(u.RequestURI(), [2]string{"cookie", "_oidc_session_state=" + state}))
+	state := SetCookies(ex.request.Headers)["_oidc_session_state"]
+	cb := r.do(second, wasmhost.BrowserGet(u.RequestURI(), [2]string{"cookie", "_oidc_session_state=" + state}))
 	if cb.request.Status() != 302 {
 		r.t.Fatalf("callback: want 302, got %d %s", cb.request.Status(), cb.request.Body)
 	}
@@ -184,37 +164,10 @@ func (r *rig) login(first, second int) string {
 // sessionCookie is the Cookie header a browser sends after these Set-Cookie headers.
 func sessionCookie(headers [][2]string) string {
 	var parts []string
-	for name, v := range cookieValues(headers) {
+	for name, v := range SetCookies(headers) {
 		if strings.HasPrefix(name, "_oidc_session") && name != "_oidc_session_state" && v != "" {
 			parts = append(parts, name+"="+v)
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// cookieValues maps each cookie a response sets to its value ("" when it clears it).
-func cookieValues(headers [][2]string) map[string]string {
-	out := map[string]string{}
-	for _, kv := range headers {
-		if kv[0] == "set-cookie" {
-			name, rest, _ := strings.Cut(kv[1], "=")
-			value, _, _ := strings.Cut(rest, ";")
-			out[name] = value
-		}
-	}
-	return out
-}
-
-func browserGet(path string, extra ...[2]string) [][2]string {
-	return append([][2]string{
-		{":method", "GET"}, {":path", path}, {":authority", "app.example.com"}, {":scheme", "https"},
-		{"accept", "text/html"},
-	}, extra...)
-}
-
-func apiGet(path string, extra ...[2]string) [][2]string {
-	return append([][2]string{
-		{":method", "GET"}, {":path", path}, {":authority", "app.example.com"}, {":scheme", "https"},
-		{"accept", "application/json"},
-	}, extra...)
 }

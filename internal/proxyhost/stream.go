@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Action is how a filter phase ended for the front end.
@@ -38,6 +39,20 @@ func Header(pairs [][2]string, name string) string {
 		}
 	}
 	return ""
+}
+
+// SetCookies maps each cookie that Set-Cookie headers among pairs set to its value ("" for
+// one they clear).
+func SetCookies(pairs [][2]string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range pairs {
+		if kv[0] == "set-cookie" {
+			name, rest, _ := strings.Cut(kv[1], "=")
+			value, _, _ := strings.Cut(rest, ";")
+			out[name] = value
+		}
+	}
+	return out
 }
 
 // failedOutcome is what a request held by a failed or stopped VM gets: Envoy's failStream

@@ -97,21 +97,33 @@ func StartFakeIdP(opt FakeIdPOptions) (*FakeIdP, error) {
 // Close stops the server.
 func (f *FakeIdP) Close() { _ = f.srv.Close() }
 
-// RotateKey makes a new signing key; the old ones stay published, as an IdP rotating keys
-// does.
-func (f *FakeIdP) RotateKey() error {
+// NewSigningKey makes a private RSA 2048 JWK for RS256 signatures, with its key id.
+func NewSigningKey(kid string) (jwk.Key, error) {
 	raw, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return fmt.Errorf("fake IdP key: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	key, err := jwk.FromRaw(raw)
 	if err != nil {
-		return fmt.Errorf("fake IdP key: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
+	for k, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: jwa.RS256, jwk.KeyUsageKey: "sig"} {
+		if err := key.Set(k, v); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+	}
+	return key, nil
+}
+
+// RotateKey makes a new signing key; the old ones stay published, as an IdP rotating keys
+// does.
+func (f *FakeIdP) RotateKey() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_ = key.Set(jwk.KeyIDKey, fmt.Sprintf("key-%d", len(f.keys)+1))
-	_ = key.Set(jwk.AlgorithmKey, jwa.RS256)
+	key, err := NewSigningKey(fmt.Sprintf("key-%d", len(f.keys)+1))
+	if err != nil {
+		return err
+	}
 	f.key = key
 	f.keys = append(f.keys, key)
 	return nil

@@ -33,10 +33,10 @@ var Modules = []Module{{"tinygo", "build/plugin.wasm"}, {"go", "build/plugin-go.
 
 var moduleBytes = map[string][]byte{}
 
-// LoadModule instantiates a compiled module. A missing module skips the test, unless
+// ReadModule reads a compiled module. A missing module skips the test, unless
 // OIDC_WASM_REQUIRE_WASM is set (as `make test` does): then it fails, so CI can never pass
 // without having run the wasm-mode tests.
-func LoadModule(t testing.TB, path string) types.VMContext {
+func ReadModule(t testing.TB, path string) []byte {
 	t.Helper()
 	wasm, ok := moduleBytes[path]
 	if !ok {
@@ -49,6 +49,13 @@ func LoadModule(t testing.TB, path string) types.VMContext {
 		}
 		moduleBytes[path] = wasm
 	}
+	return wasm
+}
+
+// LoadModule instantiates a compiled module read with ReadModule.
+func LoadModule(t testing.TB, path string) types.VMContext {
+	t.Helper()
+	wasm := ReadModule(t, path)
 	vm, err := proxytest.NewWasmVMContext(wasm)
 	if err != nil {
 		t.Fatalf("loading %s: %v", path, err)
