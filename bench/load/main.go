@@ -68,7 +68,7 @@ func main() {
 		}
 		b.WriteString(rep.Markdown(r.title))
 	}
-	section := header(*flagWasm) + b.String()
+	section := header(*flagWasm) + b.String() + analysis
 	fmt.Print(section)
 	if *flagOut != "" {
 		if err := writeSection(*flagOut, section); err != nil {
@@ -109,3 +109,48 @@ func writeSection(path, section string) error {
 	}
 	return os.WriteFile(path, []byte(text), 0o644)
 }
+
+// analysis says what the runs show and what would change them; it is the same whatever the
+// figures, which the sections above carry.
+const analysis = `### What loses sessions, and what would stop it
+
+Within one replica, sessions are lost when its workers redeem one refresh token twice: refresh
+coordination uses 64 shared-data slots chosen by the first byte of the token's hash, and a worker
+claiming a slot for one token overwrites another token's "pending" marker (the second security
+review, item 5; ` + "`TestRefreshStormAcrossWorkersRedeemsEachTokenOnce`" + ` shows it). The plugin
+change: in ` + "`plugin/refresh.go`" + `, claim and publish under a key that names the token (or
+never overwrite a slot holding another token's marker that is still pending or within its share
+window, and probe the next slot), and after a failed refresh keep the "failed" marker for its
+token for the share window instead of treating the slot as free, so the same dead token is not
+redeemed again.
+
+Across replicas, shared data does not reach: two replicas that both get a request of a session
+whose tokens expired redeem the same refresh token, and an IdP that revokes reused tokens
+(oidc-provider here; Okta, Auth0 and Cognito with their grace period at 0) ends the session. No
+change to the plugin alone removes this while the front spreads one session's concurrent
+requests over replicas: neither replica can know the other is refreshing. What the plugin can do is make it
+rare and recoverable:
+
+- Refresh ahead of expiry while the session is in use (` + "`plugin/flow.go`" + ` OnHttpRequestHeaders,
+  ` + "`plugin/session.go`" + ` needsRefresh): in the last quarter of the token lifetime, at a point
+  jittered per worker VM (a random salt chosen at VM start, hashed with the refresh token), let
+  the request through with the current tokens and refresh in the background; the renewed cookie
+  goes out with the next response of that session. A session then rarely arrives expired with
+  parallel requests, and two replicas reach their refresh points at different moments, the
+  first one's cookie reaching the browser before the second's point.
+- Accept a session another worker or replica renewed: a refresh whose token the browser has
+  already replaced (a newer cookie on a later request) is dropped, not reported as a failure.
+- On ` + "`invalid_grant`" + ` for a browser navigation (` + "`plugin/refresh.go`" + ` afterRefresh,
+  sessionEnded), answer once with a redirect to the same URL (a short-lived marker cookie
+  bounds it to one retry) instead of a login: a browser that already holds the cookie the other
+  replica just renewed presents it. Scripts get 503 with Retry-After instead of 401. With an IdP
+  that revokes the whole grant on reuse this keeps the session only until its renewed tokens
+  expire; with a reuse grace period it is enough.
+
+What the operator controls, and what removes the loss: a reuse grace period at the IdP (Dex:
+` + "`expiry.refreshTokens.reuseInterval`" + `, 3 s by default; Auth0: the rotation overlap period;
+Okta: the grace period for token rotation; Cognito: ` + "`RetryGracePeriodSeconds`" + `), or affinity in
+front of the gateway replicas (cookie or client-IP affinity at the load balancer; for a
+Kubernetes Service, ` + "`sessionAffinity: ClientIP`" + `). The last run above is the same load with
+affinity.
+`
