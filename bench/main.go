@@ -95,8 +95,8 @@ func hostSplit(name, path string, i *idp) split {
 	b, _ := startHostTarget(path, i, "", true, 1)
 	defer b.close()
 	cookie, _ := b.login()
-	s := split{module: name}
-	for _, req := range []struct {
+	s := split{module: name, callbacks: [2]map[string]time.Duration{{}, {}}}
+	for i, req := range []struct {
 		into    *[2]time.Duration
 		headers [][2]string
 	}{
@@ -105,22 +105,35 @@ func hostSplit(name, path string, i *idp) split {
 	} {
 		b.cost(2000, func(int) { b.do(req.headers) }, 0)
 		b.barrier()
-		before := b.vm.Stats()
+		before, beforeCB := b.vm.Stats(), callbacks(b)
 		const n = 20000
 		for k := 0; k < n; k++ {
 			b.do(req.headers)
 		}
 		b.barrier()
-		after := b.vm.Stats()
+		after, afterCB := b.vm.Stats(), callbacks(b)
 		*req.into = [2]time.Duration{(after.Busy - before.Busy) / n, (after.Host - before.Host) / n}
+		for name, d := range afterCB {
+			if per := (d - beforeCB[name]) / n; per > 0 {
+				s.callbacks[i][name] = per
+			}
+		}
 	}
 	return s
 }
 
-// split is in-VM time per request and the part of it inside host functions.
+func callbacks(b *hostTarget) map[string]time.Duration {
+	m, err := b.vm.Callbacks()
+	check(err)
+	return m
+}
+
+// split is in-VM time per request, the part of it inside host functions, and the time per
+// request in each of the module's callbacks (skip path, then valid session).
 type split struct {
 	module        string
 	skip, session [2]time.Duration
+	callbacks     [2]map[string]time.Duration
 }
 
 // quietHost drops the SDK emulator's per-call log lines (it logs every callout and every

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -109,6 +110,18 @@ func (r *report) renderPerRequest(b *strings.Builder) {
 			v    [2]time.Duration
 		}{{"skip path", s.skip}, {"valid session, repeated", s.session}} {
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", s.module, row.name, us(row.v[0]), us(row.v[1]), us(row.v[0]-row.v[1]))
+		}
+	}
+	b.WriteString("\nThe same in-VM time by the module's callback (per request, host functions included):\n\n" +
+		"| module | callback | skip path | valid session, repeated |\n|---|---|---|---|\n")
+	for _, s := range r.split {
+		var names []string
+		for name := range s.callbacks[1] {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			fmt.Fprintf(b, "| %s | `%s` | %s | %s |\n", s.module, name, us(s.callbacks[0][name]), us(s.callbacks[1][name]))
 		}
 	}
 	b.WriteString("\n")

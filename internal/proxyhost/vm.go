@@ -3,6 +3,7 @@ package proxyhost
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -48,9 +49,11 @@ type VM struct {
 
 	busy     atomic.Int64 // nanoseconds spent inside the module's callbacks
 	hostTime atomic.Int64 // of which inside host functions (Config.Profile)
-	started  atomic.Int64 // streams started
-	deleted  atomic.Int64 // streams ended with proxy_on_delete
-	ticks    atomic.Int64
+	// perCallback is the busy time by callback name (Config.Profile), read with Callbacks.
+	perCallback map[string]time.Duration
+	started     atomic.Int64 // streams started
+	deleted     atomic.Int64 // streams ended with proxy_on_delete
+	ticks       atomic.Int64
 }
 
 // guestABI is the module's side of the ABI; a callback the module does not export is nil and
@@ -68,7 +71,7 @@ func vmFrom(ctx context.Context) *VM { return ctx.Value(vmKey{}).(*VM) }
 func newVM(h *Host, index int, mod api.Module) *VM {
 	vm := &VM{
 		host: h, index: index, mod: mod, mem: mod.Memory(),
-		streams: map[uint32]*stream{}, inflight: map[uint32]bool{}, metricIDs: map[uint32]*metric{},
+		streams: map[uint32]*stream{}, inflight: map[uint32]bool{}, metricIDs: map[uint32]*metric{}, perCallback: map[string]time.Duration{},
 		nextID: 1, nextToken: 1,
 		tasks: make(chan func(), 4096), quit: make(chan struct{}), exited: make(chan struct{}),
 	}
@@ -150,7 +153,11 @@ func (vm *VM) invoke(fn api.Function, id uint32, params ...uint64) (uint64, bool
 	vm.current, vm.effective = id, 0
 	t0 := time.Now()
 	err := fn.CallWithStack(vm.ctx, stack)
-	vm.busy.Add(int64(time.Since(t0)))
+	took := time.Since(t0)
+	vm.busy.Add(int64(took))
+	if vm.host.cfg.Profile {
+		vm.perCallback[fn.Definition().ExportNames()[0]] += took
+	}
 	vm.current, vm.effective = prevCurrent, prevEffective
 	if err != nil {
 		vm.fail(fmt.Errorf("%s(context %d): %w", fn.Definition().Name(), id, err))
@@ -299,6 +306,16 @@ type Stats struct {
 // Stats returns the VM's counts so far.
 func (vm *VM) Stats() Stats {
 	return Stats{Busy: time.Duration(vm.busy.Load()), Host: time.Duration(vm.hostTime.Load()), Started: vm.started.Load(), Deleted: vm.deleted.Load(), Ticks: vm.ticks.Load()}
+}
+
+// Callbacks returns, with Config.Profile, the time spent in each of the module's callbacks so
+// far, by export name, read on the VM's own loop.
+func (vm *VM) Callbacks() (map[string]time.Duration, error) {
+	out := make(chan map[string]time.Duration, 1)
+	if !vm.post(func() { out <- maps.Clone(vm.perCallback) }) {
+		return nil, fmt.Errorf("worker %d has stopped", vm.index)
+	}
+	return <-out, nil
 }
 
 // MemoryBytes is the size of the VM's linear memory, read on its own loop.
