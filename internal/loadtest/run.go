@@ -106,7 +106,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	underway := make(chan struct{})
 	go func() {
 		defer close(underway)
-		for t.sent.Load() < int64(opt.Requests/10) {
+		for t.sent.Load() < int64(opt.Requests/4) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		rep.memory(replicas, underWay)

@@ -138,17 +138,18 @@ func loginAll(gateways []string, n, par int) ([]*session, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client, browser := newClient(2), testidp.NewBrowser()
+			client := newClient(2)
 			for k := range next {
-				// A login crosses a dozen requests to a busy single-threaded IdP; a transient
-				// failure (a keep-alive connection it closed) is retried with a fresh browser.
+				// Every session is another user's browser: a browser that logged in before
+				// would get the same grant at the IdP, and a grant revoked for one session
+				// (reuse detection) would end all of them. A login crosses a dozen requests to
+				// a busy single-threaded IdP; a transient failure is retried.
 				var s *session
 				var err error
 				for attempt := 0; attempt < 3; attempt++ {
-					if s, err = login(client, browser, gateways[k%len(gateways)], gateways[(k+1)%len(gateways)]); err == nil {
+					if s, err = login(client, testidp.NewBrowser(), gateways[k%len(gateways)], gateways[(k+1)%len(gateways)]); err == nil {
 						break
 					}
-					client, browser = newClient(2), testidp.NewBrowser()
 				}
 				if err != nil {
 					errs <- fmt.Errorf("session %d: %w", k, err)

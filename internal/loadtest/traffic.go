@@ -43,11 +43,13 @@ type traffic struct {
 	lost      int // sessions sent to log in again
 	stormLost int // of which storm sessions
 	outage503 int // 503 while the IdP was down or restarting
+	storm503  int // 503 while the storm's requests were out (and the IdP up)
 	other503  int
 	other5xx  int
 	transport int // requests without an answer
 	down      atomic.Bool
 	downUntil atomic.Int64 // unix nanoseconds: the IdP's restart plus a grace period
+	storming  atomic.Bool
 }
 
 func newTraffic(gateways []string, sessions []*session, affinity bool) *traffic {
@@ -106,28 +108,32 @@ func (t *traffic) run(clients int, total int64, eventsOver *atomic.Bool) {
 
 // one sends one request of the mix: mostly page loads and API calls with a session, and
 // requests that must never reach the app: no cookie with a forged identity header, a
-// tampered cookie, a forged bearer token; some skip-path requests.
+// tampered cookie, a forged bearer token; some skip-path requests (and skip-path requests in
+// place of session requests once no session is left).
 func (t *traffic) one(client *http.Client, r *rand.Rand) {
-	switch n := r.IntN(100); {
+	n := r.IntN(100)
+	var s *session
+	if n >= 7 || (n >= 2 && n < 4) {
+		if s = t.pick(r); s == nil {
+			n = 5
+		}
+	}
+	switch {
 	case n < 2:
 		t.attack(client, "/page", "Accept", "text/html", "X-Auth-Request-User", testidp.OIDCProviderSubject)
 	case n < 4:
-		if s := t.pick(r); s != nil {
-			tampered := strings.Replace(s.header(), "_oidc_session=", "_oidc_session=AAAA", 1)
-			t.attack(client, "/api/items", "Accept", "application/json", "Cookie", tampered)
-		}
+		tampered := strings.Replace(s.header(), "_oidc_session=", "_oidc_session=AAAA", 1)
+		t.attack(client, "/api/items", "Accept", "application/json", "Cookie", tampered)
 	case n < 5:
 		t.attack(client, "/api/items", "Accept", "application/json", "Authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyLTQyIn0.")
 	case n < 7:
 		t.record(get(client, t.gateway(), "/healthz"))
 	default:
-		if s := t.pick(r); s != nil {
-			path, accept := "/page", "text/html"
-			if n < 10 {
-				path, accept = "/api/items", "application/json"
-			}
-			t.withSession(client, s, t.gatewayFor(s, -1), path, accept)
+		path, accept := "/page", "text/html"
+		if n < 10 {
+			path, accept = "/api/items", "application/json"
 		}
+		t.withSession(client, s, t.gatewayFor(s, -1), path, accept)
 	}
 }
 
@@ -183,6 +189,8 @@ func (t *traffic) record(resp *http.Response, err error) {
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable && (t.down.Load() || time.Now().UnixNano() < t.downUntil.Load()):
 		t.outage503++
+	case resp.StatusCode == http.StatusServiceUnavailable && t.storming.Load():
+		t.storm503++
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		t.other503++
 	case resp.StatusCode >= 500:
@@ -200,6 +208,8 @@ func (t *traffic) storm() {
 			held = append(held, s)
 		}
 	}
+	t.storming.Store(true)
+	defer t.storming.Store(false)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for _, s := range held {
