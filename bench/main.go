@@ -90,11 +90,16 @@ func main() {
 }
 
 // hostSplit splits the in-VM time of two requests between the host's functions and the
-// module's own code, with the host's profiling on.
+// module's own code, with the host's profiling on. It first logs in as many sessions as
+// moduleBench does: a TinyGo module's cost per request depends on how much room its heap has
+// (a small heap collects garbage far more often), and the split should see the same heap.
 func hostSplit(name, path string, i *idp) split {
 	b, _ := startHostTarget(path, i, "", true, 1)
 	defer b.close()
-	cookie, _ := b.login()
+	var cookie string
+	for k := 0; k < firstSights*(*flagRounds)+1; k++ {
+		cookie, _ = b.login()
+	}
 	s := split{module: name, callbacks: [2]map[string]time.Duration{{}, {}}}
 	for i, req := range []struct {
 		into    *[2]time.Duration

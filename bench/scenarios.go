@@ -45,6 +45,11 @@ type target interface {
 
 type starter func(path string, i *idp, extra string) (target, time.Duration)
 
+// firstSights is the number of sessions seen for the first time in each round. 200 a round: a
+// run of 40 was shorter than the guest's interval between garbage collections, so its figure
+// depended on whether one fell inside it.
+const firstSights = 200
+
 type scenario struct {
 	name string
 	n    int
@@ -95,9 +100,7 @@ func moduleBench(name, path string, i *idp, start starter, memRequests int) resu
 
 	b, _ := start(path, i, "")
 	rounds := *flagRounds
-	// 200 first sights a run: a run of 40 was shorter than the guest's interval between
-	// garbage collections, so its figure depended on whether one fell inside it.
-	const nFirstSession, nFirstRS, nFirstES = 200, 20, 10
+	const nFirstSession, nFirstRS, nFirstES = firstSights, 20, 10
 	var callbacks []time.Duration
 	sessions := make([]string, nFirstSession*rounds+1)
 	for k := range sessions {

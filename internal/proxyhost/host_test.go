@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -179,5 +181,22 @@ func TestSharedDataCompareAndSwap(t *testing.T) {
 		if err := s.set("n", []byte("x"), tc.cas); err != tc.want {
 			t.Errorf("%s: got %v", tc.name, err)
 		}
+	}
+}
+
+// The host works on its own copy of the headers a request or response brings: what the plugin
+// removes or adds must not reach the caller's slice, which a caller may send again (the
+// plugin removes its cookie from the request on its way upstream).
+func TestRequestHeadersAreCopied(t *testing.T) {
+	r := newRig(t, wasmhost.Modules[0], 1, testidp.FakeIdPOptions{}, "")
+	headers := wasmhost.BrowserGet("/page", [2]string{"cookie", r.login(0, 0)})
+	sent := slices.Clone(headers)
+	for i := 0; i < 2; i++ {
+		if ex := r.do(0, headers); ex.request.Action != Continue {
+			t.Fatalf("request %d with the same headers: got %d, want it let through", i, ex.request.Status())
+		}
+	}
+	if !reflect.DeepEqual(headers, sent) {
+		t.Errorf("the caller's headers changed: %v", headers)
 	}
 }

@@ -3,6 +3,7 @@ package proxyhost
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -156,7 +157,7 @@ func (s *stream) begin(headers [][2]string, endOfStream bool) {
 	}
 	s.id = vm.allocID()
 	vm.streams[s.id] = s
-	s.req = headerMap{pairs: headers}
+	s.req = headerMap{pairs: slices.Clone(headers)} // the plugin's changes must not reach the caller's slice
 	s.reqOpen = true
 	vm.invoke(vm.guest.onContextCreate, s.id, uint64(s.id), uint64(vm.rootID))
 	r, ok := vm.invoke(vm.guest.onRequestHeaders, s.id, uint64(s.id), uint64(len(headers)), wasmBool(endOfStream))
@@ -184,7 +185,7 @@ func (s *stream) responseHeaders(headers [][2]string, endOfStream bool) {
 		return
 	}
 	s.phase = phaseResponse
-	s.resp = headerMap{pairs: headers}
+	s.resp = headerMap{pairs: slices.Clone(headers)}
 	s.respOpen = true
 	r, ok := vm.invoke(vm.guest.onResponseHeaders, s.id, uint64(s.id), uint64(len(headers)), wasmBool(endOfStream))
 	if ok && r == 0 && s.phase == phaseResponse {
