@@ -90,16 +90,11 @@ func main() {
 }
 
 // hostSplit splits the in-VM time of two requests between the host's functions and the
-// module's own code, with the host's profiling on. It first logs in as many sessions as
-// moduleBench does: a TinyGo module's cost per request depends on how much room its heap has
-// (a small heap collects garbage far more often), and the split should see the same heap.
+// module's own code, with the host's profiling on.
 func hostSplit(name, path string, i *idp) split {
 	b, _ := startHostTarget(path, i, "", true, 1)
 	defer b.close()
-	var cookie string
-	for k := 0; k < firstSights*(*flagRounds)+1; k++ {
-		cookie, _ = b.login()
-	}
+	cookie, _ := b.login()
 	s := split{module: name, callbacks: [2]map[string]time.Duration{{}, {}}}
 	for i, req := range []struct {
 		into    *[2]time.Duration
@@ -108,6 +103,9 @@ func hostSplit(name, path string, i *idp) split {
 		{&s.skip, wasmhost.BrowserGet("/healthz")},
 		{&s.session, wasmhost.BrowserGet("/page", [2]string{"cookie", cookie})},
 	} {
+		if !b.do(req.headers) {
+			log.Fatalf("split: %s was not let through", req.headers[1][1])
+		}
 		b.cost(2000, func(int) { b.do(req.headers) }, 0)
 		b.barrier()
 		before, beforeCB := b.vm.Stats(), callbacks(b)
