@@ -20,19 +20,34 @@ type AuthzRule struct {
 	Allow      []oidc.Condition
 }
 
-// authorize reports whether the user of id may reach path: the first rule whose prefix
-// matches decides, by what identify found for it. With rules configured, a path that is not
-// in normal form ("/x/../admin", "//admin", escaped slashes) is refused outright: which rule's
-// prefix it falls under depends on who normalizes it, so no rule may decide it.
-func (c *Config) authorize(path string, id *identity) bool {
-	if len(c.Authorization) > 0 && !normalPath(path) {
+// authorize reports whether the user of id may reach the request's path: for each reading of
+// the path (requestPath), the first rule whose prefix matches decides, by what identify found
+// for it, and every reading must be admitted. With authorization_case_insensitive, each
+// reading is also decided with prefixes compared regardless of letter case, for upstreams that
+// ignore it. With rules configured, a path that is not in normal form ("/x/../admin",
+// "//admin", escaped slashes) is refused outright: which rule's prefix it falls under depends
+// on who normalizes it, so no rule may decide it.
+func (c *Config) authorize(p requestPath, id *identity) bool {
+	if len(c.Authorization) == 0 {
+		return true
+	}
+	if !p.normal {
 		return false
 	}
-	for i, r := range c.Authorization {
-		if r.PathPrefix != "" && !(PathRule{Prefix: r.PathPrefix}).Match(path) {
-			continue
+	for _, reading := range p.readings {
+		if !c.decide(reading, id, false) || c.AuthorizationCaseInsensitive && !c.decide(reading, id, true) {
+			return false
 		}
-		return id.allowed[i]
+	}
+	return true
+}
+
+// decide applies the first rule whose prefix covers path.
+func (c *Config) decide(path string, id *identity, fold bool) bool {
+	for i, r := range c.Authorization {
+		if r.PathPrefix == "" || underPrefix(path, r.PathPrefix, fold) {
+			return id.allowed[i]
+		}
 	}
 	return true
 }
@@ -67,10 +82,11 @@ func parseAuthorization(root gjson.Result, groupsClaim string) ([]AuthzRule, err
 			field := key + "." + k.String()
 			switch k.String() {
 			case "path_prefix":
-				if val.Type != gjson.String || !isAbsolutePath(val.Str) {
-					err = configErr(field, "must be an absolute path without query or fragment")
+				if val.Type != gjson.String {
+					err = configErr(field, "must be a string")
+					break
 				}
-				rule.PathPrefix = val.Str
+				rule.PathPrefix, err = configPath(field, val.Str)
 			case "allow":
 				rule.Allow, err = parseConditions(val, field, groupsClaim)
 			default:

@@ -56,9 +56,11 @@ type Config struct {
 	IDTokenHeader     string
 	AccessTokenHeader string
 
-	// Authorization rules, first match by path prefix.
-	Authorization []AuthzRule
-	GroupsClaim   string
+	// Authorization rules, first match by path prefix; with AuthorizationCaseInsensitive a
+	// prefix also covers every letter-case spelling of its paths.
+	Authorization                []AuthzRule
+	AuthorizationCaseInsensitive bool
+	GroupsClaim                  string
 
 	// Logout.
 	LogoutPath           string
@@ -133,7 +135,7 @@ var configKeys = []string{
 	"session_max_age", "session_idle_timeout", "session_tokens",
 	"bearer_tokens", "bearer_audiences", "forward_token",
 	"logout_path", "logout_redirect", "allowed_redirect_hosts", "userinfo",
-	"authorization", "groups_claim", "id_token_header", "access_token_header",
+	"authorization", "authorization_case_insensitive", "groups_claim", "id_token_header", "access_token_header",
 }
 
 // Defaults for optional keys.
@@ -223,8 +225,8 @@ func parseProvider(root gjson.Result, getenv func(string) (string, bool)) (*Conf
 	if c.RedirectPath, err = optionalString(root, "redirect_path", defaultRedirectPath); err != nil {
 		return nil, err
 	}
-	if !isAbsolutePath(c.RedirectPath) {
-		return nil, configErr("redirect_path", "%q must be an absolute path without query or fragment", c.RedirectPath)
+	if _, err := configPath("redirect_path", c.RedirectPath); err != nil {
+		return nil, err
 	}
 	if c.Scopes, err = scopes(root); err != nil {
 		return nil, err
@@ -262,6 +264,9 @@ func parseProvider(root gjson.Result, getenv func(string) (string, bool)) (*Conf
 		return nil, configErr("groups_claim", "must not be empty")
 	}
 	if c.Authorization, err = parseAuthorization(root, c.GroupsClaim); err != nil {
+		return nil, err
+	}
+	if c.AuthorizationCaseInsensitive, err = optionalBool(root, "authorization_case_insensitive", false); err != nil {
 		return nil, err
 	}
 	if err := c.parseTokenHeaders(root); err != nil {
@@ -326,8 +331,11 @@ func (c *Config) parseLogoutKeys(root gjson.Result) error {
 	if c.LogoutPath, err = optionalString(root, "logout_path", defaultLogoutPath); err != nil {
 		return err
 	}
-	if !isAbsolutePath(c.LogoutPath) || c.LogoutPath == c.RedirectPath {
-		return configErr("logout_path", "%q must be an absolute path without query or fragment, other than redirect_path", c.LogoutPath)
+	if _, err := configPath("logout_path", c.LogoutPath); err != nil {
+		return err
+	}
+	if c.LogoutPath == c.RedirectPath {
+		return configErr("logout_path", "%q must differ from redirect_path", c.LogoutPath)
 	}
 	if c.AllowedRedirectHosts, err = stringList(root, "allowed_redirect_hosts"); err != nil {
 		return err

@@ -33,7 +33,7 @@ type httpContext struct {
 	p               *provider // the request's provider, chosen from its host and path
 	headers         requestHeaders
 	cookies         []oidc.Cookie
-	path            string      // :path up to '?' or '#', what path rules look at
+	path            requestPath // :path as every path decision reads it
 	cookieHeaders   int         // how many Cookie headers the client sent
 	responseCookies [][2]string // Set-Cookie headers for the upstream's response
 	lent            []string    // header values handed to the host, kept alive (see lend)
@@ -54,26 +54,26 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	if rawPath == "" || len(rawPath) > maxPathBytes {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
-	path := requestPath(rawPath)
-	h.path = path
-	if h.plugin.router.hasPrefix && !normalPath(path) {
-		// Which provider a path like "/grafana/../kubeflow" belongs to depends on who
-		// normalizes it; no provider may decide it.
+	h.path = parsePath(rawPath)
+	pv, ok := h.plugin.router.match(h.headers.get(":authority"), h.path)
+	if !ok {
+		// Which provider a path like "/grafana/../kubeflow" or "/admin;x/users" belongs to
+		// depends on who reads it; no provider may decide it.
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
-	if h.p = h.plugin.router.match(h.headers.get(":authority"), path); h.p == nil {
+	if h.p = pv; h.p == nil {
 		return h.noProvider()
 	}
 	cookieHeaders := h.headers.values("cookie")
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.p.cfg
 	switch {
-	case matchAny(cfg.SkipPaths, path):
+	case skips(cfg.SkipPaths, h.path):
 		h.p.metrics.count(metricRequestsSkipped)
 		return h.continueUpstream(nil)
-	case path == cfg.RedirectPath:
+	case h.path.raw == cfg.RedirectPath:
 		return h.callback(rawPath)
-	case path == cfg.LogoutPath:
+	case h.path.raw == cfg.LogoutPath:
 		return h.logout(rawPath)
 	}
 	now := time.Now()

@@ -79,8 +79,10 @@ func parseProviderEntry(root, entry gjson.Result, key string, getenv func(string
 		return nil, prefixKey(err, key+".")
 	}
 	prefix, err := optionalString(entry, "path_prefix", "")
-	if err == nil && entry.Get("path_prefix").Exists() && !isPathPrefix(prefix) {
-		err = configErr("path_prefix", "%q must be an absolute path in normal form, without query and without a trailing '/'", prefix)
+	if err == nil && entry.Get("path_prefix").Exists() {
+		if _, err = configPath("path_prefix", prefix); err == nil && (prefix == "/" || strings.HasSuffix(prefix, "/")) {
+			err = configErr("path_prefix", "%q must not end with '/' (and \"/\" is no prefix: leave path_prefix out)", prefix)
+		}
 	}
 	if err != nil {
 		return nil, prefixKey(err, key+".")
@@ -105,7 +107,7 @@ func parseProviderEntry(root, entry gjson.Result, key string, getenv func(string
 	c.Name, c.Hosts, c.PathPrefix = name, hosts, prefix
 	if prefix != "" {
 		for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}} {
-			if !(PathRule{Prefix: prefix}).Match(p.path) {
+			if !underPrefix(p.path, prefix, false) {
 				return nil, configErr(key+"."+p.key, "%q must be under the provider's path_prefix %q, or requests to it would reach another provider", p.path, prefix)
 			}
 		}
@@ -225,12 +227,6 @@ func isHostPattern(h string) bool {
 
 func isProviderName(s string) bool {
 	return s != "" && len(s) <= maxNameLen && s[0] != '-' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
-}
-
-// isPathPrefix accepts what a request path in normal form can start with: "/grafana",
-// "/apps/kubeflow"; not "/", which is no prefix at all.
-func isPathPrefix(p string) bool {
-	return len(p) > 1 && isAbsolutePath(p) && normalPath(p) && !strings.HasSuffix(p, "/")
 }
 
 // sealPurpose binds a sealed value to its use and to the provider that sealed it: the name,

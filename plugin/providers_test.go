@@ -79,7 +79,9 @@ func TestProvidersConfigErrors(t *testing.T) {
 		{`{` + top + `,"providers":[{"name":"a","hosts":["a.*.com"],"issuer":"` + issuerA + `","client_id":"c"}]}`, "providers[0].hosts[0]", "host name"},
 		{`{` + top + `,"providers":[{"name":"a","hosts":["a.example.com","A.example.com"],"issuer":"` + issuerA + `","client_id":"c"}]}`, "providers[0].hosts[1]", "twice"},
 		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x/../y"`) + `]}`, "providers[0].path_prefix", "normal form"},
-		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x/"`) + `]}`, "providers[0].path_prefix", "trailing"},
+		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x/"`) + `]}`, "providers[0].path_prefix", "must not end with '/'"},
+		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x;y"`) + `]}`, "providers[0].path_prefix", "';'"},
+		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/%61dmin"`) + `]}`, "providers[0].path_prefix", `write it as "/admin"`},
 		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x","redirect_path":"/cb"`) + `]}`, "providers[0].redirect_path", "under the provider's path_prefix"},
 		{`{` + top + `,"redirect_path":"/cb","providers":[` + entry(`,"path_prefix":"/x"`) + `]}`, "providers[0].redirect_path", "under"},
 		{`{` + top + `,"providers":[` + strings.Replace(entry(""), `"client_id":"c"`, `"client_id":""`, 1) + `]}`, "providers[0].client_id", "empty"},
@@ -131,14 +133,14 @@ func TestRouterPicksTheMostSpecificProvider(t *testing.T) {
 		{"[::1]:8080", "/", "any"},
 	}
 	for _, c := range cases {
-		got := r.match(c.authority, c.path)
-		if got == nil || got.cfg.Name != c.want {
+		got, ok := r.match(c.authority, parsePath(c.path))
+		if !ok || got == nil || got.cfg.Name != c.want {
 			t.Errorf("%s%s: want %s, got %+v", c.authority, c.path, c.want, got)
 		}
 	}
 	only := newRouter([]*provider{named("grafana", "", "grafana.example.com"), named("wild", "", "*.example.com")})
 	for _, authority := range []string{"example.com", "grafana.example.com.evil.net", "", "xexample.com"} {
-		if got := only.match(authority, "/"); got != nil {
+		if got, _ := only.match(authority, parsePath("/")); got != nil {
 			t.Errorf("%q: want no provider, got %s", authority, got.cfg.Name)
 		}
 	}

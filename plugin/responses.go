@@ -103,7 +103,7 @@ func (h *httpContext) unavailable() types.Action {
 // nothing says who may enter.
 func (h *httpContext) noProvider() types.Action {
 	h.plugin.metrics.count(metricNoProvider)
-	proxywasm.LogDebugf("oidc-wasm: no provider serves host %q, path %q: answering 403", h.headers.get(":authority"), h.path)
+	proxywasm.LogDebugf("oidc-wasm: no provider serves host %q, path %q: answering 403", h.headers.get(":authority"), h.path.raw)
 	if isBrowserNavigation(h.headers) {
 		return h.page(403, "Sign-in not configured", "No sign-in is configured for this site.", "", nil)
 	}

@@ -19,7 +19,7 @@ type route struct {
 // requests.
 type router struct {
 	routes     []route
-	hasPrefix  bool // some provider is chosen by path: paths must be in normal form
+	hasPrefix  bool // some provider is chosen by path: every reading of the path must agree
 	singleHost bool // one provider for every host and path: nothing to choose
 }
 
@@ -57,14 +57,35 @@ func hostKind(h string) int {
 	return 2
 }
 
-// match returns the provider for a request's :authority and path (without query), or nil.
-func (r *router) match(authority, path string) *provider {
+// match returns the provider for a request's :authority and path, nil when none serves it.
+// ok is false when the path decides and is ambiguous: not in normal form, or read by some
+// upstream under another provider's prefix than by others ("/admin;x/users" is "/admin/users"
+// to Tomcat). No provider may take such a request.
+func (r *router) match(authority string, p requestPath) (pv *provider, ok bool) {
 	if r.singleHost {
-		return r.routes[0].to
+		return r.routes[0].to, true
 	}
 	host := hostName(authority)
+	if !r.hasPrefix {
+		return r.matchReading(host, ""), true
+	}
+	if !p.normal {
+		return nil, false
+	}
+	pv = r.matchReading(host, p.readings[0])
+	for _, reading := range p.readings[1:] {
+		if r.matchReading(host, reading) != pv {
+			return nil, false
+		}
+	}
+	return pv, true
+}
+
+// matchReading returns the provider of the most specific route for host and one reading of
+// the path.
+func (r *router) matchReading(host, path string) *provider {
 	for _, rt := range r.routes {
-		if rt.matchesHost(host) && (rt.prefix == "" || (PathRule{Prefix: rt.prefix}).Match(path)) {
+		if rt.matchesHost(host) && (rt.prefix == "" || underPrefix(path, rt.prefix, false)) {
 			return rt.to
 		}
 	}
