@@ -70,7 +70,7 @@ func (g *gateway) loadMetadata() {
 // login runs a browser login through the IdP's form and returns the session Cookie header.
 func (g *gateway) login(path string, atIdP func(b *testidp.Browser, authURL string) (string, error)) string {
 	g.t.Helper()
-	return g.loginAt("app.example.com", path, g.issuer, "_oidc_session", atIdP)
+	return g.loginAt("app.example.com", path, g.issuer, "__Host-oidc_session", atIdP)
 }
 
 // loginAt logs in on host through issuer, with the provider's cookie name.
@@ -159,8 +159,8 @@ func TestLoginThroughDex(t *testing.T) {
 			// A callback with a state that is not this browser's: 4xx, no exchange.
 			id, _ = g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged"))
 			start, _ := g.Request(wasmhost.BrowserGet("/"))
-			state := wasmhost.CookieValue(g.Reply(start).SetCookies()["_oidc_session_state"])
-			wrong, _ := g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged", [2]string{"cookie", "_oidc_session_state=" + state}))
+			state := wasmhost.CookieValue(g.Reply(start).SetCookies()["__Host-oidc_session_state"])
+			wrong, _ := g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged", [2]string{"cookie", "__Host-oidc_session_state=" + state}))
 			for _, cid := range []uint32{id, wrong} {
 				if r := g.Reply(cid); r == nil || r.Status < 400 || r.Status > 499 || g.HasPending(cid) {
 					t.Errorf("wrong state: want 4xx without a token call, got %+v", r)

@@ -152,8 +152,8 @@ func (g *gateway) refreshed(session string) string {
 	}
 	g.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
 	for _, kv := range g.GetCurrentResponseHeaders(id) {
-		if kv[0] == "set-cookie" && strings.HasPrefix(kv[1], "_oidc_session=") {
-			return "_oidc_session=" + wasmhost.CookieValue(kv[1])
+		if kv[0] == "set-cookie" && strings.HasPrefix(kv[1], "__Host-oidc_session=") {
+			return "__Host-oidc_session=" + wasmhost.CookieValue(kv[1])
 		}
 	}
 	g.t.Fatal("no renewed session cookie on the response")

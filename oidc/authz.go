@@ -15,8 +15,8 @@ import (
 //     text) equals Equals;
 //   - Claim with Contains: the claim is an array holding Contains, or a string equal to it.
 //
-// Email conditions require email_verified to be true: an IdP that lets users type any
-// address must not grant them a domain (oauth2-proxy CVE-2026-40574 class).
+// Email conditions require the email to be verified (see EmailTrust): an IdP that lets users
+// type any address must not grant them a domain (oauth2-proxy CVE-2026-40574 class).
 type Condition struct {
 	EmailDomain string
 	Email       string
@@ -25,13 +25,40 @@ type Condition struct {
 	Claim       string
 	Equals      string
 	Contains    string
+	EmailTrust  EmailTrust
+}
+
+// EmailTrust says when the email claim names the user. By default only an email the IdP
+// marks verified ("email_verified": true, the JSON value) does: with an IdP that accepts
+// self-registration without proof, anyone could otherwise be ceo@example.com to every rule
+// and every app.
+type EmailTrust struct {
+	// AssumeVerified takes the IdP's word for every address it asserts when it sends no
+	// email_verified at all (Entra ID, whose work accounts carry addresses the tenant
+	// manages). An explicit email_verified that is not true still means unverified.
+	AssumeVerified bool
+}
+
+// VerifiedEmail returns the email of a verified claims object when the trust admits it.
+func (t EmailTrust) VerifiedEmail(claims []byte) (string, bool) {
+	email := gjson.GetBytes(claims, "email")
+	if email.Type != gjson.String {
+		return "", false
+	}
+	switch verified := gjson.GetBytes(claims, "email_verified"); {
+	case verified.Type == gjson.True:
+		return email.Str, true
+	case !verified.Exists() && t.AssumeVerified:
+		return email.Str, true
+	}
+	return "", false
 }
 
 // Allows reports whether claims (a verified JSON object) satisfy the condition.
 func (c Condition) Allows(claims []byte) bool {
 	switch {
 	case c.EmailDomain != "" || c.Email != "":
-		email, ok := verifiedEmail(claims)
+		email, ok := c.EmailTrust.VerifiedEmail(claims)
 		if !ok {
 			return false
 		}
@@ -73,14 +100,6 @@ func holds(v gjson.Result, want string) bool {
 		})
 	}
 	return found
-}
-
-func verifiedEmail(claims []byte) (string, bool) {
-	email := gjson.GetBytes(claims, "email")
-	if email.Type != gjson.String || gjson.GetBytes(claims, "email_verified").Type != gjson.True {
-		return "", false
-	}
-	return email.Str, true
 }
 
 // ParseEmail splits an address into local part and domain, strictly: exactly one '@',

@@ -62,7 +62,7 @@ func (h *httpContext) forbidden() types.Action {
 	return h.apiError(403, "access_denied", "this account may not use this resource", nil)
 }
 
-func parseAuthorization(root gjson.Result, groupsClaim string) ([]AuthzRule, error) {
+func parseAuthorization(root gjson.Result, groupsClaim string, trust oidc.EmailTrust) ([]AuthzRule, error) {
 	v := root.Get("authorization")
 	if !v.Exists() {
 		return nil, nil
@@ -88,7 +88,7 @@ func parseAuthorization(root gjson.Result, groupsClaim string) ([]AuthzRule, err
 				}
 				rule.PathPrefix, err = configPath(field, val.Str)
 			case "allow":
-				rule.Allow, err = parseConditions(val, field, groupsClaim)
+				rule.Allow, err = parseConditions(val, field, groupsClaim, trust)
 			default:
 				err = configErr(field, `unknown key (use "path_prefix" and "allow")`)
 			}
@@ -110,7 +110,7 @@ var conditionShapes = map[string]bool{
 	"email_domain": true, "email": true, "group": true, "claim+equals": true, "claim+contains": true,
 }
 
-func parseConditions(v gjson.Result, key, groupsClaim string) ([]oidc.Condition, error) {
+func parseConditions(v gjson.Result, key, groupsClaim string, trust oidc.EmailTrust) ([]oidc.Condition, error) {
 	if !v.IsArray() {
 		return nil, configErr(key, "must be an array of conditions")
 	}
@@ -132,7 +132,7 @@ func parseConditions(v gjson.Result, key, groupsClaim string) ([]oidc.Condition,
 		}
 		out = append(out, oidc.Condition{
 			EmailDomain: fields["email_domain"], Email: fields["email"], Group: fields["group"], GroupsClaim: groupsClaim,
-			Claim: fields["claim"], Equals: fields["equals"], Contains: fields["contains"],
+			Claim: fields["claim"], Equals: fields["equals"], Contains: fields["contains"], EmailTrust: trust,
 		})
 	}
 	return out, nil

@@ -34,7 +34,8 @@ func (h *httpContext) bearerToken() (token string, present bool) {
 }
 
 // bearer authenticates a request by its bearer JWT: signature by the IdP's keys, issuer,
-// expiry, one of bearer_audiences. A token seen before is served from the per-VM cache
+// expiry, one of bearer_audiences, and no nonce (an interactive login's ID token, such as the
+// one a session forwards to apps, is no API credential) unless bearer_accept_login_tokens. A token seen before is served from the per-VM cache
 // until it expires; signature checks cost about a millisecond in a TinyGo module.
 func (h *httpContext) bearer(token string, refetched bool) types.Action {
 	now := time.Now()
@@ -42,7 +43,8 @@ func (h *httpContext) bearer(token string, refetched bool) types.Action {
 		return h.continueWithBearer(id)
 	}
 	cfg := h.p.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Keys: h.p.idp.keys, Skew: idTokenSkew}
+	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Keys: h.p.idp.keys, Skew: idTokenSkew,
+		AcceptLoginTokens: cfg.BearerAcceptLoginTokens}
 	tok, err := v.Verify(token, now)
 	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.p.requestKeyRefresh() {
 		retry := func() types.Action { return h.bearer(token, true) }

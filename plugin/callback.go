@@ -39,8 +39,8 @@ func (h *httpContext) callback(rawPath string) types.Action {
 		h.p.metrics.count(metricLoginFailedBadCallback)
 		return h.loginFailed(400, "The login callback is malformed.")
 	}
-	state, ok := h.loginState()
-	if !ok || !oidc.EqualSecret(cb.State, state.State) {
+	state, ok := h.loginState(cb.State)
+	if !ok {
 		h.p.metrics.count(metricLoginFailedBadState)
 		return h.loginFailed(400, "The login state is missing, expired or does not match. Logins time out after 10 minutes and work in one tab at a time.")
 	}
@@ -51,22 +51,22 @@ func (h *httpContext) callback(rawPath string) types.Action {
 	return h.whenReady(func() types.Action { return h.exchange(cb.Code, redirectURI, state) })
 }
 
-// loginState opens the state cookie. Duplicates with different values are ambiguous and
-// refused, like any cookie that fails to open.
-func (h *httpContext) loginState() (*oidc.LoginState, bool) {
-	sealed, ok, _ := oidc.CookieValue(h.cookies, h.p.cfg.StateCookieName())
-	if !ok {
-		return nil, false
+// loginState returns the login this browser started whose state the callback carries. Each
+// value of the state cookie is tried (a sibling subdomain may have planted one next to the
+// browser's own, which this host cannot clear): only one this provider sealed, unexpired,
+// holding exactly the callback's state, counts.
+func (h *httpContext) loginState(callbackState string) (*oidc.LoginState, bool) {
+	for _, sealed := range oidc.CookieValues(h.cookies, h.p.cfg.StateCookieName()) {
+		plain, err := h.p.sealer.Open(h.p.purposeState, sealed, time.Now())
+		if err != nil {
+			continue
+		}
+		var st oidc.LoginState
+		if st.UnmarshalBinary(plain) == nil && oidc.EqualSecret(callbackState, st.State) {
+			return &st, true
+		}
 	}
-	plain, err := h.p.sealer.Open(h.p.purposeState, sealed, time.Now())
-	if err != nil {
-		return nil, false
-	}
-	var st oidc.LoginState
-	if err := st.UnmarshalBinary(plain); err != nil {
-		return nil, false
-	}
-	return &st, true
+	return nil, false
 }
 
 // exchange trades the code for tokens at the token endpoint, then verifies the ID token.

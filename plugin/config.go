@@ -26,18 +26,23 @@ type Config struct {
 	Hosts      []string // exact host names, "*.<domain>" or "*", lower-case, without port
 	PathPrefix string   // "" for every path
 
-	Issuer          string
-	Cluster         string
-	ClientID        string
-	ClientSecret    string
-	CookieSecret    []byte
-	CookieName      string
-	CookieSecure    bool
-	RedirectPath    string
-	Scopes          []string
-	SkipPaths       []PathRule
-	ClaimsToHeaders []HeaderClaim
-	Timeout         time.Duration
+	Issuer       string
+	Cluster      string
+	ClientID     string
+	ClientSecret string
+	CookieSecret []byte
+	CookieName   string
+	CookieSecure bool
+	// LegacyCookieName is the session cookie name releases before __Host- names used (see
+	// defaultCookieName); sessions under it, sealed before the name was bound into sealed
+	// data, are still read for one release and moved to CookieName, so nobody is logged out
+	// by the upgrade. It is CookieName when the name did not change.
+	LegacyCookieName string
+	RedirectPath     string
+	Scopes           []string
+	SkipPaths        []PathRule
+	ClaimsToHeaders  []HeaderClaim
+	Timeout          time.Duration
 
 	// Sessions over time.
 	SessionMaxAge      time.Duration // absolute lifetime from login
@@ -45,9 +50,10 @@ type Config struct {
 	SessionTokens      bool          // keep ID, access and refresh tokens in the session
 
 	// API clients.
-	BearerTokens    bool
-	BearerAudiences []string
-	ForwardToken    string // "", "id_token" or "access_token"
+	BearerTokens            bool
+	BearerAudiences         []string
+	BearerAcceptLoginTokens bool   // accept ID tokens of interactive logins (with a nonce) as bearer tokens
+	ForwardToken            string // "", "id_token" or "access_token"
 
 	// Userinfo: merge the userinfo endpoint's claims into the session at login.
 	Userinfo bool
@@ -61,6 +67,10 @@ type Config struct {
 	Authorization                []AuthzRule
 	AuthorizationCaseInsensitive bool
 	GroupsClaim                  string
+
+	// EmailTrust says when the email claim names the user, for email conditions and for
+	// headers mapped from it.
+	EmailTrust oidc.EmailTrust
 
 	// Logout.
 	LogoutPath           string
@@ -133,20 +143,25 @@ var configKeys = []string{
 	"cookie_secret", "cookie_secret_env", "cookie_name", "cookie_secure",
 	"redirect_path", "scopes", "skip_paths", "claims_to_headers", "timeout_ms",
 	"session_max_age", "session_idle_timeout", "session_tokens",
-	"bearer_tokens", "bearer_audiences", "forward_token",
+	"bearer_tokens", "bearer_audiences", "bearer_accept_login_tokens", "forward_token",
 	"logout_path", "logout_redirect", "allowed_redirect_hosts", "userinfo",
-	"authorization", "authorization_case_insensitive", "groups_claim", "id_token_header", "access_token_header",
+	"authorization", "authorization_case_insensitive", "assume_email_verified", "groups_claim", "id_token_header", "access_token_header",
 }
 
 // Defaults for optional keys.
 const (
 	defaultRedirectPath = "/oauth2/callback"
-	defaultCookieName   = "_oidc_session"
-	defaultTimeoutMS    = 5000
-	maxTimeoutMS        = 60000
-	defaultLogoutPath   = "/oauth2/logout"
-	defaultMaxAgeS      = 24 * 3600
-	maxSessionAgeS      = 365 * 24 * 3600
+	// defaultCookieName is the session cookie over HTTPS. The __Host- prefix makes browsers
+	// refuse the cookie unless it is Secure, Path=/ and host-only, so a sibling subdomain
+	// cannot plant one (cookie tossing). Plain-HTTP sites cannot use it and keep
+	// legacyCookieName, the name of earlier releases.
+	defaultCookieName = "__Host-oidc_session"
+	legacyCookieName  = "_oidc_session"
+	defaultTimeoutMS  = 5000
+	maxTimeoutMS      = 60000
+	defaultLogoutPath = "/oauth2/logout"
+	defaultMaxAgeS    = 24 * 3600
+	maxSessionAgeS    = 365 * 24 * 3600
 )
 
 var (
@@ -213,13 +228,10 @@ func parseProvider(root gjson.Result, getenv func(string) (string, bool)) (*Conf
 	if c.CookieSecret, err = cookieSecret(root, getenv); err != nil {
 		return nil, err
 	}
-	if c.CookieName, err = optionalString(root, "cookie_name", defaultCookieName); err != nil {
+	if c.CookieSecure, err = optionalBool(root, "cookie_secure", true); err != nil {
 		return nil, err
 	}
-	if !isCookieName(c.CookieName) {
-		return nil, configErr("cookie_name", "%q is not a valid cookie name (letters, digits, '_' and '-' only)", c.CookieName)
-	}
-	if c.CookieSecure, err = optionalBool(root, "cookie_secure", true); err != nil {
+	if err := c.parseCookieName(root); err != nil {
 		return nil, err
 	}
 	if c.RedirectPath, err = optionalString(root, "redirect_path", defaultRedirectPath); err != nil {
@@ -263,7 +275,10 @@ func parseProvider(root gjson.Result, getenv func(string) (string, bool)) (*Conf
 	if c.GroupsClaim == "" {
 		return nil, configErr("groups_claim", "must not be empty")
 	}
-	if c.Authorization, err = parseAuthorization(root, c.GroupsClaim); err != nil {
+	if c.EmailTrust.AssumeVerified, err = optionalBool(root, "assume_email_verified", false); err != nil {
+		return nil, err
+	}
+	if c.Authorization, err = parseAuthorization(root, c.GroupsClaim, c.EmailTrust); err != nil {
 		return nil, err
 	}
 	if c.AuthorizationCaseInsensitive, err = optionalBool(root, "authorization_case_insensitive", false); err != nil {
@@ -273,6 +288,32 @@ func parseProvider(root gjson.Result, getenv func(string) (string, bool)) (*Conf
 		return nil, err
 	}
 	return c, nil
+}
+
+// parseCookieName reads cookie_name, or picks the default for cookie_secure; a name with a
+// __Host- or __Secure- prefix (any case: browsers compare it so) needs cookie_secure, or
+// browsers would drop every cookie and no login could complete.
+func (c *Config) parseCookieName(root gjson.Result) error {
+	def := legacyCookieName
+	if c.CookieSecure {
+		def = defaultCookieName
+	}
+	var err error
+	if c.CookieName, err = optionalString(root, "cookie_name", def); err != nil {
+		return err
+	}
+	c.LegacyCookieName = c.CookieName
+	if c.CookieName == defaultCookieName {
+		c.LegacyCookieName = legacyCookieName
+	}
+	if !isCookieName(c.CookieName) {
+		return configErr("cookie_name", "%q is not a valid cookie name (letters, digits, '_' and '-' only)", c.CookieName)
+	}
+	lower := strings.ToLower(c.CookieName)
+	if (strings.HasPrefix(lower, "__host-") || strings.HasPrefix(lower, "__secure-")) && !c.CookieSecure {
+		return configErr("cookie_name", "%q: browsers only keep __Host- and __Secure- cookies with Secure; set cookie_secure to true or choose another name", c.CookieName)
+	}
+	return nil
 }
 
 func (c *Config) parseSessionKeys(root gjson.Result) error {
@@ -311,6 +352,9 @@ func (c *Config) parseBearerKeys(root gjson.Result) error {
 	}
 	if len(c.BearerAudiences) == 0 {
 		return configErr("bearer_audiences", "must list at least one audience (or set bearer_tokens to false)")
+	}
+	if c.BearerAcceptLoginTokens, err = optionalBool(root, "bearer_accept_login_tokens", false); err != nil {
+		return err
 	}
 	if c.ForwardToken, err = optionalString(root, "forward_token", ""); err != nil {
 		return err

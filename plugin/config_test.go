@@ -30,7 +30,7 @@ func parseOne(t *testing.T, config string, getenv func(string) (string, bool)) *
 func TestConfigDefaults(t *testing.T) {
 	c := parseOne(t, testConfig(""), noEnv)
 	if c.Cluster != "outbound|443||idp.example.com" || c.RedirectPath != "/oauth2/callback" || c.Timeout != 5*time.Second ||
-		strings.Join(c.Scopes, " ") != "openid profile email" || !c.CookieSecure || c.CookieName != "_oidc_session" {
+		strings.Join(c.Scopes, " ") != "openid profile email" || !c.CookieSecure || c.CookieName != "__Host-oidc_session" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if len(c.ClaimsToHeaders) != 2 || c.ClaimsToHeaders[0].Header != "x-auth-request-email" || c.ClaimsToHeaders[0].Claim != "email" ||

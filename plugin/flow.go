@@ -38,6 +38,7 @@ type httpContext struct {
 	responseCookies [][2]string // Set-Cookie headers for the upstream's response
 	lent            []string    // header values handed to the host, kept alive (see lend)
 	identity        *identity   // the identity whose header values were handed to the host
+	replied         bool        // the plugin answered with a local response
 	done            bool
 }
 

@@ -125,13 +125,31 @@ func (h *httpContext) lend(v string) string {
 }
 
 // ownsCookie reports whether a cookie belongs to this provider: the session cookie, its
-// chunks ("name_0", "name_1", ...), and the login state cookie.
+// chunks ("name_0", "name_1", ...), and the login state cookie, under the current and the
+// legacy name.
 func (c *Config) ownsCookie(name string) bool {
-	if name == c.CookieName || name == c.StateCookieName() {
+	return ownedBy(name, c.CookieName, false) || ownedBy(name, c.LegacyCookieName, false)
+}
+
+// ownsCookieAnyCase is ownsCookie with ASCII case ignored: what an upstream must not set,
+// since browsers treat the __Host- prefix without regard to case.
+func (c *Config) ownsCookieAnyCase(name string) bool {
+	return ownedBy(name, c.CookieName, true) || ownedBy(name, c.LegacyCookieName, true)
+}
+
+// ownedBy reports whether name is base, a chunk of it or its state cookie.
+func ownedBy(name, base string, fold bool) bool {
+	if len(name) <= len(base) {
+		return name == base || fold && equalFoldASCII(name, base)
+	}
+	if head := name[:len(base)]; head != base && !(fold && equalFoldASCII(head, base)) || name[len(base)] != '_' {
+		return false
+	}
+	rest := name[len(base)+1:]
+	if rest == "state" || fold && equalFoldASCII(rest, "state") {
 		return true
 	}
-	rest, ok := strings.CutPrefix(name, c.CookieName+"_")
-	if !ok || rest == "" || len(rest) > 2 {
+	if rest == "" || len(rest) > 2 {
 		return false
 	}
 	for i := 0; i < len(rest); i++ {
@@ -146,6 +164,16 @@ func (c *Config) ownsCookie(name string) bool {
 func (p *pluginContext) ownsCookie(name string) bool {
 	for _, pv := range p.providers {
 		if pv.cfg.ownsCookie(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownsCookieAnyCase reports whether a cookie, in any letter case, belongs to any provider.
+func (p *pluginContext) ownsCookieAnyCase(name string) bool {
+	for _, pv := range p.providers {
+		if pv.cfg.ownsCookieAnyCase(name) {
 			return true
 		}
 	}

@@ -40,12 +40,14 @@ type pluginContext struct {
 type provider struct {
 	cfg            *Config
 	sealer         *oidc.Sealer
-	purposeSession string // sealed-data purposes bound to this provider (sealPurpose)
+	purposeSession string // sealed-data purposes bound to this provider and cookie (sealPurpose)
 	purposeState   string
-	metrics        *metrics
-	idp            idpState
-	waiting        map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
-	order          []uint32           // waiting ids in arrival order, so they resume first come first served
+	// purposeLegacySession opens sessions of the legacy cookie name (Config.LegacyCookieName).
+	purposeLegacySession string
+	metrics              *metrics
+	idp                  idpState
+	waiting              map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
+	order                []uint32           // waiting ids in arrival order, so they resume first come first served
 
 	tokens     *fifoCache[*identity]       // identities of verified bearer tokens
 	sessions   *fifoCache[*cachedSession]  // opened session cookies (see sessioncache.go)
@@ -58,15 +60,16 @@ func newProvider(cfg *Config, m *metrics) (*provider, error) {
 		return nil, err
 	}
 	return &provider{
-		cfg:            cfg,
-		sealer:         sealer,
-		purposeSession: sealPurpose(oidc.PurposeSession, cfg),
-		purposeState:   sealPurpose(oidc.PurposeState, cfg),
-		metrics:        m,
-		waiting:        map[uint32]*waiter{},
-		tokens:         newFIFOCache[*identity](maxCachedTokens),
-		sessions:       newFIFOCache[*cachedSession](maxCachedSessions),
-		refreshing:     map[[32]byte]*refreshFlight{},
+		cfg:                  cfg,
+		sealer:               sealer,
+		purposeSession:       sealPurpose(oidc.PurposeSession, cfg, cfg.CookieName),
+		purposeState:         sealPurpose(oidc.PurposeState, cfg, cfg.StateCookieName()),
+		purposeLegacySession: sealPurpose(oidc.PurposeSession, cfg, ""),
+		metrics:              m,
+		waiting:              map[uint32]*waiter{},
+		tokens:               newFIFOCache[*identity](maxCachedTokens),
+		sessions:             newFIFOCache[*cachedSession](maxCachedSessions),
+		refreshing:           map[[32]byte]*refreshFlight{},
 	}, nil
 }
 

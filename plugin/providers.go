@@ -87,7 +87,7 @@ func parseProviderEntry(root, entry gjson.Result, key string, getenv func(string
 	if err != nil {
 		return nil, prefixKey(err, key+".")
 	}
-	defaults := map[string]string{"cookie_name": "_oidc_session_" + name}
+	defaults := map[string]string{}
 	if prefix != "" {
 		defaults["redirect_path"] = prefix + defaultRedirectPath
 		defaults["logout_path"] = prefix + defaultLogoutPath
@@ -105,6 +105,11 @@ func parseProviderEntry(root, entry gjson.Result, key string, getenv func(string
 		return nil, err
 	}
 	c.Name, c.Hosts, c.PathPrefix = name, hosts, prefix
+	if !entry.Get("cookie_name").Exists() && !root.Get("cookie_name").Exists() {
+		// Each provider's default names end in its name: "__Host-oidc_session_grafana".
+		c.CookieName += "_" + name
+		c.LegacyCookieName += "_" + name
+	}
 	if prefix != "" {
 		for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}} {
 			if !underPrefix(p.path, prefix, false) {
@@ -141,7 +146,7 @@ func mergeProvider(root, entry gjson.Result, defaults map[string]string) string 
 		}
 		return true
 	})
-	for _, k := range []string{"cookie_name", "redirect_path", "logout_path"} {
+	for _, k := range []string{"redirect_path", "logout_path"} {
 		if v, ok := defaults[k]; ok && !entry.Get(k).Exists() && !root.Get(k).Exists() {
 			add(strconv.Quote(k), strconv.Quote(v))
 		}
@@ -158,7 +163,7 @@ func checkAgainstEarlier(c *Config, earlier []*Config, key string) error {
 		if c.Name == e.Name {
 			return configErr(key+".name", "%q is already the name of another provider", c.Name)
 		}
-		if e.ownsCookie(c.CookieName) || c.ownsCookie(e.CookieName) {
+		if e.ownsCookie(c.CookieName) || c.ownsCookie(e.CookieName) || e.ownsCookie(c.LegacyCookieName) || c.ownsCookie(e.LegacyCookieName) {
 			return configErr(key+".cookie_name", "%q overlaps provider %q's cookies (%q, its chunks and state): each provider needs its own", c.CookieName, e.Name, e.CookieName)
 		}
 		if c.PathPrefix != e.PathPrefix {
@@ -229,14 +234,21 @@ func isProviderName(s string) bool {
 	return s != "" && len(s) <= maxNameLen && s[0] != '-' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
 }
 
-// sealPurpose binds a sealed value to its use and to the provider that sealed it: the name,
-// the issuer and the client, each length-prefixed so no two providers share a purpose. A
-// session or login state of one provider fails to open for any other, and a provider
-// repointed at another issuer or client drops the sessions it issued before.
-func sealPurpose(purpose string, c *Config) string {
+// sealPurpose binds a sealed value to its use, to the provider that sealed it (the name, the
+// issuer and the client) and to the cookie it is issued in, each length-prefixed so no two
+// share a purpose. A session or login state of one provider fails to open for any other, a
+// provider repointed at another issuer or client drops the sessions it issued before, and a
+// value moved to another cookie name does not open there: a session issued as
+// __Host-oidc_session cannot be planted as the legacy _oidc_session, which a sibling
+// subdomain can set. cookie is "" for the purposes of releases before the name was bound.
+func sealPurpose(purpose string, c *Config, cookie string) string {
 	var b strings.Builder
 	b.WriteString(purpose)
-	for _, part := range []string{c.Name, c.Issuer, c.ClientID} {
+	parts := []string{c.Name, c.Issuer, c.ClientID}
+	if cookie != "" {
+		parts = append(parts, cookie)
+	}
+	for _, part := range parts {
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(len(part)))
 		b.WriteByte(':')

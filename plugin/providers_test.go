@@ -37,7 +37,7 @@ func TestProvidersConfig(t *testing.T) {
 		t.Fatalf("%d providers", len(cfgs))
 	}
 	g, k, a := cfgs[0], cfgs[1], cfgs[2]
-	if g.Name != "grafana" || g.CookieName != "_oidc_session_grafana" || g.RedirectPath != "/oauth2/callback" ||
+	if g.Name != "grafana" || g.CookieName != "__Host-oidc_session_grafana" || g.RedirectPath != "/oauth2/callback" ||
 		g.ClientSecret != testSecret || len(g.CookieSecret) != 32 || g.Cluster != "outbound|443||idp-a.example.net" {
 		t.Errorf("grafana: %+v", g)
 	}
@@ -221,9 +221,9 @@ func TestProvidersOnOneGateway(t *testing.T) {
 		a.claims["email"] = "alice@a.example"
 		serveAll(t, h, a, b)
 
-		grafana := providerLogin(t, h, a, "grafana.example.com", "/d/1", "_oidc_session_grafana", "/oauth2/callback")
-		kubeflow := providerLogin(t, h, b, "kf.example.com", "/", "_oidc_session_kubeflow", "/oauth2/callback")
-		admin := providerLogin(t, h, b, "grafana.example.com", "/admin/users", "_oidc_session_admin", "/admin/oauth2/callback")
+		grafana := providerLogin(t, h, a, "grafana.example.com", "/d/1", "__Host-oidc_session_grafana", "/oauth2/callback")
+		kubeflow := providerLogin(t, h, b, "kf.example.com", "/", "__Host-oidc_session_kubeflow", "/oauth2/callback")
+		admin := providerLogin(t, h, b, "grafana.example.com", "/admin/users", "__Host-oidc_session_admin", "/admin/oauth2/callback")
 
 		// Each session works where it was issued, with its provider's headers.
 		id, action := h.Request(onHost("grafana.example.com", wasmhost.APIGet("/d/1", [2]string{"cookie", grafana + "; " + admin + "; theme=dark"})))
@@ -248,10 +248,10 @@ func TestProvidersOnOneGateway(t *testing.T) {
 		// Sessions moved to another provider's cookie name, on its host or path, do not open.
 		value := func(c string) string { _, v, _ := strings.Cut(c, "="); return v }
 		for _, tossed := range []struct{ host, path, cookie string }{
-			{"kf.example.com", "/", "_oidc_session_kubeflow=" + value(grafana)},
-			{"grafana.example.com", "/admin/users", "_oidc_session_admin=" + value(grafana)},
-			{"grafana.example.com", "/admin/users", "_oidc_session_admin=" + value(kubeflow)},
-			{"grafana.example.com", "/", "_oidc_session_grafana=" + value(admin)},
+			{"kf.example.com", "/", "__Host-oidc_session_kubeflow=" + value(grafana)},
+			{"grafana.example.com", "/admin/users", "__Host-oidc_session_admin=" + value(grafana)},
+			{"grafana.example.com", "/admin/users", "__Host-oidc_session_admin=" + value(kubeflow)},
+			{"grafana.example.com", "/", "__Host-oidc_session_grafana=" + value(admin)},
 			{"grafana.example.com", "/admin/users", grafana},
 		} {
 			id, _ := h.Request(onHost(tossed.host, wasmhost.APIGet(tossed.path, [2]string{"cookie", tossed.cookie})))
@@ -263,10 +263,10 @@ func TestProvidersOnOneGateway(t *testing.T) {
 		// A login state started at one provider does not complete at another.
 		id, _ = h.Request(onHost("grafana.example.com", wasmhost.BrowserGet("/")))
 		r := h.Reply(id)
-		state := wasmhost.CookieValue(r.SetCookies()["_oidc_session_grafana_state"])
+		state := wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session_grafana_state"])
 		q := wasmhost.Query(t, r.Header("location"))
 		id, _ = h.Request(onHost("kf.example.com", wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-			[2]string{"cookie", "_oidc_session_kubeflow_state=" + state})))
+			[2]string{"cookie", "__Host-oidc_session_kubeflow_state=" + state})))
 		if r := h.Reply(id); r == nil || r.Status != 400 || h.HasPending(id) {
 			t.Errorf("state of grafana at kubeflow's callback: want 400 and no token call, got %+v", r)
 		}

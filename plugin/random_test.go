@@ -33,11 +33,11 @@ func randomRequest(r *rand.Rand, validSession string) [][2]string {
 	}
 	for i := r.IntN(6); i > 0; i-- {
 		h = append(h, [2]string{"cookie", pick(
-			"_oidc_session="+junk(r.IntN(200)),
-			"_oidc_session="+validSession[:r.IntN(len(validSession)+1)],
-			"_oidc_session_0="+junk(50)+"; _oidc_session_1="+junk(50),
-			"_oidc_session_state="+junk(100),
-			"a=b; _oidc_session; =; ;;",
+			"__Host-oidc_session="+junk(r.IntN(200)),
+			"__Host-oidc_session="+validSession[:r.IntN(len(validSession)+1)],
+			"__Host-oidc_session_0="+junk(50)+"; __Host-oidc_session_1="+junk(50),
+			"__Host-oidc_session_state="+junk(100),
+			"a=b; __Host-oidc_session; =; ;;",
 			strings.Repeat("x=y; ", 300),
 			junk(r.IntN(300)),
 		)})
@@ -79,7 +79,7 @@ func TestRandomRequestsNeverPanicOrPass(t *testing.T) {
 				t.Fatalf("request %d passed without a valid session: %q -> %v", i, headers, up)
 			}
 			for _, c := range up["cookie"] {
-				if strings.Contains(c, "_oidc_session") {
+				if strings.Contains(c, "__Host-oidc_session") {
 					t.Fatalf("request %d: the plugin's cookie reached upstream: %q", i, c)
 				}
 			}

@@ -170,8 +170,8 @@ func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 // previous claims and asks for the new keys: a key rotation must not log anyone out.
 func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (ended bool) {
 	cfg := p.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: []string{cfg.ClientID}, Keys: p.idp.keys, Skew: idTokenSkew}
-	tok, err := v.Verify(raw, now)
+	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Keys: p.idp.keys, Skew: idTokenSkew}
+	tok, err := v.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
 		p.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")

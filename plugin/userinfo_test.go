@@ -21,7 +21,7 @@ func TestUserinfoMergedAtLogin(t *testing.T) {
 			t.Helper()
 			q, state := startLogin(t, h)
 			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-				[2]string{"cookie", "_oidc_session_state=" + state}))
+				[2]string{"cookie", "__Host-oidc_session_state=" + state}))
 			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
 			info := h.OnePending(id)
 			if info.URL() != testIssuer+"/userinfo" || info.Headers["authorization"] != "Bearer at-1" {
@@ -34,7 +34,7 @@ func TestUserinfoMergedAtLogin(t *testing.T) {
 		if r == nil || r.Status != 302 {
 			t.Fatalf("login with userinfo: want 302, got %+v", r)
 		}
-		id, _ := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "_oidc_session=" + wasmhost.CookieValue(r.SetCookies()["_oidc_session"])}))
+		id, _ := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "__Host-oidc_session=" + wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session"])}))
 		up := h.Upstream(id)
 		if got := up["x-team"]; len(got) != 1 || got[0] != "blue" {
 			t.Errorf("x-team = %q, want the userinfo claim", got)
@@ -47,7 +47,7 @@ func TestUserinfoMergedAtLogin(t *testing.T) {
 			body   string
 			want   uint32
 		}{{200, `{"sub":"mallory","team":"admins"}`, 502}, {0, "", 503}, {401, `{"error":"invalid_token"}`, 502}} {
-			if r := login(bad.status, bad.body); r == nil || r.Status != bad.want || r.SetCookies()["_oidc_session"] != "" {
+			if r := login(bad.status, bad.body); r == nil || r.Status != bad.want || r.SetCookies()["__Host-oidc_session"] != "" {
 				t.Errorf("userinfo %d %s: want %d without a session, got %+v", bad.status, bad.body, bad.want, r)
 			}
 		}
