@@ -1,7 +1,8 @@
-// Package testidp runs a real Dex identity provider and plays the parts the tests cannot get
-// from Dex: the user's browser (Browser) and Envoy's HTTP client for DispatchHttpCall
-// (Forward). The end-to-end tests use it through StartDex; the local demo (examples/demo)
-// through LaunchDex and Forward. The plugin module never imports it.
+// Package testidp runs real identity providers (Dex, node oidc-provider, Ory Hydra) and plays
+// the parts the tests cannot get from them: the user's browser (Browser), Hydra's login,
+// consent and logout apps, and Envoy's HTTP client for DispatchHttpCall (Forward). The
+// end-to-end tests use it through StartDex, StartOIDCProvider and StartHydra; the local demo
+// (examples/demo) through LaunchDex and Forward. The plugin module never imports it.
 package testidp
 
 import (
