@@ -26,6 +26,9 @@ type gateway struct {
 	t        *testing.T
 	clusters map[string]idp // the IdP behind each cluster the plugin is configured with
 	issuer   string         // the issuer login expects to be sent to
+	// seen, if set, is shown every call carried to an IdP with the IdP's answer body, for
+	// tests that follow tokens the plugin holds (a refresh token's rotation).
+	seen func(c wasmhost.Callout, answer []byte)
 	*wasmhost.Host
 }
 
@@ -53,6 +56,9 @@ func (g *gateway) carry(contextID uint32) int {
 		headers, body, err := testidp.Forward(to.addr, c.Pairs, []byte(c.Body), 5*time.Second)
 		if err != nil {
 			g.t.Logf("forward failed (delivered as Envoy's failed call): %v", err)
+		}
+		if g.seen != nil {
+			g.seen(c, body)
 		}
 		g.AnswerRaw(c, headers, body)
 	})
