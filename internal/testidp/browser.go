@@ -47,24 +47,10 @@ func NewBrowser() *Browser {
 // redirect URL that leaves Dex's host (the callback carrying code and state) without requesting
 // it. Errors name the request and quote what Dex showed.
 func (b *Browser) LoginAtDex(authURL, user, password string) (callbackURL string, err error) {
-	submitted := false
-	return b.walk("login at Dex", authURL, nil, func(p *page) (string, *url.URL, url.Values, error) {
-		f := findForm(p.forms, "password")
-		if f != nil && submitted {
-			// Dex answers a wrong password with the form again, status 401.
-			return "", nil, nil, fmt.Errorf("credentials for %q rejected (status %d), login form shown again: %s", user, p.status, loginError(p.doc))
-		}
-		if err := p.wantOK(); err != nil {
-			return "", nil, nil, err
-		}
-		switch {
-		case f != nil:
-			f.fields.Set("login", user)
-			f.fields.Set("password", password)
-			submitted = true
-			return f.submit(p.url)
-		case findApproval(p.forms) != nil:
-			return findApproval(p.forms).submit(p.url)
+	// Dex answers a wrong password with the form again, status 401.
+	return b.login("login at Dex", authURL, nil, user, password, func(p *page) (string, *url.URL, url.Values, error) {
+		if approval := findApproval(p.forms); approval != nil {
+			return approval.submit(p.url)
 		}
 		link := connectorLink(p.doc)
 		if link == "" {
@@ -76,6 +62,46 @@ func (b *Browser) LoginAtDex(authURL, user, password string) (callbackURL string
 		}
 		return http.MethodGet, next, nil, nil
 	})
+}
+
+// login is walk for a login at a provider whose login form has the fields "login" and
+// "password": that form is filled with user and password and submitted; every other page
+// that answered 200 goes to other. An error page, or the login form shown again after it was
+// submitted (the provider rejected the credentials), is an error quoting the page.
+func (b *Browser) login(what, authURL string, also []string, user, password string, other func(p *page) (string, *url.URL, url.Values, error)) (string, error) {
+	submitted := false
+	return b.walk(what, authURL, also, func(p *page) (string, *url.URL, url.Values, error) {
+		f := findForm(p.forms, "password")
+		if f != nil && submitted {
+			return "", nil, nil, fmt.Errorf("credentials for %q rejected (status %d), login form shown again: %s", user, p.status, loginError(p.doc))
+		}
+		if err := p.wantOK(); err != nil {
+			return "", nil, nil, err
+		}
+		if f == nil {
+			return other(p)
+		}
+		f.fields.Set("login", user)
+		f.fields.Set("password", password)
+		submitted = true
+		return f.submit(p.url)
+	})
+}
+
+// confirmLogout answers a provider's logout confirmation page once: it submits the form that
+// has the field marker, with name=value added as the click on the confirm button adds it. Any
+// other page, or the confirmation shown twice, is an error quoting it.
+func confirmLogout(provider, marker, name, value string) func(p *page) (string, *url.URL, url.Values, error) {
+	confirmed := false
+	return func(p *page) (string, *url.URL, url.Values, error) {
+		confirm := findForm(p.forms, marker)
+		if p.status != http.StatusOK || confirm == nil || confirmed {
+			return "", nil, nil, fmt.Errorf("%s %s answered %d without leaving %s: %s", p.method, p.url, p.status, provider, snippet(p.body))
+		}
+		confirm.fields.Set(name, value)
+		confirmed = true
+		return confirm.submit(p.url)
+	}
 }
 
 // page is an answer of the provider that is not a redirect: the browser shows it.

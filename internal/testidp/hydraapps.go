@@ -165,22 +165,8 @@ func (a *hydraApps) logout(w http.ResponseWriter, r *http.Request) {
 // them (the callback with code and state, or with error when Hydra refused the request)
 // without requesting it. Rejected credentials are an error quoting the page.
 func (h *Hydra) Login(b *Browser, authURL, user, password string) (callbackURL string, err error) {
-	submitted := false
-	return b.walk("login at Hydra", authURL, []string{h.appsHost}, func(p *page) (string, *url.URL, url.Values, error) {
-		f := findForm(p.forms, "password")
-		if f != nil && submitted {
-			return "", nil, nil, fmt.Errorf("credentials for %q rejected (status %d), login form shown again: %s", user, p.status, loginError(p.doc))
-		}
-		if err := p.wantOK(); err != nil {
-			return "", nil, nil, err
-		}
-		if f == nil {
-			return "", nil, nil, fmt.Errorf("%s %s showed no login form: %s", p.method, p.url, snippet(p.body))
-		}
-		f.fields.Set("login", user)
-		f.fields.Set("password", password)
-		submitted = true
-		return f.submit(p.url)
+	return b.login("login at Hydra", authURL, []string{h.appsHost}, user, password, func(p *page) (string, *url.URL, url.Values, error) {
+		return "", nil, nil, fmt.Errorf("%s %s showed no login form: %s", p.method, p.url, snippet(p.body))
 	})
 }
 
@@ -191,14 +177,5 @@ func (h *Hydra) Login(b *Browser, authURL, user, password string) (callbackURL s
 // the hint it skips the logout app and redirects at once, which is no error. A logout that
 // ends on a page (Hydra refused the request) is an error quoting it.
 func (h *Hydra) Logout(b *Browser, endSessionURL string) (postLogoutURL string, err error) {
-	confirmed := false
-	return b.walk("logout at Hydra", endSessionURL, []string{h.appsHost}, func(p *page) (string, *url.URL, url.Values, error) {
-		confirm := findForm(p.forms, "logout_challenge")
-		if p.status != http.StatusOK || confirm == nil || confirmed {
-			return "", nil, nil, fmt.Errorf("%s %s answered %d without leaving Hydra: %s", p.method, p.url, p.status, snippet(p.body))
-		}
-		confirm.fields.Set("confirm", "yes")
-		confirmed = true
-		return confirm.submit(p.url)
-	})
+	return b.walk("logout at Hydra", endSessionURL, []string{h.appsHost}, confirmLogout("Hydra", "logout_challenge", "confirm", "yes"))
 }

@@ -10,14 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -83,9 +81,7 @@ type OIDCProvider struct {
 
 // oidcProviderProcess is the node process behind an OIDCProvider.
 type oidcProviderProcess struct {
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error // set before exited is closed
+	process
 	// stdin is the write end of node's stdin pipe, never written: see startOIDCProviderOnce.
 	stdin    io.Closer
 	stopOnce sync.Once
@@ -182,7 +178,7 @@ func startOIDCProviderOnce(t testing.TB, node, dir, addr string, opt OIDCProvide
 		logFile.Close()
 		return nil, fmt.Errorf("running %s: %w", node, err)
 	}
-	proc := &oidcProviderProcess{cmd: cmd, exited: make(chan struct{}), stdin: stdin}
+	proc := &oidcProviderProcess{process: process{cmd: cmd, exited: make(chan struct{})}, stdin: stdin}
 	go func() { proc.waitErr = cmd.Wait(); logFile.Close(); close(proc.exited) }()
 	p.proc = proc
 
@@ -213,21 +209,9 @@ func (p *OIDCProvider) Stop() {
 	p.proc.stop()
 }
 
-// stop asks politely first, so node closes its listener and the port is free at once for a
-// restart, then kills.
+// stop ends node once (see process.stop), so the port is free at once for a restart.
 func (proc *oidcProviderProcess) stop() {
-	proc.stopOnce.Do(func() {
-		if isClosed(proc.exited) {
-			return
-		}
-		_ = proc.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-proc.exited:
-		case <-time.After(5 * time.Second):
-			_ = proc.cmd.Process.Kill()
-			<-proc.exited
-		}
-	})
+	proc.stopOnce.Do(proc.process.stop)
 }
 
 // oidcProviderConfig is the JSON server.mjs reads: see the comment at the top of that file.
@@ -378,21 +362,7 @@ func prepareOIDCProviderDir(dir, installDir string) error {
 // iss, or error and error_description when the provider refused the request (PKCE missing, say).
 // Rejected credentials (the login form shown again) are an error quoting the page.
 func (b *Browser) LoginAtOIDCProvider(authURL, user, password string) (callbackURL string, err error) {
-	submitted := false
-	return b.walk("login at oidc-provider", authURL, nil, func(p *page) (string, *url.URL, url.Values, error) {
-		login := findForm(p.forms, "password")
-		if login != nil && submitted {
-			return "", nil, nil, fmt.Errorf("credentials for %q rejected (status %d), login form shown again: %s", user, p.status, loginError(p.doc))
-		}
-		if err := p.wantOK(); err != nil {
-			return "", nil, nil, err
-		}
-		if login != nil {
-			login.fields.Set("login", user)
-			login.fields.Set("password", password)
-			submitted = true
-			return login.submit(p.url)
-		}
+	return b.login("login at oidc-provider", authURL, nil, user, password, func(p *page) (string, *url.URL, url.Values, error) {
 		if consent := oidcProviderConsentForm(p.forms); consent != nil {
 			return consent.submit(p.url)
 		}
@@ -418,17 +388,8 @@ func oidcProviderConsentForm(forms []*htmlForm) *htmlForm {
 // requesting it. A logout that ends on the provider's own page (no or an unregistered
 // post_logout_redirect_uri) is an error quoting that page.
 func (b *Browser) LogoutAtOIDCProvider(endSessionURL string) (postLogoutURL string, err error) {
-	confirmed := false
-	return b.walk("logout at oidc-provider", endSessionURL, nil, func(p *page) (string, *url.URL, url.Values, error) {
-		// The confirm page's form holds only the xsrf token; "logout=yes" is the value of a button
-		// outside it (form="op.logoutForm"), which a browser adds when the user clicks it. Without
-		// a session the provider sends an auto-submitting form that already carries it.
-		confirm := findForm(p.forms, "xsrf")
-		if p.status != http.StatusOK || confirm == nil || confirmed {
-			return "", nil, nil, fmt.Errorf("%s %s answered %d without leaving the provider: %s", p.method, p.url, p.status, snippet(p.body))
-		}
-		confirm.fields.Set("logout", "yes")
-		confirmed = true
-		return confirm.submit(p.url)
-	})
+	// The confirm page's form holds only the xsrf token; "logout=yes" is the value of a button
+	// outside it (form="op.logoutForm"), which a browser adds when the user clicks it. Without
+	// a session the provider sends an auto-submitting form that already carries it.
+	return b.walk("logout at oidc-provider", endSessionURL, nil, confirmLogout("the provider", "xsrf", "logout", "yes"))
 }
