@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -94,7 +93,10 @@ func launchHydra(opt HydraOptions, logTo io.Writer) (*Hydra, func() error, error
 			appsHost: strings.TrimPrefix(appServer.URL, "http://")}
 		apps.admin = h.AdminURL
 		cmd := exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
-		cmd.Env = append(os.Environ(), hydraEnv(h, appServer.URL, secret, opt)...)
+		// Hydra reads every configuration key from an environment variable of that name, so it
+		// gets these only: a variable left in a developer's shell (LOG_FORMAT, SERVE_PUBLIC_TLS_
+		// ENABLED, ...) cannot change what the test configured.
+		cmd.Env = hydraEnv(addrs[0], addrs[1], h.Issuer, appServer.URL, secret, opt)
 		proc, err = startProcess("hydra", cmd, logTo, hydraStartTimeout,
 			h.Issuer+".well-known/openid-configuration", h.AdminURL+"/health/ready")
 		return err
@@ -114,17 +116,17 @@ func launchHydra(opt HydraOptions, logTo io.Writer) (*Hydra, func() error, error
 	return h, stop, nil
 }
 
-// hydraEnv configures Hydra through its environment (every config key has a variable, dots
-// as underscores), so no file is needed. Later entries of cmd.Env win, so these override
-// anything of the same name in the test's own environment.
-func hydraEnv(h *Hydra, appsURL, secret string, opt HydraOptions) []string {
-	_, publicPort, _ := strings.Cut(h.Addr, ":")
-	_, adminPort, _ := strings.Cut(strings.TrimPrefix(h.AdminURL, "http://"), ":")
+// hydraEnv configures Hydra through its environment (every configuration key has a variable,
+// dots as underscores), so no file is needed: both listeners on loopback, the issuer, the
+// apps' URLs and the lifetimes.
+func hydraEnv(publicAddr, adminAddr, issuer, appsURL, secret string, opt HydraOptions) []string {
+	_, publicPort, _ := strings.Cut(publicAddr, ":")
+	_, adminPort, _ := strings.Cut(adminAddr, ":")
 	env := []string{
 		"DSN=memory",
 		"SERVE_PUBLIC_HOST=127.0.0.1", "SERVE_PUBLIC_PORT=" + publicPort,
 		"SERVE_ADMIN_HOST=127.0.0.1", "SERVE_ADMIN_PORT=" + adminPort,
-		"URLS_SELF_ISSUER=" + h.Issuer,
+		"URLS_SELF_ISSUER=" + issuer,
 		"URLS_LOGIN=" + appsURL + "/login",
 		"URLS_CONSENT=" + appsURL + "/consent",
 		"URLS_LOGOUT=" + appsURL + "/logout",

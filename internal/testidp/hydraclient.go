@@ -113,17 +113,16 @@ func (e *HydraTokenError) Error() string {
 // "openid offline_access email" and for the given access-token audiences, uses PKCE (S256),
 // and its redirect URI is c's first, which is never requested. A browser that logged in
 // before is not asked for credentials again while Hydra remembers it.
-func (h *Hydra) Tokens(b *Browser, c HydraClient, audience ...string) (*HydraTokens, error) {
+func (h *Hydra) Tokens(b *Browser, c HydraClient, audience ...string) (tokens *HydraTokens, err error) {
 	if len(c.RedirectURIs) == 0 {
 		return nil, fmt.Errorf("hydra tokens: client %q has no redirect URI", c.ID)
 	}
-	state, err := randomHex(16)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := randomHex(32)
-	if err != nil {
-		return nil, err
+	// 64 hex digits each: a PKCE verifier needs 43 characters at least (RFC 7636 section 4.1).
+	var state, nonce, verifier string
+	for _, v := range []*string{&state, &nonce, &verifier} {
+		if *v, err = randomHex(32); err != nil {
+			return nil, err
+		}
 	}
 	challenge := sha256.Sum256([]byte(verifier))
 	q := url.Values{
@@ -132,7 +131,7 @@ func (h *Hydra) Tokens(b *Browser, c HydraClient, audience ...string) (*HydraTok
 		"redirect_uri":          {c.RedirectURIs[0]},
 		"scope":                 {"openid offline_access email"},
 		"state":                 {state},
-		"nonce":                 {state},
+		"nonce":                 {nonce},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
 		"code_challenge_method": {"S256"},
 	}
