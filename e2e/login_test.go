@@ -1,6 +1,7 @@
-// Package e2e runs the compiled plugin against a real identity provider: the module runs in
-// the SDK's wasm host, every call it dispatches is carried to a real Dex over HTTP, and a
-// scripted browser logs in on Dex's own form.
+// Package e2e runs the compiled plugin against real identity providers (Dex, node
+// oidc-provider, Ory Hydra): the module runs in the SDK's wasm host, every call it dispatches
+// is carried to the IdP over HTTP, and a scripted browser logs in on the IdP's own form (for
+// Hydra, the login app the test serves).
 package e2e
 
 import (
