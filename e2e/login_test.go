@@ -1,6 +1,7 @@
-// Package e2e runs the compiled plugin against a real identity provider: the module runs in
-// the SDK's wasm host, every call it dispatches is carried to a real Dex over HTTP, and a
-// scripted browser logs in on Dex's own form.
+// Package e2e runs the compiled plugin against real identity providers (Dex, node
+// oidc-provider, Ory Hydra): the module runs in the SDK's wasm host, every call it dispatches
+// is carried to the IdP over HTTP, and a scripted browser logs in on the IdP's own form (for
+// Hydra, the login app the test serves).
 package e2e
 
 import (
@@ -26,6 +27,9 @@ type gateway struct {
 	t        *testing.T
 	clusters map[string]idp // the IdP behind each cluster the plugin is configured with
 	issuer   string         // the issuer login expects to be sent to
+	// seen, if set, is shown every call carried to an IdP with the IdP's answer body, for
+	// tests that follow tokens the plugin holds (a refresh token's rotation).
+	seen func(c wasmhost.Callout, answer []byte)
 	*wasmhost.Host
 }
 
@@ -53,6 +57,9 @@ func (g *gateway) carry(contextID uint32) int {
 		headers, body, err := testidp.Forward(to.addr, c.Pairs, []byte(c.Body), 5*time.Second)
 		if err != nil {
 			g.t.Logf("forward failed (delivered as Envoy's failed call): %v", err)
+		}
+		if g.seen != nil {
+			g.seen(c, body)
 		}
 		g.AnswerRaw(c, headers, body)
 	})
