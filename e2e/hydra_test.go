@@ -196,7 +196,7 @@ func checkHydraLogout(t *testing.T, g *gateway, hydra *testidp.Hydra, browser *t
 	if r == nil || r.Status != 302 || !strings.HasPrefix(r.Header("location"), hydra.Issuer+"oauth2/sessions/logout?") {
 		t.Fatalf("logout: want a redirect to Hydra's end_session_endpoint, got %+v", r)
 	}
-	if cleared, ok := r.SetCookies()["_oidc_session"]; !ok || wasmhost.CookieValue(cleared) != "" {
+	if cleared, ok := r.SetCookies()["__Host-oidc_session"]; !ok || wasmhost.CookieValue(cleared) != "" {
 		t.Errorf("logout must clear the session cookie, Set-Cookie: %q", cleared)
 	}
 	q := wasmhost.Query(t, r.Header("location"))
