@@ -1,12 +1,14 @@
 package plugin
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
@@ -60,6 +62,11 @@ func (s *idpState) backingOff() bool { return s.failures > 0 && s.ticks < s.notB
 // has not come after twice that is lost.
 func (p *provider) watchdogTicks() uint64 {
 	return 2*uint64(p.cfg.Timeout.Milliseconds())/tickPeriodMS + 4
+}
+
+// watchdog is watchdogTicks as a duration, for deadlines other VMs read.
+func (p *provider) watchdog() time.Duration {
+	return time.Duration(p.watchdogTicks()*tickPeriodMS) * time.Millisecond
 }
 
 // tick runs the provider's share of the plugin's OnTick: the watchdog, refresh flights, and
@@ -162,6 +169,23 @@ func (p *provider) adoptSharedMetadata() bool {
 	p.metrics.count(metricIdpMetadataShared)
 	p.metadataLoaded(keys, loadedAt)
 	return true
+}
+
+// setShared overwrites a shared-data value whatever it holds. It reads the current CAS
+// first: hosts differ on what a CAS of 0 means (Envoy: unconditional; others: "absent").
+func setShared(key string, value []byte) {
+	for attempt := 0; attempt < 3; attempt++ {
+		_, cas, err := proxywasm.GetSharedData(key)
+		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
+			break
+		}
+		if err = proxywasm.SetSharedData(key, value, cas); !errors.Is(err, types.ErrorStatusCasMismatch) {
+			if err != nil {
+				proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", key, err)
+			}
+			return
+		}
+	}
 }
 
 // encodeSharedMetadata is "<unix time> <discovery length>\n<discovery><jwks>".

@@ -1,12 +1,8 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
@@ -23,15 +19,13 @@ import (
 //   - Within a VM, requests of one session join one flight (keyed by the token's SHA-256).
 //   - Flights are dispatched from OnTick, in the plugin context, so a client that hangs up
 //     cannot orphan a refresh that other requests wait on (see idp.go).
-//   - Across VMs, a fixed set of shared-data slots holds "pending" and "done" markers. A VM
-//     claims a slot with compare-and-swap before it calls the IdP; the others wait for the
-//     result, which is the new session sealed for one minute, and adopt it.
+//   - Across VMs, each token has an entry in a shared-data slot (refreshshare.go). A VM
+//     claims the token with compare-and-swap before it calls the IdP; the others wait for the
+//     result, which is the new session sealed for the share window, and adopt it.
 const (
-	refreshSlots       = 64
-	refreshSlotPrefix  = "oidc-wasm/refresh/"
-	refreshShareWindow = time.Minute
-	// refreshPendingTicks is how long a pending marker of another VM is honoured.
-	refreshPendingTicks = 40
+	// refreshSlotWaitTicks is how long a flight waits for room in a slot full of other
+	// tokens' refreshes before it gives up with 503 (10 s).
+	refreshSlotWaitTicks = 40
 	// defaultTokenLifetime applies when a refresh answer says nothing about expiry.
 	defaultTokenLifetime = 5 * time.Minute
 	// maxRefreshFlights bounds the refreshes one VM has queued or in flight (one token
@@ -81,6 +75,7 @@ func (p *provider) abandonRefresh(h *httpContext) {
 // tickRefreshes advances every flight: adopt another VM's result, wait for its pending
 // refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
 func (p *provider) tickRefreshes() {
+	now := time.Now()
 	for key, f := range p.refreshing {
 		if f.dispatched {
 			if p.idp.ticks-f.since > p.watchdogTicks() {
@@ -88,26 +83,27 @@ func (p *provider) tickRefreshes() {
 			}
 			continue
 		}
-		slot := refreshSlotKey(key)
-		value, cas, err := proxywasm.GetSharedData(slot)
-		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-			proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", slot, err)
-		}
-		switch marker, body := parseRefreshSlot(string(value), key); marker {
-		case "done":
-			if sess := p.adoptShared(body); sess != nil {
-				p.finishRefresh(key, refreshOutcome{sess: sess})
-				continue
-			}
-		case "pending":
-			if p.idp.ticks-f.since < refreshPendingTicks {
+		slot := readRefreshSlot(key, now)
+		if e := slot.find(key); e != nil {
+			switch e.marker {
+			case refreshDone:
+				if sess := p.adoptShared(key, e.body); sess != nil {
+					p.finishRefresh(key, refreshOutcome{sess: sess})
+					continue
+				}
+			case refreshPending:
 				continue // another VM is refreshing this token: wait for its result
 			}
 		}
-		if err := proxywasm.SetSharedData(slot, refreshSlotValue("pending", key, ""), cas); errors.Is(err, types.ErrorStatusCasMismatch) {
-			continue // another VM wrote the slot just now: look again at the next tick
+		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(p.watchdog()).UnixMilli()}
+		if slot.put(claim) {
+			p.dispatchRefresh(key, f)
+			continue
 		}
-		p.dispatchRefresh(key, f)
+		if len(slot.entries) >= refreshSlotEntries && p.idp.ticks-f.since > refreshSlotWaitTicks {
+			proxywasm.LogWarnf("oidc-wasm: no room to coordinate a refresh with the other worker VMs (%s full); answering 503", slot.name)
+			p.finishRefresh(key, refreshOutcome{})
+		}
 	}
 }
 
@@ -201,10 +197,11 @@ func (p *provider) finishRefresh(key [32]byte, out refreshOutcome) {
 	delete(p.refreshing, key)
 	if out.sess != nil {
 		p.metrics.count(metricRefreshSucceeded)
-		p.shareRefresh(key, out.sess)
 	} else {
 		p.metrics.count(metricRefreshFailed)
-		setShared(refreshSlotKey(key), refreshSlotValue("failed", key, ""))
+	}
+	if f.dispatched {
+		p.publishRefresh(key, out.sess)
 	}
 	for _, w := range f.waiters {
 		if w.done || proxywasm.SetEffectiveContext(w.id) != nil {
@@ -244,69 +241,4 @@ func (h *httpContext) sessionEnded() types.Action {
 		return h.unauthorized()
 	}
 	return h.login()
-}
-
-// shareRefresh publishes the renewed session, sealed for one minute, in the token's slot.
-func (p *provider) shareRefresh(key [32]byte, sess *oidc.Session) {
-	plain, err := sess.MarshalBinary()
-	if err != nil {
-		return
-	}
-	sealed, err := p.sealer.Seal(rand.Reader, p.purposeSession, time.Now().Add(refreshShareWindow), plain)
-	if err != nil {
-		return
-	}
-	setShared(refreshSlotKey(key), refreshSlotValue("done", key, sealed))
-}
-
-// setShared overwrites a shared-data value whatever it holds. It reads the current CAS
-// first: hosts differ on what a CAS of 0 means (Envoy: unconditional; others: "absent").
-func setShared(key string, value []byte) {
-	for attempt := 0; attempt < 3; attempt++ {
-		_, cas, err := proxywasm.GetSharedData(key)
-		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-			break
-		}
-		if err = proxywasm.SetSharedData(key, value, cas); !errors.Is(err, types.ErrorStatusCasMismatch) {
-			if err != nil {
-				proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", key, err)
-			}
-			return
-		}
-	}
-}
-
-// adoptShared opens a session another VM published.
-func (p *provider) adoptShared(sealed string) *oidc.Session {
-	plain, err := p.sealer.Open(p.purposeSession, sealed, time.Now())
-	if err != nil {
-		return nil
-	}
-	var sess oidc.Session
-	if sess.UnmarshalBinary(plain) != nil {
-		return nil
-	}
-	return &sess
-}
-
-func refreshSlotKey(key [32]byte) string {
-	return refreshSlotPrefix + strconv.Itoa(int(key[0])%refreshSlots)
-}
-
-func refreshSlotValue(marker string, key [32]byte, body string) []byte {
-	return []byte(marker + ":" + hex.EncodeToString(key[:]) + ":" + body)
-}
-
-// parseRefreshSlot reads "<marker>:<hex key>:<body>"; a slot about another token reads as
-// empty.
-func parseRefreshSlot(value string, key [32]byte) (marker, body string) {
-	marker, rest, ok := strings.Cut(value, ":")
-	if !ok {
-		return "", ""
-	}
-	owner, body, ok := strings.Cut(rest, ":")
-	if !ok || owner != hex.EncodeToString(key[:]) {
-		return "", ""
-	}
-	return marker, body
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
@@ -170,12 +169,9 @@ func TestRefreshSharedBetweenVMs(t *testing.T) {
 		old := &oidc.Session{Claims: testClaims("user-1"), RefreshToken: "rt-shared", IssuedAt: m.now(), TokenExpiry: m.now().Add(-time.Minute)}
 		cookie := "__Host-oidc_session=" + sealTestSession(t, old, m.now().Add(time.Hour))
 		hash := sha256.Sum256([]byte("rt-shared"))
-		slot := refreshSlotKey(hash)
 
 		// Another VM has claimed the refresh: wait, do not call the IdP.
-		if err := proxywasm.SetSharedData(slot, refreshSlotValue("pending", hash, ""), 0); err != nil {
-			t.Fatal(err)
-		}
+		otherVM(t, refreshEntry{key: hash, marker: refreshPending, deadline: m.now().Add(time.Minute).UnixMilli()})
 		id, _ := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", cookie}))
 		for i := 0; i < 5; i++ {
 			h.Tick()
@@ -185,7 +181,7 @@ func TestRefreshSharedBetweenVMs(t *testing.T) {
 		}
 		// The other VM publishes its result: adopted at the next tick.
 		renewed := &oidc.Session{Claims: testClaims("user-1"), RefreshToken: "rt-next", IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}
-		setShared(slot, refreshSlotValue("done", hash, sealTestSession(t, renewed, m.now().Add(time.Minute))))
+		otherVM(t, refreshEntry{key: hash, marker: refreshDone, deadline: m.now().Add(time.Minute).UnixMilli(), body: sealShared(t, hash, renewed, m)})
 		h.Tick()
 		if h.HasPending(wasmhost.PluginContextID) || h.GetCurrentHttpStreamAction(id) != types.ActionContinue {
 			t.Fatalf("the shared result must be adopted without a call, got %+v", h.Reply(id))
