@@ -8,8 +8,13 @@ import (
 
 // Condition is one way a verified identity may qualify for access. Exactly one of its
 // kinds is set:
-//   - EmailDomain: the verified email's domain equals it (case-insensitive, no subdomains);
-//   - Email: the verified email equals it (case-insensitive);
+//   - EmailDomain: the verified email's domain equals it (ASCII case-insensitive, no
+//     subdomains);
+//   - Email: the verified email equals it (ASCII case-insensitive).
+//
+// Emails are parsed strictly (ParseEmail) and compared with ASCII case folding only: Unicode
+// folding (strings.EqualFold) makes the Kelvin sign U+212A equal to 'k', so an address an
+// attacker registers could equal an allowed one.
 //   - Group: the groups claim (GroupsClaim, an array of strings or one string) holds it;
 //   - Claim with Equals: the claim's value (strings as is, numbers and booleans as their JSON
 //     text) equals Equals;
@@ -62,11 +67,14 @@ func (c Condition) Allows(claims []byte) bool {
 		if !ok {
 			return false
 		}
-		if c.Email != "" {
-			return strings.EqualFold(email, c.Email)
+		local, domain, ok := ParseEmail(email)
+		if !ok {
+			return false
 		}
-		_, domain, ok := ParseEmail(email)
-		return ok && strings.EqualFold(domain, c.EmailDomain)
+		if c.Email != "" {
+			return EqualFoldASCII(local+"@"+domain, c.Email)
+		}
+		return EqualFoldASCII(domain, c.EmailDomain)
 	case c.Group != "":
 		path := c.GroupsClaim
 		if path == "" {
@@ -146,4 +154,24 @@ func isMailDomain(s string) bool {
 		}
 	}
 	return true
+}
+
+// EqualFoldASCII compares ASCII letters regardless of case and every other byte exactly.
+func EqualFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -130,6 +130,16 @@ func parseConditions(v gjson.Result, key, groupsClaim string, trust oidc.EmailTr
 		if !ok || !conditionShapes[shape] {
 			return nil, configErr(k, `must be one of {"email_domain":…}, {"email":…}, {"group":…}, {"claim":…,"equals":…}, {"claim":…,"contains":…} with non-empty strings`)
 		}
+		if e := fields["email"]; e != "" {
+			if _, _, ok := oidc.ParseEmail(e); !ok {
+				return nil, configErr(k+".email", "%q is not an email address (ASCII, one '@', a domain of DNS labels)", e)
+			}
+		}
+		if d := fields["email_domain"]; d != "" {
+			if _, _, ok := oidc.ParseEmail("x@" + d); !ok {
+				return nil, configErr(k+".email_domain", "%q is not a mail domain (ASCII DNS labels, at least two)", d)
+			}
+		}
 		out = append(out, oidc.Condition{
 			EmailDomain: fields["email_domain"], Email: fields["email"], Group: fields["group"], GroupsClaim: groupsClaim,
 			Claim: fields["claim"], Equals: fields["equals"], Contains: fields["contains"], EmailTrust: trust,

@@ -90,6 +90,10 @@ func TestAuthorizationConfigErrors(t *testing.T) {
 		{`"authorization":[{"allow":[{"email_domain":""}]}]`, "authorization[0].allow[0]"},
 		{`"authorization":[{"allow":[{"role":"x"}]}]`, "authorization[0].allow[0]"},
 		{`"groups_claim":""`, "groups_claim"},
+		{`"authorization":[{"allow":[{"email":"\u212Aelly@example.com"}]}]`, "authorization[0].allow[0].email"},
+		{`"authorization":[{"allow":[{"email":"a@evil.com@example.com"}]}]`, "authorization[0].allow[0].email"},
+		{`"authorization":[{"allow":[{"email_domain":"example"}]}]`, "authorization[0].allow[0].email_domain"},
+		{`"authorization":[{"allow":[{"email_domain":"\u212Aelvin.example"}]}]`, "authorization[0].allow[0].email_domain"},
 	}
 	for _, c := range cases {
 		_, err := ParseConfig([]byte(`{`+base+`,`+c.config+`}`), noEnv)

@@ -140,13 +140,13 @@ func (c *Config) ownsCookieAnyCase(name string) bool {
 // ownedBy reports whether name is base, a chunk of it or its state cookie.
 func ownedBy(name, base string, fold bool) bool {
 	if len(name) <= len(base) {
-		return name == base || fold && equalFoldASCII(name, base)
+		return name == base || fold && oidc.EqualFoldASCII(name, base)
 	}
-	if head := name[:len(base)]; head != base && !(fold && equalFoldASCII(head, base)) || name[len(base)] != '_' {
+	if head := name[:len(base)]; head != base && !(fold && oidc.EqualFoldASCII(head, base)) || name[len(base)] != '_' {
 		return false
 	}
 	rest := name[len(base)+1:]
-	if rest == "state" || fold && equalFoldASCII(rest, "state") {
+	if rest == "state" || fold && oidc.EqualFoldASCII(rest, "state") {
 		return true
 	}
 	if rest == "" || len(rest) > 2 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
 
 // PathRule is one skip rule. Rules are matched against the path only (see requestPath and
@@ -37,38 +39,17 @@ func (r PathRule) Match(path string) bool {
 
 // underPrefix reports whether path lies under prefix, which an operator writes meaning whole
 // segments: "/public" covers "/public" and "/public/x" but not "/publicity"; a prefix ending
-// in '/' covers what starts with it. fold compares ASCII letters regardless of case.
+// in '/' covers what starts with it. fold compares ASCII letters regardless of case (never
+// Unicode folding, which makes the Kelvin sign equal to 'k').
 func underPrefix(path, prefix string, fold bool) bool {
 	if len(path) < len(prefix) {
 		return false
 	}
 	head := path[:len(prefix)]
-	if head != prefix && !(fold && equalFoldASCII(head, prefix)) {
+	if head != prefix && !(fold && oidc.EqualFoldASCII(head, prefix)) {
 		return false
 	}
 	return strings.HasSuffix(prefix, "/") || len(path) == len(prefix) || path[len(prefix)] == '/'
-}
-
-// equalFoldASCII compares ASCII letters regardless of case and every other byte exactly.
-// Unicode case folding (strings.EqualFold) is wrong for paths and emails: it makes the Kelvin
-// sign equal to 'k'.
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerASCII(a[i]) != lowerASCII(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // requestPath is the request path as every path decision reads it, worked out once per

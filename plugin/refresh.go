@@ -112,9 +112,15 @@ func (p *provider) dispatchRefresh(key [32]byte, f *refreshFlight) {
 	f.dispatched, f.since = true, p.idp.ticks
 	req := oidc.RefreshRequest(p.idp.provider.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
 	err := p.dispatch(req, func(a answer) {
-		if p.refreshing[key] == f {
-			p.finishRefresh(key, p.refreshOutcome(f.old, a))
+		if p.refreshing[key] != f {
+			return
 		}
+		out := p.refreshOutcome(f.old, a)
+		if out.sess != nil && cfg.Userinfo {
+			p.refreshUserinfo(key, f, out)
+			return
+		}
+		p.finishRefresh(key, out)
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: refresh not sent: %s", dispatchProblem(cfg.Cluster, err))
@@ -125,8 +131,9 @@ func (p *provider) dispatchRefresh(key [32]byte, f *refreshFlight) {
 // refreshOutcome is what a refresh gave: a renewed session, the end of the session (the
 // IdP refused the refresh token), or neither (the IdP could not be reached: 503, retry).
 type refreshOutcome struct {
-	sess  *oidc.Session
-	ended bool
+	sess        *oidc.Session
+	ended       bool
+	freshClaims bool // sess holds the claims of a refreshed ID token, not the session's
 }
 
 func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
@@ -153,33 +160,35 @@ func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 	if tokens.RefreshToken != "" {
 		next.RefreshToken = tokens.RefreshToken
 	}
+	fresh := false
 	if tokens.IDToken != "" {
-		if ended := p.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
+		var ended bool
+		if fresh, ended = p.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
 			return refreshOutcome{ended: true}
 		}
 	}
-	return refreshOutcome{sess: &next}
+	return refreshOutcome{sess: &next, freshClaims: fresh}
 }
 
 // adoptRefreshedIDToken verifies the ID token a refresh returned and takes its claims. A
 // token for another subject ends the session. One signed with a key not yet known keeps the
 // previous claims and asks for the new keys: a key rotation must not log anyone out.
-func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (ended bool) {
+func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (adopted, ended bool) {
 	cfg := p.cfg
 	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Keys: p.idp.keys, Skew: idTokenSkew}
 	tok, err := v.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
 		p.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
-		return false
+		return false, false
 	}
 	if err != nil {
 		proxywasm.LogWarnf("oidc-wasm: refreshed ID token rejected, the session ends: %v", err)
-		return true
+		return false, true
 	}
 	if sub, _ := oidc.ClaimValue(next.Claims, "sub", ","); sub != tok.Subject {
 		proxywasm.LogWarnf("oidc-wasm: refreshed ID token is for another subject, the session ends")
-		return true
+		return false, true
 	}
 	next.Claims = tok.Claims
 	if tok.Expiry.Before(next.TokenExpiry) {
@@ -188,7 +197,7 @@ func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now tim
 	if cfg.SessionTokens {
 		next.IDToken = raw
 	}
-	return false
+	return true, false
 }
 
 // finishRefresh publishes the outcome for the other VMs and resumes every waiter.

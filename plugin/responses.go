@@ -9,9 +9,12 @@ import (
 )
 
 // A local response ends the request in the plugin: Envoy sends it downstream and the
-// upstream never sees the request.
+// upstream never sees the request. Cookies the request already earned (a session refreshed
+// or renewed, then refused by the rules) go with it: a rotated refresh token that never
+// reached the browser would be redeemed twice.
 func (h *httpContext) respond(status uint32, headers [][2]string, body string) types.Action {
 	h.replied = true
+	headers = append(headers, h.responseCookies...)
 	headers = append(headers, [2]string{"cache-control", "no-store"})
 	if err := proxywasm.SendHttpResponse(status, headers, []byte(body), -1); err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot send the %d response: %v", status, err)

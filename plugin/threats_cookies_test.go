@@ -228,3 +228,35 @@ func TestThreatSharedCacheNeverStoresSession(t *testing.T) {
 		}
 	})
 }
+
+// A logout another site triggers (second security review, item 6) ends the session here
+// only: cookies cleared, the browser sent to the local page, never to the IdP's
+// end_session_endpoint with the user's id_token_hint, which would end the IdP session and
+// with it every other application's. The user's own logout still reaches the IdP.
+func TestThreatCrossSiteLogoutIsLocal(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, testConfig(""))
+		idp := newFakeIdP(t, m)
+		idp.endSession = testIssuer + "/logout"
+		idp.serveMetadata(h)
+		session := idp.login(h, "/")
+		for site, atIdP := range map[string]bool{"cross-site": false, "same-site": false, "same-origin": true, "none": true, "": true} {
+			headers := wasmhost.BrowserGet("/oauth2/logout?rd=/bye", [2]string{"cookie", session})
+			if site != "" {
+				headers = append(headers, [2]string{"sec-fetch-site", site})
+			}
+			id, _ := h.Request(headers)
+			r := h.Reply(id)
+			if r == nil || r.Status != 302 || !strings.Contains(r.SetCookies()["__Host-oidc_session"], "Max-Age=0") {
+				t.Fatalf("Sec-Fetch-Site %q: want the session cleared and a redirect, got %+v", site, r)
+			}
+			loc := r.Header("location")
+			if got := strings.HasPrefix(loc, testIssuer+"/logout"); got != atIdP {
+				t.Errorf("Sec-Fetch-Site %q: went to the IdP=%v, want %v (%s)", site, got, atIdP, loc)
+			}
+			if !atIdP && loc != "/bye" {
+				t.Errorf("Sec-Fetch-Site %q: local logout to %q, want /bye", site, loc)
+			}
+		}
+	})
+}

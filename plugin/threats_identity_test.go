@@ -5,6 +5,7 @@ package plugin
 // address without proving it must not make them ceo@example.com to the app. SECURITY.md, G2.
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -67,6 +68,32 @@ func TestThreatUnverifiedEmailNeverIdentity(t *testing.T) {
 				if len(sub) != 1 || sub[0] != "user-1" {
 					t.Errorf("%s (%s): x-auth-request-user = %v, want the subject", c.name, credential[0], sub)
 				}
+			}
+		}
+	})
+}
+
+// Email conditions compare with ASCII case folding after strict parsing (second security
+// review, item 6): Unicode folding would make an address with the Kelvin sign (U+212A) or the
+// long s (U+017F), which an attacker can register at an IdP, equal to an allowed one.
+func TestThreatEmailUnicodeFolding(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, testConfig(`"authorization":[{"allow":[{"email":"kelly@example.com"},{"email_domain":"kelvin.example"}]}]`))
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		for email, allow := range map[string]bool{
+			"kelly@example.com": true, "KELLY@Example.COM": true, "x@KELVIN.example": true,
+			"\u212Aelly@example.com": false, "kelly@example.com\u212A": false, "x@\u212Aelvin.example": false,
+			"\u017Fam@kelvin.example": false,
+		} {
+			var decoded string
+			if err := json.Unmarshal([]byte(`"`+email+`"`), &decoded); err != nil {
+				t.Fatal(err)
+			}
+			token := idp.idToken("", map[string]any{"email": decoded, "email_verified": true})
+			id, action := h.Request(wasmhost.APIGet("/app", [2]string{"authorization", "Bearer " + token}))
+			if (action == types.ActionContinue) != allow {
+				t.Errorf("%s: allowed=%v, want %v (%+v)", email, action == types.ActionContinue, allow, h.Reply(id))
 			}
 		}
 	})
