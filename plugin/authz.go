@@ -62,8 +62,7 @@ func (h *httpContext) forbidden() types.Action {
 	return h.apiError(403, "access_denied", "this account may not use this resource", nil)
 }
 
-func parseAuthorization(root gjson.Result, groupsClaim string, trust oidc.EmailTrust) ([]AuthzRule, error) {
-	v := root.Get("authorization")
+func parseAuthorization(v gjson.Result, groupsClaim string, trust oidc.EmailTrust) ([]AuthzRule, error) {
 	if !v.Exists() {
 		return nil, nil
 	}

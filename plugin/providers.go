@@ -1,9 +1,7 @@
 package plugin
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -21,9 +19,6 @@ import (
 // through the AEAD's additional data (sealPurpose), so a cookie copied from one site to
 // another, even under the same cookie secret, does not open.
 
-// providerKeys are the keys only an entry of "providers" may have.
-var providerKeys = []string{"name", "hosts", "path_prefix"}
-
 const (
 	// anyHost is the host pattern that matches every host.
 	anyHost = "*"
@@ -32,12 +27,9 @@ const (
 	maxNameLen   = 32
 )
 
-// parseProviders validates a configuration with "providers": each entry merged over the
-// top-level defaults, then the providers against each other.
+// parseProviders validates a configuration with "providers": each entry read through its
+// view (its own keys, then the top level's), then the providers against each other.
 func parseProviders(root gjson.Result, getenv func(string) (string, bool)) ([]*Config, error) {
-	if err := checkKnownKeys(root, "", slices.Concat([]string{"providers"}, configKeys)); err != nil {
-		return nil, err
-	}
 	list := root.Get("providers")
 	if !list.IsArray() || len(list.Array()) == 0 || len(list.Array()) > maxProviders {
 		return nil, configErr("providers", "must be an array of 1 to %d provider objects", maxProviders)
@@ -48,12 +40,19 @@ func parseProviders(root gjson.Result, getenv func(string) (string, bool)) ([]*C
 		if !entry.IsObject() {
 			return nil, configErr(key, "must be an object")
 		}
-		if err := checkKnownKeys(entry, key+".", slices.Concat(providerKeys, configKeys)); err != nil {
+		if err := checkKnownKeys(entry, key+".", keysAt(entryOnly)); err != nil {
 			return nil, err
 		}
-		c, err := parseProviderEntry(root, entry, key, getenv)
+		c, err := readProvider(view{root: root, entry: entry, at: key, getenv: getenv})
 		if err != nil {
 			return nil, err
+		}
+		if c.PathPrefix != "" {
+			for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}} {
+				if !underPrefix(p.path, c.PathPrefix, false) {
+					return nil, configErr(key+"."+p.key, "%q must be under the provider's path_prefix %q, or requests to it would reach another provider", p.path, c.PathPrefix)
+				}
+			}
 		}
 		if err := checkAgainstEarlier(c, out, key); err != nil {
 			return nil, err
@@ -63,96 +62,24 @@ func parseProviders(root gjson.Result, getenv func(string) (string, bool)) ([]*C
 	return out, nil
 }
 
-// parseProviderEntry reads the selection keys of one entry, then validates the entry merged
-// over the top-level defaults. An error names the key where it was written: inside the
-// entry ("providers[1].client_id"), or at the top level when the entry inherited it.
-func parseProviderEntry(root, entry gjson.Result, key string, getenv func(string) (string, bool)) (*Config, error) {
-	name, err := requiredString(entry, "name")
-	if err != nil || !isProviderName(name) {
-		if err == nil {
-			err = configErr("name", "%q must be 1 to %d lower-case letters, digits or '-'", name, maxNameLen)
-		}
-		return nil, prefixKey(err, key+".")
+// readProviderName reads the name of a providers entry: named in logs, bound into
+// everything the provider seals, and the suffix of its default cookie names.
+func readProviderName(c *Config, v view) (err error) {
+	if c.Name, err = readRequired(v, "name"); err == nil && !isProviderName(c.Name) {
+		err = configErr("name", "%q must be 1 to %d lower-case letters, digits or '-'", c.Name, maxNameLen)
 	}
-	hosts, err := hostPatterns(entry.Get("hosts"))
-	if err != nil {
-		return nil, prefixKey(err, key+".")
-	}
-	prefix, err := optionalString(entry, "path_prefix", "")
-	if err == nil && entry.Get("path_prefix").Exists() {
-		if _, err = configPath("path_prefix", prefix); err == nil && (prefix == "/" || strings.HasSuffix(prefix, "/")) {
-			err = configErr("path_prefix", "%q must not end with '/' (and \"/\" is no prefix: leave path_prefix out)", prefix)
-		}
-	}
-	if err != nil {
-		return nil, prefixKey(err, key+".")
-	}
-	defaults := map[string]string{}
-	if prefix != "" {
-		defaults["redirect_path"] = prefix + defaultRedirectPath
-		defaults["logout_path"] = prefix + defaultLogoutPath
-	}
-	c, err := parseProvider(gjson.Parse(mergeProvider(root, entry, defaults)), getenv)
-	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			top := strings.FieldsFunc(ce.Key, func(r rune) bool { return r == '.' || r == '[' })[0]
-			if entry.Get(top).Exists() || !root.Get(top).Exists() {
-				return nil, prefixKey(err, key+".")
-			}
-			return nil, &ConfigError{Key: ce.Key, Problem: ce.Problem + " (inherited by " + key + ")"}
-		}
-		return nil, err
-	}
-	c.Name, c.Hosts, c.PathPrefix = name, hosts, prefix
-	if !entry.Get("cookie_name").Exists() && !root.Get("cookie_name").Exists() {
-		// Each provider's default names end in its name: "__Host-oidc_session_grafana".
-		c.CookieName += "_" + name
-		c.LegacyCookieName += "_" + name
-	}
-	if prefix != "" {
-		for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}} {
-			if !underPrefix(p.path, prefix, false) {
-				return nil, configErr(key+"."+p.key, "%q must be under the provider's path_prefix %q, or requests to it would reach another provider", p.path, prefix)
-			}
-		}
-	}
-	return c, nil
+	return err
 }
 
-// mergeProvider is the JSON object of one provider: the entry's own keys, then the top-level
-// keys it does not set, then defaults for what neither sets. Keys were checked against
-// configKeys before, so each is a plain name, safe as a gjson path.
-func mergeProvider(root, entry gjson.Result, defaults map[string]string) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	add := func(k, v string) {
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		b.WriteString(k)
-		b.WriteByte(':')
-		b.WriteString(v)
+// readPathPrefix reads the path_prefix of a providers entry, in canonical form.
+func readPathPrefix(c *Config, v view) (err error) {
+	if c.PathPrefix, err = readString(v, "path_prefix", ""); err != nil || !v.Get("path_prefix").Exists() {
+		return err
 	}
-	entry.ForEach(func(k, v gjson.Result) bool {
-		if !slices.Contains(providerKeys, k.String()) {
-			add(k.Raw, v.Raw)
-		}
-		return true
-	})
-	root.ForEach(func(k, v gjson.Result) bool {
-		if k.String() != "providers" && !entry.Get(k.String()).Exists() {
-			add(k.Raw, v.Raw)
-		}
-		return true
-	})
-	for _, k := range []string{"redirect_path", "logout_path"} {
-		if v, ok := defaults[k]; ok && !entry.Get(k).Exists() && !root.Get(k).Exists() {
-			add(strconv.Quote(k), strconv.Quote(v))
-		}
+	if _, err = configPath("path_prefix", c.PathPrefix); err == nil && (c.PathPrefix == "/" || strings.HasSuffix(c.PathPrefix, "/")) {
+		err = configErr("path_prefix", "%q must not end with '/' (and \"/\" is no prefix: leave path_prefix out)", c.PathPrefix)
 	}
-	b.WriteByte('}')
-	return b.String()
+	return err
 }
 
 // checkAgainstEarlier refuses a provider that could take another's requests or cookies: the
@@ -178,15 +105,6 @@ func checkAgainstEarlier(c *Config, earlier []*Config, key string) error {
 		}
 	}
 	return nil
-}
-
-// prefixKey locates a ConfigError raised inside an entry.
-func prefixKey(err error, prefix string) error {
-	var ce *ConfigError
-	if errors.As(err, &ce) {
-		return &ConfigError{Key: prefix + ce.Key, Problem: ce.Problem}
-	}
-	return err
 }
 
 // hostPatterns reads "hosts": exact names, "*.<domain>" (any subdomain, at any depth, not
