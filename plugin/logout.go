@@ -23,7 +23,7 @@ import (
 // the user can undo by signing in, but must not end the user's session at the IdP, and with it
 // every other application's.
 func (h *httpContext) logout(rawPath string) types.Action {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	target := cfg.LogoutRedirect
 	if _, query, ok := strings.Cut(rawPath, "?"); ok {
 		if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
@@ -37,7 +37,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 		headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), "", 0)})
 	}
 	location := target
-	if p := h.p.idp.provider; p != nil && p.EndSessionEndpoint != "" && !crossSite(h.headers) {
+	if p := h.rp.idp.discovery; p != nil && p.EndSessionEndpoint != "" && !crossSite(h.headers) {
 		hint := ""
 		if sess := h.session(time.Now()); sess != nil {
 			hint = sess.IDToken
@@ -48,7 +48,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 			proxywasm.LogWarnf("oidc-wasm: logout is local only: %v", err)
 		}
 	}
-	h.p.metrics.count(metricLogout)
+	h.rp.metrics.count(metricLogout)
 	return h.respond(302, append(headers, [2]string{"location", location}), "")
 }
 

@@ -90,13 +90,13 @@ func (h *httpContext) apiError(status uint32, code, message string, headers [][2
 // unauthorized is the answer to an API or XHR request without a session: a 401 a client can
 // act on, never a login page it cannot render.
 func (h *httpContext) unauthorized() types.Action {
-	h.p.metrics.count(metricUnauthorized)
+	h.rp.metrics.count(metricUnauthorized)
 	return h.apiError(401, "unauthorized", "authentication required", [][2]string{{"www-authenticate", `Bearer realm="oidc-wasm"`}})
 }
 
 // unavailable is the answer when the IdP's metadata cannot be loaded: fail closed.
 func (h *httpContext) unavailable() types.Action {
-	h.p.metrics.count(metricUnavailable)
+	h.rp.metrics.count(metricUnavailable)
 	if isBrowserNavigation(h.headers) {
 		return h.page(503, "Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment.", "", [][2]string{{"retry-after", "5"}})
 	}

@@ -34,7 +34,7 @@ func otherVM(t *testing.T, e refreshEntry) {
 // sealShared seals a renewed session as another VM publishes it for key.
 func sealShared(t *testing.T, key [32]byte, sess *oidc.Session, m mode) string {
 	t.Helper()
-	p := &provider{sealer: testSealer(t), purposeSession: testPurposeSession}
+	p := &relyingParty{sealer: testSealer(t), purposeSession: testPurposeSession}
 	body, err := p.sealShared(key, sess, m.now())
 	if err != nil {
 		t.Fatal(err)
