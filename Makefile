@@ -1,4 +1,4 @@
-# oidc-wasm. `make test` installs what it needs (TinyGo, Dex, linters) into a cache directory,
+# oidc-wasm. `make test` installs what it needs (TinyGo, Dex, Hydra, linters) into a cache directory,
 # builds both Wasm modules and runs every test; `make help` lists the targets.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -44,6 +44,10 @@ $(STATICCHECK):
 .PHONY: dex
 dex: ## build the Dex identity provider used by the end-to-end tests (cached)
 	@bash build/install-dex.sh >/dev/null
+
+.PHONY: hydra
+hydra: ## build the Ory Hydra identity provider used by the end-to-end tests (cached; about 4 minutes once)
+	@bash build/install-hydra.sh >/dev/null
 
 .PHONY: demo
 demo: build dex ## start the local demo on 127.0.0.1: Dex, an app, and a gateway (Envoy when ENVOY_PATH or func-e is there, else the project's Proxy-Wasm host)
@@ -93,9 +97,9 @@ fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5000x
 
 .PHONY: test
-test: lint build build-go dex test-browser test-deploy fuzz-short ## everything CI runs: lint, builds, native + wasm + end-to-end + browser + deployment tests, 5000 inputs of each fuzzer
-	@echo "==> go test (native mode, wasm mode against both modules, the project's host, end to end against Dex and oidc-provider, a short load)"
-	DEX_BIN=$$(bash build/install-dex.sh) OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./...
+test: lint build build-go dex hydra test-browser test-deploy fuzz-short ## everything CI runs: lint, builds, native + wasm + end-to-end + browser + deployment tests, 5000 inputs of each fuzzer
+	@echo "==> go test (native mode, wasm mode against both modules, the project's host, end to end against Dex, oidc-provider and Hydra, a short load)"
+	DEX_BIN=$$(bash build/install-dex.sh) HYDRA_BIN=$$(bash build/install-hydra.sh) OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./...
 
 # bench/ is a nested Go module (jwx and the SDK's emulator imported directly stay out of the
 # plugin's go.mod); oauth2-proxy is built once into the cache by bench/install-oauth2-proxy.sh.

@@ -15,8 +15,12 @@ import (
 )
 
 const (
-	clientID  = "app"
-	cookieKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	// sessionCookieName is the plugin's default session cookie (cookie_secure on), and
+	// stateCookie its login state cookie.
+	sessionCookieName = "__Host-oidc_session"
+	stateCookie       = sessionCookieName + "_state"
+	clientID          = "app"
+	cookieKey         = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	// claimsOnly keeps no token in the session cookie: the smallest sessions.
 	claimsOnly = `"session_tokens":false,`
 )
@@ -190,7 +194,7 @@ func memoryRun(b target, rsTokens, esTokens []string, n int) ([]memPoint, time.D
 	for k := range pool {
 		pool[k], _ = b.login()
 	}
-	invalid := strings.Replace(pool[0], "_oidc_session=", "_oidc_session=AAAA", 1)
+	invalid := strings.Replace(pool[0], sessionCookieName+"=", sessionCookieName+"=AAAA", 1)
 	var mem []memPoint
 	t0 := time.Now()
 	next := 1000

@@ -1,6 +1,7 @@
-// Package e2e runs the compiled plugin against a real identity provider: the module runs in
-// the SDK's wasm host, every call it dispatches is carried to a real Dex over HTTP, and a
-// scripted browser logs in on Dex's own form.
+// Package e2e runs the compiled plugin against real identity providers (Dex, node
+// oidc-provider, Ory Hydra): the module runs in the SDK's wasm host, every call it dispatches
+// is carried to the IdP over HTTP, and a scripted browser logs in on the IdP's own form (for
+// Hydra, the login app the test serves).
 package e2e
 
 import (
@@ -26,6 +27,9 @@ type gateway struct {
 	t        *testing.T
 	clusters map[string]idp // the IdP behind each cluster the plugin is configured with
 	issuer   string         // the issuer login expects to be sent to
+	// seen, if set, is shown every call carried to an IdP with the IdP's answer body, for
+	// tests that follow tokens the plugin holds (a refresh token's rotation).
+	seen func(c wasmhost.Callout, answer []byte)
 	*wasmhost.Host
 }
 
@@ -54,6 +58,9 @@ func (g *gateway) carry(contextID uint32) int {
 		if err != nil {
 			g.t.Logf("forward failed (delivered as Envoy's failed call): %v", err)
 		}
+		if g.seen != nil {
+			g.seen(c, body)
+		}
 		g.AnswerRaw(c, headers, body)
 	})
 }
@@ -70,7 +77,7 @@ func (g *gateway) loadMetadata() {
 // login runs a browser login through the IdP's form and returns the session Cookie header.
 func (g *gateway) login(path string, atIdP func(b *testidp.Browser, authURL string) (string, error)) string {
 	g.t.Helper()
-	return g.loginAt("app.example.com", path, g.issuer, "_oidc_session", atIdP)
+	return g.loginAt("app.example.com", path, g.issuer, "__Host-oidc_session", atIdP)
 }
 
 // loginAt logs in on host through issuer, with the provider's cookie name.
@@ -159,8 +166,8 @@ func TestLoginThroughDex(t *testing.T) {
 			// A callback with a state that is not this browser's: 4xx, no exchange.
 			id, _ = g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged"))
 			start, _ := g.Request(wasmhost.BrowserGet("/"))
-			state := wasmhost.CookieValue(g.Reply(start).SetCookies()["_oidc_session_state"])
-			wrong, _ := g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged", [2]string{"cookie", "_oidc_session_state=" + state}))
+			state := wasmhost.CookieValue(g.Reply(start).SetCookies()["__Host-oidc_session_state"])
+			wrong, _ := g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged", [2]string{"cookie", "__Host-oidc_session_state=" + state}))
 			for _, cid := range []uint32{id, wrong} {
 				if r := g.Reply(cid); r == nil || r.Status < 400 || r.Status > 499 || g.HasPending(cid) {
 					t.Errorf("wrong state: want 4xx without a token call, got %+v", r)

@@ -35,8 +35,8 @@ func TestTwoProvidersOnOneGateway(t *testing.T) {
 			g := &gateway{t: t, clusters: map[string]idp{"dex": {dex.Issuer, dex.Addr}, "op": {op.Issuer, op.Addr}},
 				Host: wasmhost.MustStart(t, wasmhost.LoadModule(t, "../"+module.Path), config)}
 			g.loadMetadata()
-			dexSession := g.loginAt(dexHost, "/dex-page", dex.Issuer, "_oidc_session_dex", dexLogin)
-			opSession := g.loginAt(opHost, "/op-page", op.Issuer, "_oidc_session_op", opLogin)
+			dexSession := g.loginAt(dexHost, "/dex-page", dex.Issuer, "__Host-oidc_session_dex", dexLogin)
+			opSession := g.loginAt(opHost, "/op-page", op.Issuer, "__Host-oidc_session_op", opLogin)
 
 			// Each session at home, with its provider's headers; the browser sends both
 			// cookies when the hosts share a parent domain cookie jar, and neither reaches
@@ -53,7 +53,7 @@ func TestTwoProvidersOnOneGateway(t *testing.T) {
 
 			// A session carried to the other host, under the other provider's cookie name.
 			_, dexValue, _ := strings.Cut(dexSession, "=")
-			id, _ = g.Request(onHost(opHost, wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session_op=" + dexValue})))
+			id, _ = g.Request(onHost(opHost, wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session_op=" + dexValue})))
 			if r := g.Reply(id); r == nil || r.Status != 401 {
 				t.Errorf("Dex's session at %s: want 401, got %+v", opHost, r)
 			}

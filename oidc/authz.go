@@ -8,15 +8,20 @@ import (
 
 // Condition is one way a verified identity may qualify for access. Exactly one of its
 // kinds is set:
-//   - EmailDomain: the verified email's domain equals it (case-insensitive, no subdomains);
-//   - Email: the verified email equals it (case-insensitive);
+//   - EmailDomain: the verified email's domain equals it (ASCII case-insensitive, no
+//     subdomains);
+//   - Email: the verified email equals it (ASCII case-insensitive).
+//
+// Emails are parsed strictly (ParseEmail) and compared with ASCII case folding only: Unicode
+// folding (strings.EqualFold) makes the Kelvin sign U+212A equal to 'k', so an address an
+// attacker registers could equal an allowed one.
 //   - Group: the groups claim (GroupsClaim, an array of strings or one string) holds it;
 //   - Claim with Equals: the claim's value (strings as is, numbers and booleans as their JSON
 //     text) equals Equals;
 //   - Claim with Contains: the claim is an array holding Contains, or a string equal to it.
 //
-// Email conditions require email_verified to be true: an IdP that lets users type any
-// address must not grant them a domain (oauth2-proxy CVE-2026-40574 class).
+// Email conditions require the email to be verified (see EmailTrust): an IdP that lets users
+// type any address must not grant them a domain (oauth2-proxy CVE-2026-40574 class).
 type Condition struct {
 	EmailDomain string
 	Email       string
@@ -25,21 +30,51 @@ type Condition struct {
 	Claim       string
 	Equals      string
 	Contains    string
+	EmailTrust  EmailTrust
+}
+
+// EmailTrust says when the email claim names the user. By default only an email the IdP
+// marks verified ("email_verified": true, the JSON value) does: with an IdP that accepts
+// self-registration without proof, anyone could otherwise be ceo@example.com to every rule
+// and every app.
+type EmailTrust struct {
+	// AssumeVerified takes the IdP's word for every address it asserts when it sends no
+	// email_verified at all (Entra ID, whose work accounts carry addresses the tenant
+	// manages). An explicit email_verified that is not true still means unverified.
+	AssumeVerified bool
+}
+
+// VerifiedEmail returns the email of a verified claims object when the trust admits it.
+func (t EmailTrust) VerifiedEmail(claims []byte) (string, bool) {
+	email := gjson.GetBytes(claims, "email")
+	if email.Type != gjson.String {
+		return "", false
+	}
+	switch verified := gjson.GetBytes(claims, "email_verified"); {
+	case verified.Type == gjson.True:
+		return email.Str, true
+	case !verified.Exists() && t.AssumeVerified:
+		return email.Str, true
+	}
+	return "", false
 }
 
 // Allows reports whether claims (a verified JSON object) satisfy the condition.
 func (c Condition) Allows(claims []byte) bool {
 	switch {
 	case c.EmailDomain != "" || c.Email != "":
-		email, ok := verifiedEmail(claims)
+		email, ok := c.EmailTrust.VerifiedEmail(claims)
+		if !ok {
+			return false
+		}
+		local, domain, ok := ParseEmail(email)
 		if !ok {
 			return false
 		}
 		if c.Email != "" {
-			return strings.EqualFold(email, c.Email)
+			return EqualFoldASCII(local+"@"+domain, c.Email)
 		}
-		_, domain, ok := ParseEmail(email)
-		return ok && strings.EqualFold(domain, c.EmailDomain)
+		return EqualFoldASCII(domain, c.EmailDomain)
 	case c.Group != "":
 		path := c.GroupsClaim
 		if path == "" {
@@ -73,14 +108,6 @@ func holds(v gjson.Result, want string) bool {
 		})
 	}
 	return found
-}
-
-func verifiedEmail(claims []byte) (string, bool) {
-	email := gjson.GetBytes(claims, "email")
-	if email.Type != gjson.String || gjson.GetBytes(claims, "email_verified").Type != gjson.True {
-		return "", false
-	}
-	return email.Str, true
 }
 
 // ParseEmail splits an address into local part and domain, strictly: exactly one '@',
@@ -127,4 +154,24 @@ func isMailDomain(s string) bool {
 		}
 	}
 	return true
+}
+
+// EqualFoldASCII compares ASCII letters regardless of case and every other byte exactly.
+func EqualFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

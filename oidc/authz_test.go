@@ -30,6 +30,8 @@ func TestConditionAllows(t *testing.T) {
 	unverified := []byte(`{"email":"alice@example.com","email_verified":false}`)
 	stringVerified := []byte(`{"email":"alice@example.com","email_verified":"true"}`)
 	trick := []byte(`{"email":"a@evil.com@example.com","email_verified":true}`)
+	noClaim := []byte(`{"email":"alice@example.com"}`)
+	assume := EmailTrust{AssumeVerified: true}
 	cases := []struct {
 		name   string
 		c      Condition
@@ -42,6 +44,14 @@ func TestConditionAllows(t *testing.T) {
 		{"no subdomain match", Condition{EmailDomain: "ample.com"}, claims, false},
 		{"unverified email", Condition{EmailDomain: "example.com"}, unverified, false},
 		{"email_verified as string", Condition{EmailDomain: "example.com"}, stringVerified, false},
+		{"email_verified absent", Condition{EmailDomain: "example.com"}, noClaim, false},
+		{"Kelvin sign is not k (email)", Condition{Email: "kelly@example.com"}, []byte(`{"email":"\u212Aelly@example.com","email_verified":true}`), false},
+		{"long s is not s (email)", Condition{Email: "sam@example.com"}, []byte(`{"email":"\u017Fam@example.com","email_verified":true}`), false},
+		{"Kelvin sign is not k (domain)", Condition{EmailDomain: "kelvin.example"}, []byte(`{"email":"a@\u212Aelvin.example","email_verified":true}`), false},
+		{"ASCII case is folded (email)", Condition{Email: "kelly@example.com"}, []byte(`{"email":"KELLY@Example.COM","email_verified":true}`), true},
+		{"assumed verified, absent", Condition{EmailDomain: "example.com", EmailTrust: assume}, noClaim, true},
+		{"assumed verified, but false", Condition{EmailDomain: "example.com", EmailTrust: assume}, unverified, false},
+		{"assumed verified, but a string", Condition{Email: "alice@example.com", EmailTrust: assume}, stringVerified, false},
 		{"double @ (CVE-2026-40574)", Condition{EmailDomain: "example.com"}, trick, false},
 		{"email", Condition{Email: "ALICE@example.com"}, claims, true},
 		{"email unverified", Condition{Email: "alice@example.com"}, unverified, false},

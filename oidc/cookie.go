@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -53,57 +54,83 @@ func SplitCookie(name, value string) [][2]string {
 	return out
 }
 
-// JoinCookie reassembles a value split by SplitCookie and reports whether it was present.
-// Only a layout SplitCookie could have produced is accepted: either the plain cookie name,
-// or chunks name_0 ... name_(k-1) with 2 <= k <= 8, every chunk but the last exactly
-// MaxCookieValue bytes and the last non-empty. Both layouts at once, a gap, a missing
-// name_0, an index of 8 or more, or any name present twice with different values
-// (see CookieValue) make the value absent: guessing which copy is genuine is how cookie
-// tossing turns into session fixation, while "absent" only costs a fresh login.
-func JoinCookie(cookies []Cookie, name string) (value string, ok bool) {
-	single, hasSingle, ambiguous := CookieValue(cookies, name)
-	if ambiguous {
-		return "", false
-	}
-	seen := [cookieMaxChunks]bool{}
-	chunks := 0
+// maxCookieCandidates bounds the chunk reassemblies CookieCandidates returns, and
+// maxCookieCombinations the combinations it tries: chunks multiply, and an attacker must not
+// make a request cost more than a few AEAD opens. Plain values are not bounded beyond the 200
+// cookies ParseCookies keeps: a planted cookie pushing the genuine one out of a bound would
+// be the login loop all over again.
+const (
+	maxCookieCandidates   = 16
+	maxCookieCombinations = 64
+)
+
+// CookieCandidates returns every value the cookies may hold for name, in a layout SplitCookie
+// writes: each distinct value of the plain cookie name, then each distinct reassembly of
+// chunks name_0 ... name_(k-1), 2 <= k <= 8, every chunk but the last exactly MaxCookieValue
+// bytes and the last non-empty (at most 16 of those), in the order the browser sent them.
+//
+// A browser can hold several: a sibling subdomain can plant a cookie of the same name (cookie
+// tossing) that the clearing Set-Cookie of this host cannot remove. Refusing them all would
+// send the user through logins forever (the planted cookie survives every one); picking one
+// by position lets the attacker choose it. The caller opens each candidate in turn, and only
+// a value it sealed itself opens.
+func CookieCandidates(cookies []Cookie, name string) []string {
+	out := CookieValues(cookies, name)
+	var chunks [cookieMaxChunks][]string
 	prefix := name + "_"
 	for _, c := range cookies {
 		rest, isChunk := strings.CutPrefix(c.Name, prefix)
 		if !isChunk {
 			continue
 		}
-		i, isIndex := chunkIndex(rest)
-		switch {
-		case !isIndex:
-			continue // another cookie that merely shares the prefix, such as name_state
-		case i >= cookieMaxChunks:
-			return "", false
-		case !seen[i]:
-			seen[i] = true
-			chunks++
+		if i, isIndex := chunkIndex(rest); isIndex && i < cookieMaxChunks && !slices.Contains(chunks[i], c.Value) {
+			chunks[i] = append(chunks[i], c.Value)
 		}
 	}
-	if chunks == 0 {
-		return single, hasSingle
+	run := 0
+	for run < cookieMaxChunks && len(chunks[run]) > 0 {
+		run++
 	}
-	if hasSingle || chunks < 2 {
-		return "", false
+	singles, tried := len(out), 0
+	for k := run; k >= 2 && len(out)-singles < maxCookieCandidates; k-- {
+		pick := make([]int, k)
+		for tried < maxCookieCombinations && len(out)-singles < maxCookieCandidates {
+			tried++
+			if v, ok := joinChunks(chunks[:k], pick); ok && !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+			if !nextPick(chunks[:k], pick) {
+				break
+			}
+		}
 	}
+	return out
+}
+
+// joinChunks joins the picked value of each chunk if the sizes fit SplitCookie's layout.
+func joinChunks(chunks [][]string, pick []int) (string, bool) {
 	var b strings.Builder
-	b.Grow(chunks * MaxCookieValue)
-	for i := 0; i < chunks; i++ {
-		if !seen[i] {
-			return "", false
-		}
-		v, present, _ := CookieValue(cookies, chunkName(name, i))
-		last := i == chunks-1
-		if !present || (!last && len(v) != MaxCookieValue) || (last && (v == "" || len(v) > MaxCookieValue)) {
+	b.Grow(len(chunks) * MaxCookieValue)
+	for i, values := range chunks {
+		v := values[pick[i]]
+		last := i == len(chunks)-1
+		if (!last && len(v) != MaxCookieValue) || (last && (v == "" || len(v) > MaxCookieValue)) {
 			return "", false
 		}
 		b.WriteString(v)
 	}
 	return b.String(), true
+}
+
+// nextPick advances pick to the next combination, like an odometer; false after the last.
+func nextPick(chunks [][]string, pick []int) bool {
+	for i := len(pick) - 1; i >= 0; i-- {
+		if pick[i]++; pick[i] < len(chunks[i]) {
+			return true
+		}
+		pick[i] = 0
+	}
+	return false
 }
 
 func chunkName(name string, i int) string {
@@ -242,26 +269,18 @@ func isCookieName(s string) bool {
 	return true
 }
 
-// CookieValue returns the value of the cookie called name. Browsers send every cookie
-// whose domain and path match, so one name can arrive several times, possibly one planted
-// by a sibling subdomain (cookie tossing; the Envoy CVE-2021-32777 class of bugs came from
-// picking one of them). When the duplicates disagree there is no safe choice:
-// CookieValue reports ok=false and ambiguous=true, and the caller treats the cookie as
-// absent. Duplicates with equal values are harmless and accepted.
-func CookieValue(cookies []Cookie, name string) (value string, ok, ambiguous bool) {
+// CookieValues returns the distinct values of the cookie called name, in the order sent. Browsers send every cookie whose domain and path match, so
+// one name can arrive several times, possibly one planted by a sibling subdomain: the caller
+// must not pick one by position (the Envoy CVE-2021-32777 class of bugs came from that), but
+// try each as CookieCandidates explains.
+func CookieValues(cookies []Cookie, name string) []string {
+	var out []string
 	for _, c := range cookies {
-		if c.Name != name {
-			continue
-		}
-		if !ok {
-			value, ok = c.Value, true
-			continue
-		}
-		if c.Value != value {
-			return "", false, true
+		if c.Name == name && !slices.Contains(out, c.Value) {
+			out = append(out, c.Value)
 		}
 	}
-	return value, ok, false
+	return out
 }
 
 // FormatCookie renders one Set-Cookie value:

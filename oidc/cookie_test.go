@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,28 +71,24 @@ func TestParseCookiesBounds(t *testing.T) {
 	}
 }
 
-func TestCookieValue(t *testing.T) {
+func TestCookieValues(t *testing.T) {
 	cases := []struct {
-		name                string
-		cookies             []oidc.Cookie
-		want                string
-		wantOK, wantAmbigus bool
+		name    string
+		cookies []oidc.Cookie
+		want    []string
 	}{
-		{"absent", []oidc.Cookie{{"x", "1"}}, "", false, false},
-		{"nil", nil, "", false, false},
-		{"present", []oidc.Cookie{{"x", "1"}, {"s", "v"}}, "v", true, false},
-		{"empty value present", []oidc.Cookie{{"s", ""}}, "", true, false},
-		{"equal duplicates", []oidc.Cookie{{"s", "v"}, {"x", "1"}, {"s", "v"}}, "v", true, false},
-		{"different duplicates", []oidc.Cookie{{"s", "v"}, {"s", "w"}}, "", false, true},
-		{"different duplicate later", []oidc.Cookie{{"s", "v"}, {"s", "v"}, {"s", "w"}}, "", false, true},
-		{"empty and non-empty", []oidc.Cookie{{"s", ""}, {"s", "v"}}, "", false, true},
-		{"case differs is another name", []oidc.Cookie{{"S", "w"}, {"s", "v"}}, "v", true, false},
+		{"absent", []oidc.Cookie{{"x", "1"}}, nil},
+		{"nil", nil, nil},
+		{"present", []oidc.Cookie{{"x", "1"}, {"s", "v"}}, []string{"v"}},
+		{"empty value present", []oidc.Cookie{{"s", ""}}, []string{""}},
+		{"equal duplicates are one", []oidc.Cookie{{"s", "v"}, {"x", "1"}, {"s", "v"}}, []string{"v"}},
+		{"different duplicates, in order", []oidc.Cookie{{"s", "w"}, {"s", "v"}, {"s", "w"}}, []string{"w", "v"}},
+		{"case differs is another name", []oidc.Cookie{{"S", "w"}, {"s", "v"}}, []string{"v"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v, ok, amb := oidc.CookieValue(tc.cookies, "s")
-			if v != tc.want || ok != tc.wantOK || amb != tc.wantAmbigus {
-				t.Fatalf("got (%q, %v, %v), want (%q, %v, %v)", v, ok, amb, tc.want, tc.wantOK, tc.wantAmbigus)
+			if got := oidc.CookieValues(tc.cookies, "s"); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -128,9 +125,10 @@ func TestSplitJoinRoundTrip(t *testing.T) {
 		for i, j := 0, len(cookies)-1; i < j; i, j = i+1, j-1 {
 			cookies[i], cookies[j] = cookies[j], cookies[i]
 		}
-		got, ok := oidc.JoinCookie(cookies, "sess")
-		if !ok || got != value {
-			t.Fatalf("len %d: JoinCookie = %d bytes, %v", n, len(got), ok)
+		// The whole value comes first; when its chunks are all full, their shorter runs are
+		// layouts too, which the caller's AEAD open refuses.
+		if got := oidc.CookieCandidates(cookies, "sess"); len(got) == 0 || got[0] != value {
+			t.Fatalf("len %d: CookieCandidates = %d values, the first not the value", n, len(got))
 		}
 	}
 }
@@ -141,8 +139,9 @@ func TestSplitCookieTooLarge(t *testing.T) {
 	}
 }
 
-func TestJoinCookieRejects(t *testing.T) {
+func TestCookieCandidates(t *testing.T) {
 	full := strings.Repeat("a", oidc.MaxCookieValue)
+	other := strings.Repeat("b", oidc.MaxCookieValue)
 	c := func(kv ...string) []oidc.Cookie {
 		var out []oidc.Cookie
 		for i := 0; i < len(kv); i += 2 {
@@ -150,43 +149,52 @@ func TestJoinCookieRejects(t *testing.T) {
 		}
 		return out
 	}
-	cases := map[string][]oidc.Cookie{
-		"absent":                     c("other", "1"),
-		"nil":                        nil,
-		"missing chunk 0":            c("s_1", "b"),
-		"gap":                        c("s_0", full, "s_2", "b"),
-		"only chunk 0":               c("s_0", full),
-		"only a short chunk 0":       c("s_0", "a"),
-		"chunk 8":                    c("s_0", full, "s_1", "b", "s_8", "c"),
-		"chunk 99":                   c("s_0", full, "s_1", "b", "s_99", "c"),
-		"huge index":                 c("s_0", full, "s_1", "b", "s_99999999999999999999999", "c"),
-		"nine chunks":                nineChunks(full),
-		"short middle chunk":         c("s_0", full, "s_1", "short", "s_2", "b"),
-		"long chunk":                 c("s_0", full+"x", "s_1", "b"),
-		"empty last chunk":           c("s_0", full, "s_1", ""),
-		"oversized last chunk":       c("s_0", full, "s_1", full+"x"),
-		"plain and chunks":           c("s", "v", "s_0", full, "s_1", "b"),
-		"ambiguous plain":            c("s", "v", "s", "w"),
-		"ambiguous chunk":            c("s_0", full, "s_1", "b", "s_1", "c"),
-		"ambiguous chunk 0":          c("s_0", full, "s_0", strings.Repeat("b", oidc.MaxCookieValue), "s_1", "b"),
-		"plain ambiguous and chunks": c("s", "v", "s", "w", "s_0", full, "s_1", "b"),
+	cases := []struct {
+		name    string
+		cookies []oidc.Cookie
+		want    []string
+	}{
+		{"absent", c("other", "1"), nil},
+		{"nil", nil, nil},
+		{"missing chunk 0", c("s_1", "b"), nil},
+		{"only chunk 0", c("s_0", full), nil},
+		{"only a short chunk 0", c("s_0", "a"), nil},
+		{"gap", c("s_0", full, "s_2", "b"), nil},
+		{"short middle chunk: only the run before it", c("s_0", full, "s_1", "short", "s_2", "b"), []string{full + "short"}},
+		{"long chunk", c("s_0", full+"x", "s_1", "b"), nil},
+		{"empty last chunk", c("s_0", full, "s_1", ""), nil},
+		{"oversized last chunk", c("s_0", full, "s_1", full+"x"), nil},
+		{"huge index is no chunk", c("s_0", full, "s_1", "b", "s_99999999999999999999999", "c"), []string{full + "b"}},
+		{"a stray later chunk", c("s_0", full, "s_1", "b", "s_5", "c"), []string{full + "b"}},
+		{"a planted third chunk", c("s_0", full, "s_1", "b", "s_2", "c"), []string{full + "b"}},
+		{"plain and chunks: both", c("s", "v", "s_0", full, "s_1", "b"), []string{"v", full + "b"}},
+		{"planted plain values: all, in order", c("s", "planted", "s", "v", "s", "planted"), []string{"planted", "v"}},
+		{"planted chunk: every combination", c("s_0", full, "s_1", "b", "s_1", "c"), []string{full + "b", full + "c"}},
+		{"planted chunk 0", c("s_0", full, "s_0", other, "s_1", "b"), []string{full + "b", other + "b"}},
+		{"equal duplicates are one", c("s_0", full, "s_1", "b", "s_0", full), []string{full + "b"}},
+		{"empty plain value", c("s", ""), []string{""}},
 	}
-	for name, cookies := range cases {
-		t.Run(name, func(t *testing.T) {
-			if v, ok := oidc.JoinCookie(cookies, "s"); ok || v != "" {
-				t.Fatalf("JoinCookie accepted: %d bytes", len(v))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := oidc.CookieCandidates(tc.cookies, "s"); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %d candidates %.40q, want %d", len(got), got, len(tc.want))
 			}
 		})
 	}
-	// Equal duplicates are harmless, for plain and chunked values alike.
-	if v, ok := oidc.JoinCookie(c("s", "v", "s", "v"), "s"); !ok || v != "v" {
-		t.Fatalf("equal plain duplicates: %q %v", v, ok)
+	for _, v := range oidc.CookieCandidates(nineChunks(full), "s") {
+		if len(v) > 8*oidc.MaxCookieValue {
+			t.Fatalf("a candidate of %d bytes: more than eight chunks", len(v))
+		}
 	}
-	if v, ok := oidc.JoinCookie(c("s_0", full, "s_1", "b", "s_0", full), "s"); !ok || v != full+"b" {
-		t.Fatalf("equal chunk duplicates: %v", ok)
+	// Chunk combinations are bounded: eight chunks with three values each would be 6561.
+	var many []oidc.Cookie
+	for i := 0; i < 8; i++ {
+		for _, v := range []string{full, other, strings.Repeat("c", oidc.MaxCookieValue)} {
+			many = append(many, oidc.Cookie{Name: fmt.Sprintf("s_%d", i), Value: v})
+		}
 	}
-	if v, ok := oidc.JoinCookie(c("s", ""), "s"); !ok || v != "" {
-		t.Fatalf("empty plain value: %q %v", v, ok)
+	if got := oidc.CookieCandidates(many, "s"); len(got) == 0 || len(got) > 16 {
+		t.Fatalf("%d candidates from a flood of chunks, want 1 to 16", len(got))
 	}
 }
 

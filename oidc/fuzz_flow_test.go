@@ -289,12 +289,13 @@ func FuzzParseCookies(f *testing.F) {
 				continue
 			}
 			checked[c.Name] = true
-			v, ok, amb := oidc.CookieValue(cookies, c.Name)
-			if ok == amb || (ok && v != c.Value) {
-				t.Fatalf("CookieValue(%q) = %q, %v, %v", c.Name, v, ok, amb)
+			if values := oidc.CookieValues(cookies, c.Name); len(values) == 0 || values[0] != c.Value {
+				t.Fatalf("CookieValues(%q) = %q", c.Name, values)
 			}
-			if joined, ok := oidc.JoinCookie(cookies, c.Name); ok && len(joined) > 8*oidc.MaxCookieValue {
-				t.Fatalf("JoinCookie returned %d bytes", len(joined))
+			for _, joined := range oidc.CookieCandidates(cookies, c.Name) {
+				if len(joined) > 8*oidc.MaxCookieValue {
+					t.Fatalf("CookieCandidates returned %d bytes", len(joined))
+				}
 			}
 		}
 	})
@@ -364,10 +365,11 @@ func FuzzLoginFlow(f *testing.F) {
 		setCookie := oidc.FormatCookie("oidc_state", sealed, 600, oidc.CookieOptions{Secure: true})
 		pair, _, _ := strings.Cut(setCookie, ";")
 		cookies := oidc.ParseCookies([]string{"app=1; " + pair + "; other=2"})
-		value, ok, _ := oidc.CookieValue(cookies, "oidc_state")
-		if !ok {
+		values := oidc.CookieValues(cookies, "oidc_state")
+		if len(values) != 1 {
 			t.Fatalf("state cookie lost in %q", setCookie)
 		}
+		value := values[0]
 		opened, err := s.Open(oidc.PurposeState, value, sealTestNow.Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
@@ -398,26 +400,32 @@ func FuzzLoginFlow(f *testing.F) {
 	})
 }
 
-// FuzzJoinCookie reassembles chunked cookies from arbitrary Cookie headers: it must never
-// panic, and whatever it accepts must be a value SplitCookie would have produced, so
-// splitting and joining it again gives it back.
-func FuzzJoinCookie(f *testing.F) {
+// FuzzCookieCandidates reassembles chunked cookies from arbitrary Cookie headers: it must
+// never panic, return more than 16 reassemblies, or return a value the browser does not hold
+// in SplitCookie's layout: every candidate splits back into cookies that were sent.
+func FuzzCookieCandidates(f *testing.F) {
 	f.Add("s=abc")
 	f.Add("s_0=" + strings.Repeat("a", oidc.MaxCookieValue) + "; s_1=b")
+	f.Add("s_0=" + strings.Repeat("a", oidc.MaxCookieValue) + "; s_1=b; s_1=c; s=d")
 	f.Add("s_1=b; s_0=a")
 	f.Add("s=a; s_0=b")
 	f.Add("s_0=a; s_2=c")
 	f.Fuzz(func(t *testing.T, header string) {
-		value, ok := oidc.JoinCookie(oidc.ParseCookies([]string{header}), "s")
-		if !ok {
-			return
+		cookies := oidc.ParseCookies([]string{header})
+		candidates := oidc.CookieCandidates(cookies, "s")
+		if len(candidates) > len(oidc.CookieValues(cookies, "s"))+16 {
+			t.Fatalf("%d candidates", len(candidates))
 		}
-		var again []oidc.Cookie
-		for _, c := range oidc.SplitCookie("s", value) {
-			again = append(again, oidc.Cookie{Name: c[0], Value: c[1]})
+		sent := map[oidc.Cookie]bool{}
+		for _, c := range cookies {
+			sent[c] = true
 		}
-		if back, ok := oidc.JoinCookie(again, "s"); !ok || back != value {
-			t.Fatalf("JoinCookie accepted %q, which does not split and join back", header)
+		for _, value := range candidates {
+			for _, c := range oidc.SplitCookie("s", value) {
+				if !sent[oidc.Cookie{Name: c[0], Value: c[1]}] {
+					t.Fatalf("candidate of %d bytes is not what the browser sent: no %s", len(value), c[0])
+				}
+			}
 		}
 	})
 }

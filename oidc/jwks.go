@@ -46,7 +46,7 @@ const (
 
 // JWKSRequest is the request for the provider's JWK Set. p must come from [ParseDiscovery]; a
 // nil p yields a request with an empty URL, which no host can dispatch.
-func JWKSRequest(p *Provider) Request {
+func JWKSRequest(p *Discovery) Request {
 	r := Request{Method: "GET", Header: [][2]string{{"accept", "application/json"}}}
 	if p != nil {
 		r.URL = p.JWKSURI

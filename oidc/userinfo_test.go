@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -52,4 +53,25 @@ func FuzzMergeUserinfo(f *testing.F) {
 			t.Fatalf("merge changed a signed claim: %s", out)
 		}
 	})
+}
+
+// At a refresh, userinfo claims replace the session's (RefreshUserinfo) or fill a refreshed
+// ID token's (MergeUserinfo); KeepClaims keeps the session's under a refreshed ID token's.
+func TestUserinfoAtRefresh(t *testing.T) {
+	session := []byte(`{"sub":"u","email":"a@example.com","groups":["admins"],"team":"blue"}`)
+	got, err := RefreshUserinfo(session, "u", 200, []byte(`{"sub":"u","groups":[]}`))
+	if err != nil || gjson.GetBytes(got, "groups").Raw != "[]" || gjson.GetBytes(got, "team").Str != "blue" {
+		t.Errorf("RefreshUserinfo = %s, %v: want the answer's groups, the rest kept", got, err)
+	}
+	if _, err := RefreshUserinfo(session, "u", 200, []byte(`{"sub":"other","groups":[]}`)); !errors.Is(err, ErrUserinfo) {
+		t.Errorf("an answer about another subject: %v", err)
+	}
+	fresh := []byte(`{"sub":"u","email":"b@example.com"}`)
+	got, err = KeepClaims(fresh, session)
+	if err != nil || gjson.GetBytes(got, "email").Str != "b@example.com" || gjson.GetBytes(got, "groups.0").Str != "admins" {
+		t.Errorf("KeepClaims = %s, %v: want the fresh email and the previous groups", got, err)
+	}
+	if _, err := KeepClaims([]byte("{"), session); err == nil {
+		t.Error("KeepClaims accepted invalid JSON")
+	}
 }

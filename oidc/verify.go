@@ -20,6 +20,13 @@ type Verifier struct {
 	Audiences []string      // audiences [Verifier.Verify] accepts; VerifyIDToken uses ClientID
 	Keys      *KeySet       // the provider's keys, from [ParseJWKS]
 	Skew      time.Duration // leeway for exp and nbf against clock drift; negative counts as 0
+
+	// AcceptLoginTokens lets [Verifier.Verify] accept tokens minted in an interactive login,
+	// which carry a nonce claim: ID tokens, including those of this relying party's own
+	// sessions. Off, such a token that reached an app (forwarded, or read from a session)
+	// cannot be replayed as an API credential. Tokens of scripts and API clients (password,
+	// client-credentials, device and token-exchange grants, Kubernetes tokens) carry no nonce.
+	AcceptLoginTokens bool
 }
 
 // Token is a verified JWT.
@@ -57,6 +64,7 @@ var base64URL = base64.RawURLEncoding.Strict()
 type rules struct {
 	idToken   bool
 	nonce     string   // expected nonce, ID tokens only
+	refreshed bool     // an ID token from a refresh: its nonce, if any, is not checked
 	audiences []string // accepted audiences
 }
 
@@ -77,6 +85,18 @@ func (v *Verifier) VerifyIDToken(raw, nonce string, now time.Time) (*Token, erro
 		return nil, invalidf("no expected nonce given")
 	}
 	return v.verify(raw, now, rules{idToken: true, nonce: nonce, audiences: []string{v.ClientID}})
+}
+
+// VerifyRefreshedIDToken checks an ID token the token endpoint returned for a refresh
+// (Core §12.2): the rules of [Verifier.VerifyIDToken] except the nonce, which such a token
+// carries from the original login or not at all. It arrives over TLS in the answer to this
+// relying party's own refresh token, so it is no replay; the caller must check that its sub is
+// the session's.
+func (v *Verifier) VerifyRefreshedIDToken(raw string, now time.Time) (*Token, error) {
+	if v == nil {
+		return nil, invalidf("nil Verifier")
+	}
+	return v.verify(raw, now, rules{idToken: true, refreshed: true, audiences: []string{v.ClientID}})
 }
 
 // Verify checks a JWT presented as a bearer (access) token, in this order:
@@ -101,6 +121,10 @@ func (v *Verifier) VerifyIDToken(raw, nonce string, now time.Time) (*Token, erro
 //     another client of the same audience); sub a non-empty string; exp a number with
 //     now < exp+Skew; nbf, if present, a number with now >= nbf-Skew; iat, if present, a number.
 //
+// A token with a nonce claim, of any value or type, was minted in an interactive login (an ID
+// token) and is refused unless AcceptLoginTokens is set, or the token is marked an access
+// token: typ at+jwt in the header, or Keycloak's payload claim typ "Bearer".
+//
 // A future iat is accepted and only recorded: hosts with a wrong clock (test hosts run on a
 // fixed date) would otherwise refuse every fresh token, and exp already bounds the token's life.
 // Any of these claims with the wrong JSON type (exp as a string, aud as a number, ...) is refused;
@@ -120,11 +144,11 @@ func (v *Verifier) verify(raw string, now time.Time, r rules) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	alg, kid, err := checkHeader(jws.header, r.idToken)
+	h, err := checkHeader(jws.header, r.idToken)
 	if err != nil {
 		return nil, err
 	}
-	key, err := v.Keys.verifySignature(alg, kid, jws.signed, jws.sig)
+	key, err := v.Keys.verifySignature(h.alg, h.kid, jws.signed, jws.sig)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +159,9 @@ func (v *Verifier) verify(raw string, now time.Time, r rules) (*Token, error) {
 	claims, err := parseObject(payload)
 	if err != nil {
 		return nil, invalidf("payload: %v", err)
+	}
+	if !r.idToken && !v.AcceptLoginTokens && !h.accessToken && isLoginToken(claims) {
+		return nil, invalidf("a nonce marks a token of an interactive login (an ID token), not accepted as a bearer token")
 	}
 	tok, err := v.checkClaims(claims, now, r)
 	if err != nil {
@@ -228,49 +255,71 @@ func decodeBase64URL(s string) ([]byte, error) {
 	return b, nil
 }
 
-// checkHeader validates the JOSE header and returns its algorithm and kid ("" when absent).
-// The alg is checked first and against a fixed allow-list; see Verify for why.
-func checkHeader(header []byte, idToken bool) (algorithm, string, error) {
+// joseHeader is what verification takes from a token's JOSE header.
+type joseHeader struct {
+	alg         algorithm
+	kid         string // "" when absent
+	accessToken bool   // typ at+jwt: an access token by RFC 9068
+}
+
+// checkHeader validates the JOSE header. The alg is checked first and against a fixed
+// allow-list; see Verify for why.
+func checkHeader(header []byte, idToken bool) (joseHeader, error) {
 	h, err := parseObject(header)
 	if err != nil {
-		return algorithm{}, "", invalidf("header: %v", err)
+		return joseHeader{}, invalidf("header: %v", err)
 	}
 	name, err := requiredString(h, "alg")
 	if err != nil {
-		return algorithm{}, "", invalidf("header: %v", err)
+		return joseHeader{}, invalidf("header: %v", err)
 	}
 	alg, ok := lookupAlgorithm(name)
 	if !ok {
-		return algorithm{}, "", invalidf("alg %s not allowed", quoted(name))
+		return joseHeader{}, invalidf("alg %s not allowed", quoted(name))
 	}
 	typ, present, err := optionalString(h, "typ")
 	if err != nil {
-		return algorithm{}, "", invalidf("header: %v", err)
+		return joseHeader{}, invalidf("header: %v", err)
 	}
 	if present && !typAccepted(typ, idToken) {
-		return algorithm{}, "", invalidf("typ %s not accepted", quoted(typ))
+		return joseHeader{}, invalidf("typ %s not accepted", quoted(typ))
 	}
 	for _, name := range [...]string{"crit", "b64", "cty"} {
 		if _, ok := h[name]; ok {
-			return algorithm{}, "", invalidf("header parameter %q not supported", name)
+			return joseHeader{}, invalidf("header parameter %q not supported", name)
 		}
 	}
 	kid, present, err := optionalString(h, "kid")
 	if err != nil {
-		return algorithm{}, "", invalidf("header: %v", err)
+		return joseHeader{}, invalidf("header: %v", err)
 	}
 	if present && kid == "" {
-		return algorithm{}, "", invalidf("header: kid is empty")
+		return joseHeader{}, invalidf("header: kid is empty")
 	}
-	return alg, kid, nil
+	return joseHeader{alg: alg, kid: kid, accessToken: present && mediaType(typ) == "at+jwt"}, nil
+}
+
+// isLoginToken reports whether verified claims come from an interactive login: they carry a
+// nonce (of any value or type), and the IdP did not mark them an access token in the payload.
+// Keycloak before 24 copied the login's nonce into access tokens, which it marks with the
+// claim typ "Bearer" (its ID tokens say "ID").
+func isLoginToken(c map[string]gjson.Result) bool {
+	if _, ok := c["nonce"]; !ok {
+		return false
+	}
+	typ, ok := c["typ"]
+	return !ok || typ.Type != gjson.String || typ.Str != "Bearer"
+}
+
+// mediaType is a typ value as compared: lower case, without "application/".
+func mediaType(typ string) string {
+	return strings.TrimPrefix(strings.ToLower(typ), "application/")
 }
 
 // typAccepted implements the typ rule (RFC 7515 §4.1.9: media type, "application/" optional,
 // compared case-insensitively). at+jwt marks an access token (RFC 9068 §2.1), never an ID token.
 func typAccepted(typ string, idToken bool) bool {
-	t := strings.ToLower(typ)
-	t = strings.TrimPrefix(t, "application/")
-	switch t {
+	switch mediaType(typ) {
 	case "jwt":
 		return true
 	case "at+jwt":
@@ -341,7 +390,7 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 		return nil, invalidf("sub is empty")
 	}
 	tok := &Token{Subject: sub, Issuer: iss}
-	if r.idToken {
+	if r.idToken && !r.refreshed {
 		nonce, err := requiredString(c, "nonce")
 		if err != nil {
 			return nil, invalidf("%v", err)

@@ -497,7 +497,12 @@ func TestVerifyBearer(t *testing.T) {
 		{name: "several audiences without azp", raw: sign(nil, with(map[string]any{"aud": []string{"api", "api2"}})), want: ErrTokenInvalid, msg: "azp is missing"},
 		{name: "azp another client", raw: sign(nil, with(map[string]any{"azp": "spa"})), want: ErrTokenInvalid, msg: `azp "spa" not accepted`},
 		{name: "client audience not accepted", raw: sign(nil, with(map[string]any{"aud": verifyClient})), want: ErrTokenInvalid, msg: "audience"},
-		{name: "nonce is not checked", raw: sign(nil, with(map[string]any{"nonce": 5}))},
+		{name: "at+jwt with a nonce is an access token", raw: sign(nil, with(map[string]any{"nonce": 5}))},
+		{name: "nonce marks a login token", raw: sign(map[string]any{"kid": "ec256", "typ": "JWT"}, with(map[string]any{"nonce": "n"})), want: ErrTokenInvalid, msg: "interactive login"},
+		{name: "nonce without typ", raw: sign(map[string]any{"kid": "ec256"}, with(map[string]any{"nonce": ""})), want: ErrTokenInvalid, msg: "interactive login"},
+		{name: "nonce null is a nonce", raw: sign(map[string]any{"kid": "ec256"}, with(map[string]any{"nonce": nil})), want: ErrTokenInvalid, msg: "interactive login"},
+		{name: "nonce in a Keycloak access token (typ Bearer)", raw: sign(map[string]any{"kid": "ec256"}, with(map[string]any{"nonce": "n", "typ": "Bearer"}))},
+		{name: "nonce with typ ID", raw: sign(map[string]any{"kid": "ec256"}, with(map[string]any{"nonce": "n", "typ": "ID"})), want: ErrTokenInvalid, msg: "interactive login"},
 		{name: "sub required", raw: sign(nil, with(map[string]any{"sub": verifyDrop})), want: ErrTokenInvalid, msg: "sub is missing"},
 		{name: "expired", raw: sign(nil, with(map[string]any{"exp": 1})), want: ErrTokenExpired, msg: "expired"},
 		{name: "unknown key", raw: sign(map[string]any{"kid": "next"}, with(nil)), want: ErrUnknownKey, msg: `kid "next"`},
@@ -509,6 +514,39 @@ func TestVerifyBearer(t *testing.T) {
 			if err == nil && (tok.Nonce != "" || tok.KeyID != "ec256") {
 				t.Errorf("token = %+v", tok)
 			}
+		})
+	}
+	// AcceptLoginTokens lets ID tokens pass as bearer tokens again.
+	accepting := *v
+	accepting.AcceptLoginTokens = true
+	if _, err := accepting.Verify(sign(map[string]any{"kid": "ec256"}, with(map[string]any{"nonce": "n"})), verifyNow); err != nil {
+		t.Errorf("AcceptLoginTokens: %v", err)
+	}
+}
+
+// A refreshed ID token follows the ID-token rules, with or without the login's nonce.
+func TestVerifyRefreshedIDToken(t *testing.T) {
+	k := verifyTestKeys(t)
+	v := verifyVerifier(t)
+	sign := func(hdr, claims map[string]any) string { return verifySign(t, jwa.RS256, k.rsa, hdr, claims) }
+	kid := map[string]any{"kid": "rsa"}
+	cases := []struct {
+		name string
+		raw  string
+		want error
+		msg  string
+	}{
+		{name: "with the login's nonce", raw: sign(kid, verifyClaims(nil))},
+		{name: "without a nonce", raw: sign(kid, verifyClaims(map[string]any{"nonce": verifyDrop}))},
+		{name: "for another audience", raw: sign(kid, verifyClaims(map[string]any{"aud": "api"})), want: ErrTokenInvalid, msg: "audience"},
+		{name: "an access token", raw: sign(map[string]any{"kid": "rsa", "typ": "at+jwt"}, verifyClaims(nil)), want: ErrTokenInvalid, msg: "typ"},
+		{name: "another issuer", raw: sign(kid, verifyClaims(map[string]any{"iss": "https://evil"})), want: ErrTokenInvalid, msg: "issuer"},
+		{name: "expired", raw: sign(kid, verifyClaims(map[string]any{"exp": 1})), want: ErrTokenExpired, msg: "expired"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := v.VerifyRefreshedIDToken(c.raw, verifyNow)
+			verifyCheckErr(t, c.raw, err, c.want, c.msg)
 		})
 	}
 }

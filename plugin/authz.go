@@ -20,19 +20,34 @@ type AuthzRule struct {
 	Allow      []oidc.Condition
 }
 
-// authorize reports whether the user of id may reach path: the first rule whose prefix
-// matches decides, by what identify found for it. With rules configured, a path that is not
-// in normal form ("/x/../admin", "//admin", escaped slashes) is refused outright: which rule's
-// prefix it falls under depends on who normalizes it, so no rule may decide it.
-func (c *Config) authorize(path string, id *identity) bool {
-	if len(c.Authorization) > 0 && !normalPath(path) {
+// authorize reports whether the user of id may reach the request's path: for each reading of
+// the path (requestPath), the first rule whose prefix matches decides, by what identify found
+// for it, and every reading must be admitted. With authorization_case_insensitive, each
+// reading is also decided with prefixes compared regardless of letter case, for upstreams that
+// ignore it. With rules configured, a path that is not in normal form ("/x/../admin",
+// "//admin", escaped slashes) is refused outright: which rule's prefix it falls under depends
+// on who normalizes it, so no rule may decide it.
+func (c *Config) authorize(p requestPath, id *identity) bool {
+	if len(c.Authorization) == 0 {
+		return true
+	}
+	if !p.normal {
 		return false
 	}
-	for i, r := range c.Authorization {
-		if r.PathPrefix != "" && !(PathRule{Prefix: r.PathPrefix}).Match(path) {
-			continue
+	for _, reading := range p.readings {
+		if !c.decide(reading, id, false) || c.AuthorizationCaseInsensitive && !c.decide(reading, id, true) {
+			return false
 		}
-		return id.allowed[i]
+	}
+	return true
+}
+
+// decide applies the first rule whose prefix covers path.
+func (c *Config) decide(path string, id *identity, fold bool) bool {
+	for i, r := range c.Authorization {
+		if r.PathPrefix == "" || underPrefix(path, r.PathPrefix, fold) {
+			return id.allowed[i]
+		}
 	}
 	return true
 }
@@ -40,15 +55,14 @@ func (c *Config) authorize(path string, id *identity) bool {
 // forbidden answers an authenticated user the rules do not admit: a page for browsers,
 // JSON for API clients, naming no rule and no claim.
 func (h *httpContext) forbidden() types.Action {
-	h.p.metrics.count(metricAccessDenied)
+	h.rp.metrics.count(metricAccessDenied)
 	if isBrowserNavigation(h.headers) {
-		return h.page(403, "Access denied", "You are signed in, but this account may not use this page. Sign out to use another account.", h.p.cfg.LogoutPath, nil)
+		return h.page(403, "Access denied", "You are signed in, but this account may not use this page. Sign out to use another account.", h.rp.cfg.LogoutPath, nil)
 	}
 	return h.apiError(403, "access_denied", "this account may not use this resource", nil)
 }
 
-func parseAuthorization(root gjson.Result, groupsClaim string) ([]AuthzRule, error) {
-	v := root.Get("authorization")
+func parseAuthorization(v gjson.Result, groupsClaim string, trust oidc.EmailTrust) ([]AuthzRule, error) {
 	if !v.Exists() {
 		return nil, nil
 	}
@@ -67,12 +81,13 @@ func parseAuthorization(root gjson.Result, groupsClaim string) ([]AuthzRule, err
 			field := key + "." + k.String()
 			switch k.String() {
 			case "path_prefix":
-				if val.Type != gjson.String || !isAbsolutePath(val.Str) {
-					err = configErr(field, "must be an absolute path without query or fragment")
+				if val.Type != gjson.String {
+					err = configErr(field, "must be a string")
+					break
 				}
-				rule.PathPrefix = val.Str
+				rule.PathPrefix, err = configPath(field, val.Str)
 			case "allow":
-				rule.Allow, err = parseConditions(val, field, groupsClaim)
+				rule.Allow, err = parseConditions(val, field, groupsClaim, trust)
 			default:
 				err = configErr(field, `unknown key (use "path_prefix" and "allow")`)
 			}
@@ -94,7 +109,7 @@ var conditionShapes = map[string]bool{
 	"email_domain": true, "email": true, "group": true, "claim+equals": true, "claim+contains": true,
 }
 
-func parseConditions(v gjson.Result, key, groupsClaim string) ([]oidc.Condition, error) {
+func parseConditions(v gjson.Result, key, groupsClaim string, trust oidc.EmailTrust) ([]oidc.Condition, error) {
 	if !v.IsArray() {
 		return nil, configErr(key, "must be an array of conditions")
 	}
@@ -114,9 +129,19 @@ func parseConditions(v gjson.Result, key, groupsClaim string) ([]oidc.Condition,
 		if !ok || !conditionShapes[shape] {
 			return nil, configErr(k, `must be one of {"email_domain":…}, {"email":…}, {"group":…}, {"claim":…,"equals":…}, {"claim":…,"contains":…} with non-empty strings`)
 		}
+		if e := fields["email"]; e != "" {
+			if _, _, ok := oidc.ParseEmail(e); !ok {
+				return nil, configErr(k+".email", "%q is not an email address (ASCII, one '@', a domain of DNS labels)", e)
+			}
+		}
+		if d := fields["email_domain"]; d != "" {
+			if _, _, ok := oidc.ParseEmail("x@" + d); !ok {
+				return nil, configErr(k+".email_domain", "%q is not a mail domain (ASCII DNS labels, at least two)", d)
+			}
+		}
 		out = append(out, oidc.Condition{
 			EmailDomain: fields["email_domain"], Email: fields["email"], Group: fields["group"], GroupsClaim: groupsClaim,
-			Claim: fields["claim"], Equals: fields["equals"], Contains: fields["contains"],
+			Claim: fields["claim"], Equals: fields["equals"], Contains: fields["contains"], EmailTrust: trust,
 		})
 	}
 	return out, nil

@@ -82,11 +82,18 @@ func TestAuthorizationConfigErrors(t *testing.T) {
 		{`"authorization":[{"allow":[]}]`, "authorization[0].allow"},
 		{`"authorization":[{"allow":[{"group":"a"}],"deny":[]}]`, "authorization[0].deny"},
 		{`"authorization":[{"path_prefix":"admin","allow":[{"group":"a"}]}]`, "authorization[0].path_prefix"},
+		{`"authorization":[{"path_prefix":"/admin;x","allow":[{"group":"a"}]}]`, "authorization[0].path_prefix"},
+		{`"authorization":[{"path_prefix":"/%61dmin","allow":[{"group":"a"}]}]`, "authorization[0].path_prefix"},
+		{`"authorization":[{"path_prefix":"/a/../admin","allow":[{"group":"a"}]}]`, "authorization[0].path_prefix"},
 		{`"authorization":[{"allow":[{"group":"a"},{"group":"a","email":"b@c.d"}]}]`, "authorization[0].allow[1]"},
 		{`"authorization":[{"allow":[{"claim":"x"}]}]`, "authorization[0].allow[0]"},
 		{`"authorization":[{"allow":[{"email_domain":""}]}]`, "authorization[0].allow[0]"},
 		{`"authorization":[{"allow":[{"role":"x"}]}]`, "authorization[0].allow[0]"},
 		{`"groups_claim":""`, "groups_claim"},
+		{`"authorization":[{"allow":[{"email":"\u212Aelly@example.com"}]}]`, "authorization[0].allow[0].email"},
+		{`"authorization":[{"allow":[{"email":"a@evil.com@example.com"}]}]`, "authorization[0].allow[0].email"},
+		{`"authorization":[{"allow":[{"email_domain":"example"}]}]`, "authorization[0].allow[0].email_domain"},
+		{`"authorization":[{"allow":[{"email_domain":"\u212Aelvin.example"}]}]`, "authorization[0].allow[0].email_domain"},
 	}
 	for _, c := range cases {
 		_, err := ParseConfig([]byte(`{`+base+`,`+c.config+`}`), noEnv)

@@ -18,7 +18,7 @@ func startLogin(t *testing.T, h *wasmhost.Host) (url.Values, string) {
 	if r == nil || r.Status != 302 {
 		t.Fatalf("want login redirect, got %+v", r)
 	}
-	return wasmhost.Query(t, r.Header("location")), wasmhost.CookieValue(r.SetCookies()["_oidc_session_state"])
+	return wasmhost.Query(t, r.Header("location")), wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session_state"])
 }
 
 // Callback failures end on a 4xx (or 502/503 when the IdP fails) page that clears the state
@@ -39,7 +39,7 @@ func TestCallbackFailures(t *testing.T) {
 			if r.Header("location") != "" {
 				t.Errorf("%s: an error page must not redirect", name)
 			}
-			if !strings.Contains(r.SetCookies()["_oidc_session_state"], "Max-Age=0") {
+			if !strings.Contains(r.SetCookies()["__Host-oidc_session_state"], "Max-Age=0") {
 				t.Errorf("%s: state cookie not cleared", name)
 			}
 			if !strings.Contains(r.Body, "Login failed") {
@@ -52,7 +52,7 @@ func TestCallbackFailures(t *testing.T) {
 		callback := func(query, stateCookie string) uint32 {
 			headers := wasmhost.BrowserGet("/oauth2/callback?" + query)
 			if stateCookie != "" {
-				headers = append(headers, [2]string{"cookie", "_oidc_session_state=" + stateCookie})
+				headers = append(headers, [2]string{"cookie", "__Host-oidc_session_state=" + stateCookie})
 			}
 			id, _ := h.Request(headers)
 			return id
@@ -115,7 +115,7 @@ func TestUnknownKeyRefetchesJWKS(t *testing.T) {
 		idp.signer = rotated
 		q, state := startLogin(t, h)
 		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-			[2]string{"cookie", "_oidc_session_state=" + state}))
+			[2]string{"cookie", "__Host-oidc_session_state=" + state}))
 		h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
 		if r := h.Reply(id); r != nil {
 			t.Fatalf("request must wait for the JWKS refetch, got %+v", r)

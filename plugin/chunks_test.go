@@ -28,7 +28,7 @@ func TestLargeSessionIsChunked(t *testing.T) {
 
 		q, state := startLogin(t, h)
 		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-			[2]string{"cookie", "_oidc_session_state=" + state + "; _oidc_session_9=stale"}))
+			[2]string{"cookie", "__Host-oidc_session_state=" + state + "; __Host-oidc_session_9=stale"}))
 		h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
 		r := h.Reply(id)
 		if r == nil || r.Status != 302 {
@@ -43,14 +43,14 @@ func TestLargeSessionIsChunked(t *testing.T) {
 				t.Errorf("a Set-Cookie of %d bytes exceeds what browsers keep", len(kv[1]))
 			}
 			name, value := strings.SplitN(kv[1], "=", 2)[0], wasmhost.CookieValue(kv[1])
-			if strings.HasPrefix(name, "_oidc_session_") && name != "_oidc_session_state" && value != "" {
+			if strings.HasPrefix(name, "__Host-oidc_session_") && name != "__Host-oidc_session_state" && value != "" {
 				chunks = append(chunks, name+"="+value)
 			}
 		}
 		if len(chunks) < 2 {
 			t.Fatalf("want a chunked session, got %d cookies", len(chunks))
 		}
-		if !strings.Contains(r.SetCookies()["_oidc_session_9"], "Max-Age=0") {
+		if !strings.Contains(r.SetCookies()["__Host-oidc_session_9"], "Max-Age=0") {
 			t.Errorf("a stale chunk the browser held must be cleared")
 		}
 		sort.Strings(chunks)

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func parseOne(t *testing.T, config string, getenv func(string) (string, bool)) *
 func TestConfigDefaults(t *testing.T) {
 	c := parseOne(t, testConfig(""), noEnv)
 	if c.Cluster != "outbound|443||idp.example.com" || c.RedirectPath != "/oauth2/callback" || c.Timeout != 5*time.Second ||
-		strings.Join(c.Scopes, " ") != "openid profile email" || !c.CookieSecure || c.CookieName != "_oidc_session" {
+		strings.Join(c.Scopes, " ") != "openid profile email" || !c.CookieSecure || c.CookieName != "__Host-oidc_session" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if len(c.ClaimsToHeaders) != 2 || c.ClaimsToHeaders[0].Header != "x-auth-request-email" || c.ClaimsToHeaders[0].Claim != "email" ||
@@ -76,6 +77,12 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{`{` + base + `,"skip_paths":{"prefix":"/x"}}`, "skip_paths"},
 		{`{` + base + `,"skip_paths":[{"prefix":"/ok"},{"prefix":"nope"}]}`, "skip_paths[1].prefix"},
 		{`{` + base + `,"skip_paths":[{"exact":"/a?b"}]}`, "skip_paths[0].exact"},
+		{`{` + base + `,"skip_paths":[{"prefix":"/a;b"}]}`, "skip_paths[0].prefix"},
+		{`{` + base + `,"skip_paths":[{"prefix":"/%70ublic"}]}`, "skip_paths[0].prefix"},
+		{`{` + base + `,"skip_paths":[{"exact":"/a/../b"}]}`, "skip_paths[0].exact"},
+		{`{` + base + `,"redirect_path":"/cb;x"}`, "redirect_path"},
+		{`{` + base + `,"logout_path":"/%6Cogout"}`, "logout_path"},
+		{`{` + base + `,"authorization_case_insensitive":"yes"}`, "authorization_case_insensitive"},
 		{`{` + base + `,"skip_paths":[{"regex":"(["}]}`, "skip_paths[0].regex"},
 		{`{` + base + `,"skip_paths":[{"prefix":"/a","exact":"/b"}]}`, "skip_paths[0]"},
 		{`{` + base + `,"skip_paths":[{"glob":"/a"}]}`, "skip_paths[0].glob"},
@@ -123,16 +130,46 @@ func TestInvalidConfigFailsPluginStart(t *testing.T) {
 	})
 }
 
-// The README's configuration reference lists exactly the keys the code accepts.
-func TestConfigReferenceMatchesCode(t *testing.T) {
-	documented := readmeConfigKeys(t)
-	for _, k := range slices.Concat(configKeys, []string{"providers"}, providerKeys) {
-		if !documented[k] {
-			t.Errorf("key %q is accepted but not documented in the README's configuration reference", k)
-		}
-		delete(documented, k)
+// configReference renders the configuration reference from the key table.
+func configReference() string {
+	var b strings.Builder
+	b.WriteString("\n| key | meaning | default |\n|---|---|---|\n")
+	for _, k := range configKeys {
+		b.WriteString("| `" + k.name + "` | " + k.doc + " | " + k.def + " |\n")
 	}
-	for k := range documented {
-		t.Errorf("key %q is documented but not accepted by the code", k)
+	return b.String()
+}
+
+// The configuration reference is generated from the key table, so it lists exactly the keys
+// the code accepts, with the defaults and meanings the table states. After changing the
+// table: UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated
+func TestConfigReferenceIsGenerated(t *testing.T) {
+	got, want := readmeSection(t, "config-reference"), configReference()
+	if got == want {
+		return
+	}
+	if os.Getenv("UPDATE_DOCS") != "" {
+		writeReadmeSection(t, "config-reference", want)
+		return
+	}
+	t.Errorf("the configuration reference differs from the key table; regenerate it with UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated")
+}
+
+// Every key is documented, once, with a default, and read by exactly the code the table
+// names: a key without read is one another key reads (its *_env twin) or ParseConfig does.
+func TestConfigKeysTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range configKeys {
+		if seen[k.name] || k.doc == "" || k.def == "" {
+			t.Errorf("key %q: listed twice, or without meaning or default", k.name)
+		}
+		seen[k.name] = true
+		if k.read == nil && !strings.HasSuffix(k.name, "_env") && k.name != "providers" {
+			t.Errorf("key %q is read by nothing", k.name)
+		}
+	}
+	top, entry := keysAt(topLevel), keysAt(entryOnly)
+	if !slices.Contains(top, "providers") || slices.Contains(top, "hosts") || !slices.Contains(entry, "hosts") || slices.Contains(entry, "providers") || !slices.Contains(entry, "issuer") {
+		t.Errorf("placements: top %v, entry %v", top, entry)
 	}
 }

@@ -33,8 +33,22 @@ func tableKeys(section string) map[string]bool {
 	return keys
 }
 
-func readmeConfigKeys(t *testing.T) map[string]bool {
-	return tableKeys(readmeSection(t, "config-reference"))
+// writeReadmeSection replaces the README text between a section's markers.
+func writeReadmeSection(t *testing.T, name, text string) {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
+	i, j := strings.Index(s, start), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %s section", name)
+	}
+	if err := os.WriteFile("../README.md", []byte(s[:i+len(start)]+text+s[j:]), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The README's metrics list names exactly the counters the plugin defines.

@@ -129,11 +129,15 @@ func (f *fakeIdP) jwks() string {
 }
 
 // idToken mints an ID token dated on the plugin's clock; override replaces or adds claims
-// (a nil value deletes one).
+// (a nil value deletes one). Without a nonce it is what an IdP mints for a script or API
+// client (password or client-credentials grant): no nonce claim at all.
 func (f *fakeIdP) idToken(nonce string, override map[string]any) string {
 	now := f.m.now()
 	claims := map[string]any{
-		"iss": f.issuer, "aud": testClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "nonce": nonce,
+		"iss": f.issuer, "aud": testClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
 	}
 	for k, v := range f.claims {
 		claims[k] = v
@@ -184,10 +188,10 @@ func (f *fakeIdP) login(h *wasmhost.Host, path string) string {
 	if action != types.ActionPause || r == nil || r.Status != 302 {
 		f.t.Fatalf("want 302 to the IdP, got action %v reply %+v", action, r)
 	}
-	state := wasmhost.CookieValue(r.SetCookies()["_oidc_session_state"])
+	state := wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session_state"])
 	q := wasmhost.Query(f.t, r.Header("location"))
 	cbID, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c0de&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", "_oidc_session_state=" + state}))
+		[2]string{"cookie", "__Host-oidc_session_state=" + state}))
 	tok := h.OnePending(cbID)
 	h.Answer(tok, 200, tokenAnswer(f.idToken(q.Get("nonce"), nil)))
 	done := h.Reply(cbID)
@@ -196,7 +200,7 @@ func (f *fakeIdP) login(h *wasmhost.Host, path string) string {
 	}
 	var parts []string
 	for name, sc := range done.SetCookies() {
-		if strings.HasPrefix(name, "_oidc_session") && name != "_oidc_session_state" && wasmhost.CookieValue(sc) != "" {
+		if strings.HasPrefix(name, "__Host-oidc_session") && name != "__Host-oidc_session_state" && wasmhost.CookieValue(sc) != "" {
 			parts = append(parts, name+"="+wasmhost.CookieValue(sc))
 		}
 	}

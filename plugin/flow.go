@@ -30,14 +30,15 @@ type httpContext struct {
 	types.DefaultHttpContext
 	id              uint32
 	plugin          *pluginContext
-	p               *provider // the request's provider, chosen from its host and path
+	rp              *relyingParty // the request's relying party, chosen from its host and path
 	headers         requestHeaders
 	cookies         []oidc.Cookie
-	path            string      // :path up to '?' or '#', what path rules look at
+	path            requestPath // :path as every path decision reads it
 	cookieHeaders   int         // how many Cookie headers the client sent
 	responseCookies [][2]string // Set-Cookie headers for the upstream's response
 	lent            []string    // header values handed to the host, kept alive (see lend)
 	identity        *identity   // the identity whose header values were handed to the host
+	replied         bool        // the plugin answered with a local response
 	done            bool
 }
 
@@ -54,26 +55,26 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	if rawPath == "" || len(rawPath) > maxPathBytes {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
-	path := requestPath(rawPath)
-	h.path = path
-	if h.plugin.router.hasPrefix && !normalPath(path) {
-		// Which provider a path like "/grafana/../kubeflow" belongs to depends on who
-		// normalizes it; no provider may decide it.
+	h.path = parsePath(rawPath)
+	rp, ok := h.plugin.router.match(h.headers.get(":authority"), h.path)
+	if !ok {
+		// Which relying party a path like "/grafana/../kubeflow" or "/admin;x/users" belongs to
+		// depends on who reads it; no relying party may decide it.
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
-	if h.p = h.plugin.router.match(h.headers.get(":authority"), path); h.p == nil {
+	if h.rp = rp; h.rp == nil {
 		return h.noProvider()
 	}
 	cookieHeaders := h.headers.values("cookie")
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	switch {
-	case matchAny(cfg.SkipPaths, path):
-		h.p.metrics.count(metricRequestsSkipped)
+	case skips(cfg.SkipPaths, h.path):
+		h.rp.metrics.count(metricRequestsSkipped)
 		return h.continueUpstream(nil)
-	case path == cfg.RedirectPath:
+	case h.path.raw == cfg.RedirectPath:
 		return h.callback(rawPath)
-	case path == cfg.LogoutPath:
+	case h.path.raw == cfg.LogoutPath:
 		return h.logout(rawPath)
 	}
 	now := time.Now()
@@ -91,9 +92,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 
 func (h *httpContext) OnHttpStreamDone() {
 	h.done = true
-	if h.p != nil {
-		h.p.forget(h.id)
-		h.p.abandonRefresh(h)
+	if h.rp != nil {
+		h.rp.forget(h.id)
+		h.rp.abandonRefresh(h)
 	}
 }
 
@@ -110,7 +111,7 @@ func (h *httpContext) unauthenticated() types.Action {
 // header is set, and the ones the client sent are already gone.
 func (h *httpContext) continueUpstream(id *identity) types.Action {
 	if id != nil {
-		if !h.p.cfg.authorize(h.path, id) {
+		if !h.rp.cfg.authorize(h.path, id) {
 			return h.forbidden()
 		}
 		if err := h.injectIdentity(id); err != nil {
@@ -126,11 +127,11 @@ func (h *httpContext) continueUpstream(id *identity) types.Action {
 // whenReady runs next now if the IdP's metadata is loaded; otherwise it holds the request
 // until the next fetch settles, or answers 503 when the IdP is known to be down.
 func (h *httpContext) whenReady(next func() types.Action) types.Action {
-	s := &h.p.idp
+	s := &h.rp.idp
 	if s.ready() {
 		return next()
 	}
-	if s.backingOff() || !h.p.hold(h.id, h.resumeWith(next)) {
+	if s.backingOff() || !h.rp.hold(h.id, h.resumeWith(next)) {
 		return h.unavailable()
 	}
 	return types.ActionPause
@@ -173,18 +174,18 @@ func (h *httpContext) siteURL() (string, bool) {
 // redirectURI is the callback URL of the site the browser is on.
 func (h *httpContext) redirectURI() (string, bool) {
 	base, ok := h.siteURL()
-	return base + h.p.cfg.RedirectPath, ok
+	return base + h.rp.cfg.RedirectPath, ok
 }
 
 // login sends the browser to the IdP with a fresh state, nonce and PKCE verifier, sealed
 // into the state cookie together with where to come back to.
 func (h *httpContext) login() types.Action {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	redirectURI, ok := h.redirectURI()
 	if !ok {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad host header\n")
 	}
-	ar, err := oidc.NewAuthRequest(rand.Reader, h.p.idp.provider.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
+	ar, err := oidc.NewAuthRequest(rand.Reader, h.rp.idp.discovery.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
@@ -199,7 +200,7 @@ func (h *httpContext) login() types.Action {
 		proxywasm.LogErrorf("oidc-wasm: cannot encode the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	sealed, err := h.p.sealer.Seal(rand.Reader, h.p.purposeState, time.Now().Add(loginStateTTL), plain)
+	sealed, err := h.rp.sealer.Seal(rand.Reader, h.rp.purposeState, time.Now().Add(loginStateTTL), plain)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot seal the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
@@ -207,13 +208,13 @@ func (h *httpContext) login() types.Action {
 	headers := [][2]string{{"location", ar.URL}}
 	headers = append(headers, h.clearSessionCookies(nil)...)
 	headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), sealed, int(loginStateTTL/time.Second))})
-	h.p.metrics.count(metricLoginStarted)
+	h.rp.metrics.count(metricLoginStarted)
 	return h.respond(302, headers, "")
 }
 
 // cookie renders a Set-Cookie value with the plugin's attributes.
 func (h *httpContext) cookie(name, value string, maxAge int) string {
-	return oidc.FormatCookie(name, value, maxAge, oidc.CookieOptions{Path: "/", Secure: h.p.cfg.CookieSecure, SameSite: "Lax"})
+	return oidc.FormatCookie(name, value, maxAge, oidc.CookieOptions{Path: "/", Secure: h.rp.cfg.CookieSecure, SameSite: "Lax"})
 }
 
 // clearSessionCookies deletes every session cookie (and chunk) the browser sent that is not
@@ -222,7 +223,7 @@ func (h *httpContext) clearSessionCookies(keep map[string]bool) [][2]string {
 	var out [][2]string
 	seen := map[string]bool{}
 	for _, c := range h.cookies {
-		if c.Name == h.p.cfg.StateCookieName() || !h.p.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
+		if c.Name == h.rp.cfg.StateCookieName() || !h.rp.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
 			continue
 		}
 		seen[c.Name] = true

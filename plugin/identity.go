@@ -13,7 +13,9 @@ type identity struct {
 }
 
 // identify works out the identity of verified claims. A claim that is absent, an object, or
-// unsafe as a header value leaves its header out (absent upstream: it was stripped already).
+// unsafe as a header value leaves its header out (absent upstream: it was stripped already),
+// and so does the email claim unless the IdP vouches for it (EmailTrust): an address anyone
+// could have typed is no identity.
 func (c *Config) identify(claims []byte) *identity {
 	id := &identity{allowed: make([]bool, len(c.Authorization))}
 	for i, r := range c.Authorization {
@@ -28,10 +30,17 @@ func (c *Config) identify(claims []byte) *identity {
 	if !ok {
 		return id
 	}
+	_, emailVerified := c.EmailTrust.VerifiedEmail(claims)
 	for _, hc := range c.ClaimsToHeaders {
+		if hc.Claim == emailClaim && !emailVerified {
+			continue
+		}
 		if v, ok := headerValue(hc, parsed); ok {
 			id.headers = append(id.headers, [2]string{hc.Header, v})
 		}
 	}
 	return id
 }
+
+// emailClaim is the claim whose value is only an identity once verified.
+const emailClaim = "email"

@@ -18,8 +18,12 @@ import (
 // checks (a path of this site, or an allowed host).
 //
 // Logout never waits for the IdP: if its metadata is not loaded, the logout is local only.
+// A logout another site triggered (a link or image on a page elsewhere: Sec-Fetch-Site
+// cross-site or same-site) is local only too: a forged link may end the session here, which
+// the user can undo by signing in, but must not end the user's session at the IdP, and with it
+// every other application's.
 func (h *httpContext) logout(rawPath string) types.Action {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	target := cfg.LogoutRedirect
 	if _, query, ok := strings.Cut(rawPath, "?"); ok {
 		if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
@@ -33,7 +37,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 		headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), "", 0)})
 	}
 	location := target
-	if p := h.p.idp.provider; p != nil && p.EndSessionEndpoint != "" {
+	if p := h.rp.idp.discovery; p != nil && p.EndSessionEndpoint != "" && !crossSite(h.headers) {
 		hint := ""
 		if sess := h.session(time.Now()); sess != nil {
 			hint = sess.IDToken
@@ -44,7 +48,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 			proxywasm.LogWarnf("oidc-wasm: logout is local only: %v", err)
 		}
 	}
-	h.p.metrics.count(metricLogout)
+	h.rp.metrics.count(metricLogout)
 	return h.respond(302, append(headers, [2]string{"location", location}), "")
 }
 
@@ -66,6 +70,18 @@ func (h *httpContext) hasCookie(name string) bool {
 		if c.Name == name {
 			return true
 		}
+	}
+	return false
+}
+
+// crossSite reports whether the browser says another site caused the request. Browsers send
+// Sec-Fetch-Site on every request; "same-origin" (the app's own link) and "none" (typed,
+// bookmarked) are the user's own doing. A client that sends none (an old browser, a script)
+// is taken at its word.
+func crossSite(h requestHeaders) bool {
+	switch h.get("sec-fetch-site") {
+	case "cross-site", "same-site":
+		return true
 	}
 	return false
 }

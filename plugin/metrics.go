@@ -30,6 +30,7 @@ const (
 	metricLoginFailedUserinfo      = "oidc_wasm.login_failed_userinfo"       // userinfo on, and the userinfo endpoint failed or answered for another subject
 	metricAccessDenied             = "oidc_wasm.access_denied"               // 403: authenticated, but no authorization rule admits the user
 	metricNoProvider               = "oidc_wasm.no_provider"                 // 403: no provider serves the request's host and path
+	metricUpstreamCookieDropped    = "oidc_wasm.upstream_cookie_dropped"     // an upstream response set one of the plugin's cookies: removed
 )
 
 // metricNames lists every counter, so the README's list is checked against it.
@@ -58,6 +59,7 @@ var metricNames = []string{
 	metricLoginFailedUserinfo,
 	metricAccessDenied,
 	metricNoProvider,
+	metricUpstreamCookieDropped,
 }
 
 type metrics struct {

@@ -346,13 +346,13 @@ func TestMisbehaveTokenEndpoint(t *testing.T) {
 			before, _ := h.GetCounterMetric(c.metric)
 			logsBefore := len(lastLog(h))
 			q, state := startLogin(t, h)
-			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+q.Get("state"), [2]string{"cookie", "_oidc_session_state=" + state}))
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+q.Get("state"), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
 			a := c.answer(q.Get("nonce"))
 			h.Answer(h.OnePending(id), a.status, a.body)
 			r := h.Reply(id)
 			if r == nil || r.Status != c.status || r.Header("location") != "" || h.GetCurrentHttpStreamAction(id) == types.ActionContinue {
 				t.Errorf("%s: want a %d page, got %+v", c.name, c.status, r)
-			} else if _, ok := r.SetCookies()["_oidc_session"]; ok {
+			} else if _, ok := r.SetCookies()["__Host-oidc_session"]; ok {
 				t.Errorf("%s: a failed login must not set a session", c.name)
 			}
 			if n, _ := h.GetCounterMetric(c.metric); n != before+1 {
@@ -378,7 +378,7 @@ func TestMisbehaveRefreshFlightsBounded(t *testing.T) {
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
 		seal := func(i int) string {
-			return "_oidc_session=" + sealTestSession(t, &oidc.Session{Claims: testClaims("u" + strconv.Itoa(i)), RefreshToken: "rt-" + strconv.Itoa(i),
+			return "__Host-oidc_session=" + sealTestSession(t, &oidc.Session{Claims: testClaims("u" + strconv.Itoa(i)), RefreshToken: "rt-" + strconv.Itoa(i),
 				IssuedAt: m.now(), TokenExpiry: m.now().Add(-time.Minute)}, m.now().Add(time.Hour))
 		}
 		extra := 100
@@ -470,7 +470,7 @@ func TestRandomIdPAnswersNeverPassOrTrap(t *testing.T) {
 				"forged bearer":  wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + forged}),
 				"no credential":  wasmhost.APIGet("/api"),
 				"browser":        wasmhost.BrowserGet("/page"),
-				"garbage cookie": wasmhost.APIGet("/api", [2]string{"cookie", "_oidc_session=" + valid}),
+				"garbage cookie": wasmhost.APIGet("/api", [2]string{"cookie", "__Host-oidc_session=" + valid}),
 			} {
 				id, action := h.Request(headers)
 				for _, c := range h.Pending(wasmhost.PluginContextID) {

@@ -1,12 +1,8 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
@@ -23,15 +19,13 @@ import (
 //   - Within a VM, requests of one session join one flight (keyed by the token's SHA-256).
 //   - Flights are dispatched from OnTick, in the plugin context, so a client that hangs up
 //     cannot orphan a refresh that other requests wait on (see idp.go).
-//   - Across VMs, a fixed set of shared-data slots holds "pending" and "done" markers. A VM
-//     claims a slot with compare-and-swap before it calls the IdP; the others wait for the
-//     result, which is the new session sealed for one minute, and adopt it.
+//   - Across VMs, each token has an entry in a shared-data slot (refreshshare.go). A VM
+//     claims the token with compare-and-swap before it calls the IdP; the others wait for the
+//     result, which is the new session sealed for the share window, and adopt it.
 const (
-	refreshSlots       = 64
-	refreshSlotPrefix  = "oidc-wasm/refresh/"
-	refreshShareWindow = time.Minute
-	// refreshPendingTicks is how long a pending marker of another VM is honoured.
-	refreshPendingTicks = 40
+	// refreshSlotWaitTicks is how long a flight waits for room in a slot full of other
+	// tokens' refreshes before it gives up with 503 (10 s).
+	refreshSlotWaitTicks = 40
 	// defaultTokenLifetime applies when a refresh answer says nothing about expiry.
 	defaultTokenLifetime = 5 * time.Minute
 	// maxRefreshFlights bounds the refreshes one VM has queued or in flight (one token
@@ -51,7 +45,7 @@ type refreshFlight struct {
 
 // refresh queues the request until the session's tokens are renewed at the next tick.
 func (h *httpContext) refresh(sess *openSession) types.Action {
-	p := h.p
+	p := h.rp
 	key := sha256.Sum256([]byte(sess.RefreshToken))
 	f, ok := p.refreshing[key]
 	if !ok {
@@ -67,8 +61,8 @@ func (h *httpContext) refresh(sess *openSession) types.Action {
 }
 
 // abandonRefresh forgets a request that ended while it waited.
-func (p *provider) abandonRefresh(h *httpContext) {
-	for _, f := range p.refreshing {
+func (rp *relyingParty) abandonRefresh(h *httpContext) {
+	for _, f := range rp.refreshing {
 		for i, w := range f.waiters {
 			if w == h {
 				f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
@@ -80,60 +74,69 @@ func (p *provider) abandonRefresh(h *httpContext) {
 
 // tickRefreshes advances every flight: adopt another VM's result, wait for its pending
 // refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
-func (p *provider) tickRefreshes() {
-	for key, f := range p.refreshing {
+func (rp *relyingParty) tickRefreshes() {
+	now := time.Now()
+	for key, f := range rp.refreshing {
 		if f.dispatched {
-			if p.idp.ticks-f.since > p.watchdogTicks() {
-				p.finishRefresh(key, refreshOutcome{})
+			if rp.idp.ticks-f.since > rp.watchdogTicks() {
+				rp.finishRefresh(key, refreshOutcome{})
 			}
 			continue
 		}
-		slot := refreshSlotKey(key)
-		value, cas, err := proxywasm.GetSharedData(slot)
-		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-			proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", slot, err)
-		}
-		switch marker, body := parseRefreshSlot(string(value), key); marker {
-		case "done":
-			if sess := p.adoptShared(body); sess != nil {
-				p.finishRefresh(key, refreshOutcome{sess: sess})
-				continue
-			}
-		case "pending":
-			if p.idp.ticks-f.since < refreshPendingTicks {
+		slot := readRefreshSlot(key, now)
+		if e := slot.find(key); e != nil {
+			switch e.marker {
+			case refreshDone:
+				if sess := rp.adoptShared(key, e.body); sess != nil {
+					rp.finishRefresh(key, refreshOutcome{sess: sess})
+					continue
+				}
+			case refreshPending:
 				continue // another VM is refreshing this token: wait for its result
 			}
 		}
-		if err := proxywasm.SetSharedData(slot, refreshSlotValue("pending", key, ""), cas); errors.Is(err, types.ErrorStatusCasMismatch) {
-			continue // another VM wrote the slot just now: look again at the next tick
+		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.watchdog()).UnixMilli()}
+		if slot.put(claim) {
+			rp.dispatchRefresh(key, f)
+			continue
 		}
-		p.dispatchRefresh(key, f)
+		if len(slot.entries) >= refreshSlotEntries && rp.idp.ticks-f.since > refreshSlotWaitTicks {
+			proxywasm.LogWarnf("oidc-wasm: no room to coordinate a refresh with the other worker VMs (%s full); answering 503", slot.name)
+			rp.finishRefresh(key, refreshOutcome{})
+		}
 	}
 }
 
-func (p *provider) dispatchRefresh(key [32]byte, f *refreshFlight) {
-	cfg := p.cfg
-	f.dispatched, f.since = true, p.idp.ticks
-	req := oidc.RefreshRequest(p.idp.provider.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
-	err := p.dispatch(req, func(a answer) {
-		if p.refreshing[key] == f {
-			p.finishRefresh(key, p.refreshOutcome(f.old, a))
+func (rp *relyingParty) dispatchRefresh(key [32]byte, f *refreshFlight) {
+	cfg := rp.cfg
+	f.dispatched, f.since = true, rp.idp.ticks
+	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
+	err := rp.dispatch(req, func(a answer) {
+		if rp.refreshing[key] != f {
+			return
 		}
+		out := rp.refreshOutcome(f.old, a)
+		if out.sess != nil && cfg.Userinfo {
+			rp.refreshUserinfo(key, f, out)
+			return
+		}
+		rp.finishRefresh(key, out)
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: refresh not sent: %s", dispatchProblem(cfg.Cluster, err))
-		p.finishRefresh(key, refreshOutcome{})
+		rp.finishRefresh(key, refreshOutcome{})
 	}
 }
 
 // refreshOutcome is what a refresh gave: a renewed session, the end of the session (the
 // IdP refused the refresh token), or neither (the IdP could not be reached: 503, retry).
 type refreshOutcome struct {
-	sess  *oidc.Session
-	ended bool
+	sess        *oidc.Session
+	ended       bool
+	freshClaims bool // sess holds the claims of a refreshed ID token, not the session's
 }
 
-func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
+func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 	if a.err != nil {
 		proxywasm.LogErrorf("oidc-wasm: refresh: token endpoint: %v", a.err)
 		return refreshOutcome{}
@@ -157,33 +160,35 @@ func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 	if tokens.RefreshToken != "" {
 		next.RefreshToken = tokens.RefreshToken
 	}
+	fresh := false
 	if tokens.IDToken != "" {
-		if ended := p.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
+		var ended bool
+		if fresh, ended = rp.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
 			return refreshOutcome{ended: true}
 		}
 	}
-	return refreshOutcome{sess: &next}
+	return refreshOutcome{sess: &next, freshClaims: fresh}
 }
 
 // adoptRefreshedIDToken verifies the ID token a refresh returned and takes its claims. A
 // token for another subject ends the session. One signed with a key not yet known keeps the
 // previous claims and asks for the new keys: a key rotation must not log anyone out.
-func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (ended bool) {
-	cfg := p.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: []string{cfg.ClientID}, Keys: p.idp.keys, Skew: idTokenSkew}
-	tok, err := v.Verify(raw, now)
+func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (adopted, ended bool) {
+	cfg := rp.cfg
+	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Keys: rp.idp.keys, Skew: idTokenSkew}
+	tok, err := v.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
-		p.requestKeyRefresh()
+		rp.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
-		return false
+		return false, false
 	}
 	if err != nil {
 		proxywasm.LogWarnf("oidc-wasm: refreshed ID token rejected, the session ends: %v", err)
-		return true
+		return false, true
 	}
 	if sub, _ := oidc.ClaimValue(next.Claims, "sub", ","); sub != tok.Subject {
 		proxywasm.LogWarnf("oidc-wasm: refreshed ID token is for another subject, the session ends")
-		return true
+		return false, true
 	}
 	next.Claims = tok.Claims
 	if tok.Expiry.Before(next.TokenExpiry) {
@@ -192,19 +197,20 @@ func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now tim
 	if cfg.SessionTokens {
 		next.IDToken = raw
 	}
-	return false
+	return true, false
 }
 
 // finishRefresh publishes the outcome for the other VMs and resumes every waiter.
-func (p *provider) finishRefresh(key [32]byte, out refreshOutcome) {
-	f := p.refreshing[key]
-	delete(p.refreshing, key)
+func (rp *relyingParty) finishRefresh(key [32]byte, out refreshOutcome) {
+	f := rp.refreshing[key]
+	delete(rp.refreshing, key)
 	if out.sess != nil {
-		p.metrics.count(metricRefreshSucceeded)
-		p.shareRefresh(key, out.sess)
+		rp.metrics.count(metricRefreshSucceeded)
 	} else {
-		p.metrics.count(metricRefreshFailed)
-		setShared(refreshSlotKey(key), refreshSlotValue("failed", key, ""))
+		rp.metrics.count(metricRefreshFailed)
+	}
+	if f.dispatched {
+		rp.publishRefresh(key, out.sess)
 	}
 	for _, w := range f.waiters {
 		if w.done || proxywasm.SetEffectiveContext(w.id) != nil {
@@ -229,7 +235,7 @@ func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
 		}
 		h.responseCookies = append(h.responseCookies, cookies...)
 		// Just sealed: no idle renewal needed on this request.
-		return h.continueWithSession(&openSession{Session: out.sess, sealedUntil: out.sess.IssuedAt.Add(h.p.cfg.SessionMaxAge)}, now)
+		return h.continueWithSession(&openSession{Session: out.sess, sealedUntil: out.sess.IssuedAt.Add(h.rp.cfg.SessionMaxAge)}, now)
 	case out.ended:
 		return h.sessionEnded()
 	default:
@@ -244,69 +250,4 @@ func (h *httpContext) sessionEnded() types.Action {
 		return h.unauthorized()
 	}
 	return h.login()
-}
-
-// shareRefresh publishes the renewed session, sealed for one minute, in the token's slot.
-func (p *provider) shareRefresh(key [32]byte, sess *oidc.Session) {
-	plain, err := sess.MarshalBinary()
-	if err != nil {
-		return
-	}
-	sealed, err := p.sealer.Seal(rand.Reader, p.purposeSession, time.Now().Add(refreshShareWindow), plain)
-	if err != nil {
-		return
-	}
-	setShared(refreshSlotKey(key), refreshSlotValue("done", key, sealed))
-}
-
-// setShared overwrites a shared-data value whatever it holds. It reads the current CAS
-// first: hosts differ on what a CAS of 0 means (Envoy: unconditional; others: "absent").
-func setShared(key string, value []byte) {
-	for attempt := 0; attempt < 3; attempt++ {
-		_, cas, err := proxywasm.GetSharedData(key)
-		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-			break
-		}
-		if err = proxywasm.SetSharedData(key, value, cas); !errors.Is(err, types.ErrorStatusCasMismatch) {
-			if err != nil {
-				proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", key, err)
-			}
-			return
-		}
-	}
-}
-
-// adoptShared opens a session another VM published.
-func (p *provider) adoptShared(sealed string) *oidc.Session {
-	plain, err := p.sealer.Open(p.purposeSession, sealed, time.Now())
-	if err != nil {
-		return nil
-	}
-	var sess oidc.Session
-	if sess.UnmarshalBinary(plain) != nil {
-		return nil
-	}
-	return &sess
-}
-
-func refreshSlotKey(key [32]byte) string {
-	return refreshSlotPrefix + strconv.Itoa(int(key[0])%refreshSlots)
-}
-
-func refreshSlotValue(marker string, key [32]byte, body string) []byte {
-	return []byte(marker + ":" + hex.EncodeToString(key[:]) + ":" + body)
-}
-
-// parseRefreshSlot reads "<marker>:<hex key>:<body>"; a slot about another token reads as
-// empty.
-func parseRefreshSlot(value string, key [32]byte) (marker, body string) {
-	marker, rest, ok := strings.Cut(value, ":")
-	if !ok {
-		return "", ""
-	}
-	owner, body, ok := strings.Cut(rest, ":")
-	if !ok || owner != hex.EncodeToString(key[:]) {
-		return "", ""
-	}
-	return marker, body
 }

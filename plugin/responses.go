@@ -9,8 +9,12 @@ import (
 )
 
 // A local response ends the request in the plugin: Envoy sends it downstream and the
-// upstream never sees the request.
+// upstream never sees the request. Cookies the request already earned (a session refreshed
+// or renewed, then refused by the rules) go with it: a rotated refresh token that never
+// reached the browser would be redeemed twice.
 func (h *httpContext) respond(status uint32, headers [][2]string, body string) types.Action {
+	h.replied = true
+	headers = append(headers, h.responseCookies...)
 	headers = append(headers, [2]string{"cache-control", "no-store"})
 	if err := proxywasm.SendHttpResponse(status, headers, []byte(body), -1); err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot send the %d response: %v", status, err)
@@ -86,13 +90,13 @@ func (h *httpContext) apiError(status uint32, code, message string, headers [][2
 // unauthorized is the answer to an API or XHR request without a session: a 401 a client can
 // act on, never a login page it cannot render.
 func (h *httpContext) unauthorized() types.Action {
-	h.p.metrics.count(metricUnauthorized)
+	h.rp.metrics.count(metricUnauthorized)
 	return h.apiError(401, "unauthorized", "authentication required", [][2]string{{"www-authenticate", `Bearer realm="oidc-wasm"`}})
 }
 
 // unavailable is the answer when the IdP's metadata cannot be loaded: fail closed.
 func (h *httpContext) unavailable() types.Action {
-	h.p.metrics.count(metricUnavailable)
+	h.rp.metrics.count(metricUnavailable)
 	if isBrowserNavigation(h.headers) {
 		return h.page(503, "Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment.", "", [][2]string{{"retry-after", "5"}})
 	}
@@ -103,7 +107,7 @@ func (h *httpContext) unavailable() types.Action {
 // nothing says who may enter.
 func (h *httpContext) noProvider() types.Action {
 	h.plugin.metrics.count(metricNoProvider)
-	proxywasm.LogDebugf("oidc-wasm: no provider serves host %q, path %q: answering 403", h.headers.get(":authority"), h.path)
+	proxywasm.LogDebugf("oidc-wasm: no provider serves host %q, path %q: answering 403", h.headers.get(":authority"), h.path.raw)
 	if isBrowserNavigation(h.headers) {
 		return h.page(403, "Sign-in not configured", "No sign-in is configured for this site.", "", nil)
 	}

@@ -23,35 +23,71 @@ type openSession struct {
 	*oidc.Session
 	sealedUntil time.Time
 	id          *identity // what the session's claims mean here; nil until first needed
+	legacy      bool      // read from the legacy cookie name: to be sealed again under the new one
 }
 
 // cachedSession is what the session cache keeps of an opened cookie. Requests share it: an
 // openSession points into it, and nothing writes through that pointer (a refresh works on a
 // copy).
 type cachedSession struct {
-	sess oidc.Session
-	id   *identity
+	sess   oidc.Session
+	id     *identity
+	legacy bool
 }
 
 // session returns the request's session, or nil when it carries none that is valid.
-// A cookie that fails to open for any reason (tampered, expired, sealed with another key,
-// ambiguous duplicates) counts as no session at all.
+//
+// A browser may send several values for the session cookie: a copy planted by a sibling
+// subdomain (cookie tossing) next to its own, which this host's clearing Set-Cookie cannot
+// remove. Refusing them all would loop through logins forever, so each is opened and only
+// those that open count: a planted value this relying party did not seal is ignored. If several
+// open (an attacker planted a session of their own), the one sealed under the current name
+// wins over the legacy name, then the most recent login: a user who signs in again always
+// gets their own session back. __Host- names, the default, stop the planting itself.
+//
+// Values that fail to open for any reason (tampered, expired, sealed with another key or for
+// another cookie) count as no session at all. Sessions under the legacy cookie name are read
+// with the purpose they were sealed for then.
 func (h *httpContext) session(now time.Time) *openSession {
-	cfg := h.p.cfg
-	sealed, ok := oidc.JoinCookie(h.cookies, cfg.CookieName)
-	if !ok {
-		return nil
+	cfg := h.rp.cfg
+	for _, legacy := range [...]bool{false, true} {
+		name := cfg.CookieName
+		if legacy {
+			name = cfg.LegacyCookieName
+		}
+		var best *openSession
+		for _, sealed := range oidc.CookieCandidates(h.cookies, name) {
+			if s := h.openSession(sealed, now, legacy); s != nil && (best == nil || s.IssuedAt.After(best.IssuedAt)) {
+				best = s
+			}
+		}
+		if best != nil {
+			return best
+		}
 	}
-	c, until, cached := h.p.sessions.get(sealed, now)
+	return nil
+}
+
+// openSession opens one sealed session value, from the cache when it was opened before.
+func (h *httpContext) openSession(sealed string, now time.Time, legacy bool) *openSession {
+	cfg := h.rp.cfg
+	c, until, cached := h.rp.sessions.get(sealed, now)
+	if cached && c.legacy != legacy {
+		return nil // the same bytes under the other name: sealed for one purpose only
+	}
 	if !cached {
-		c = &cachedSession{}
-		plain, expiry, err := h.p.sealer.OpenExpiry(h.p.purposeSession, sealed, now)
+		purpose := h.rp.purposeSession
+		if legacy {
+			purpose = h.rp.purposeLegacySession
+		}
+		c = &cachedSession{legacy: legacy}
+		plain, expiry, err := h.rp.sealer.OpenExpiry(purpose, sealed, now)
 		if err != nil {
-			h.p.metrics.count(metricSessionInvalid)
+			h.rp.metrics.count(metricSessionInvalid)
 			return nil
 		}
 		if err := c.sess.UnmarshalBinary(plain); err != nil {
-			h.p.metrics.count(metricSessionInvalid)
+			h.rp.metrics.count(metricSessionInvalid)
 			return nil
 		}
 		until = expiry
@@ -59,17 +95,17 @@ func (h *httpContext) session(now time.Time) *openSession {
 	// The checks below run on cached sessions too: the cache only saves the AEAD open and
 	// the work on the claims.
 	if !now.Before(c.sess.IssuedAt.Add(cfg.SessionMaxAge)) {
-		h.p.metrics.count(metricSessionInvalid)
+		h.rp.metrics.count(metricSessionInvalid)
 		return nil
 	}
 	if !cached {
 		c.id = cfg.identify(c.sess.Claims)
-		h.p.sessions.put(sealed, c, until)
+		h.rp.sessions.put(sealed, c, until)
 	}
 	if !now.Before(c.sess.TokenExpiry) && c.sess.RefreshToken == "" {
 		return nil
 	}
-	return &openSession{Session: &c.sess, sealedUntil: until, id: c.id}
+	return &openSession{Session: &c.sess, sealedUntil: until, id: c.id, legacy: legacy}
 }
 
 // needsRefresh reports whether the session's tokens have expired; session() only returns
@@ -81,7 +117,7 @@ var errSessionTooLarge = errors.New("the session does not fit in the cookies a b
 // sealSession seals sess into Set-Cookie headers, and deletes chunks of an older, larger
 // session the browser still holds.
 func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]string, error) {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	until := sess.IssuedAt.Add(cfg.SessionMaxAge)
 	if cfg.SessionIdleTimeout > 0 && now.Add(cfg.SessionIdleTimeout).Before(until) {
 		until = now.Add(cfg.SessionIdleTimeout)
@@ -93,7 +129,7 @@ func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]strin
 	if err != nil {
 		return nil, fmt.Errorf("encoding the session: %w", err)
 	}
-	sealed, err := h.p.sealer.Seal(rand.Reader, h.p.purposeSession, until, plain)
+	sealed, err := h.rp.sealer.Seal(rand.Reader, h.rp.purposeSession, until, plain)
 	if err != nil {
 		return nil, fmt.Errorf("sealing the session: %w", err)
 	}
@@ -116,9 +152,11 @@ func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]strin
 
 // continueWithSession lets a request with a valid session through: identity headers from
 // its claims, the token to forward (if configured) as the only Authorization header, the
-// plugin's cookies removed, and the idle timeout renewed when half of it has passed.
+// plugin's cookies removed, and the session sealed again on the response when half of the
+// idle timeout has passed or when it came under the legacy cookie name (which the new
+// cookies then clear).
 func (h *httpContext) continueWithSession(sess *openSession, now time.Time) types.Action {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	if err := removeAll("authorization", len(h.headers.values("authorization"))); err != nil {
 		return h.internalError("cannot remove the client's Authorization header", err)
 	}
@@ -130,15 +168,16 @@ func (h *httpContext) continueWithSession(sess *openSession, now time.Time) type
 	if err := h.injectTokens(sess.IDToken, sess.AccessToken); err != nil {
 		return h.internalError("cannot set the token headers", err)
 	}
-	if cfg.SessionIdleTimeout > 0 && sess.sealedUntil.Sub(now) < cfg.SessionIdleTimeout/2 &&
-		sess.sealedUntil.Before(sess.IssuedAt.Add(cfg.SessionMaxAge)) {
+	idleRenewal := cfg.SessionIdleTimeout > 0 && sess.sealedUntil.Sub(now) < cfg.SessionIdleTimeout/2 &&
+		sess.sealedUntil.Before(sess.IssuedAt.Add(cfg.SessionMaxAge))
+	if idleRenewal || sess.legacy {
 		cookies, err := h.sealSession(sess.Session, now)
 		if err != nil {
 			return h.internalError("cannot renew the session", err)
 		}
 		h.responseCookies = append(h.responseCookies, cookies...)
 	}
-	h.p.metrics.count(metricSessionValid)
+	h.rp.metrics.count(metricSessionValid)
 	if sess.id == nil {
 		sess.id = cfg.identify(sess.Claims)
 	}
@@ -153,15 +192,4 @@ func forwardedToken(cfg *Config, sess *oidc.Session) string {
 		return sess.AccessToken
 	}
 	return ""
-}
-
-// OnHttpResponseHeaders adds the cookies a request earned on its way in (a refreshed or
-// renewed session) to the upstream's response.
-func (h *httpContext) OnHttpResponseHeaders(int, bool) types.Action {
-	for _, kv := range h.responseCookies {
-		if err := proxywasm.AddHttpResponseHeader(kv[0], kv[1]); err != nil {
-			proxywasm.LogErrorf("oidc-wasm: cannot add %s to the response: %v", kv[0], err)
-		}
-	}
-	return types.ActionContinue
 }

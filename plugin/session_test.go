@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
@@ -37,7 +36,7 @@ func sealTestSession(t *testing.T, sess *oidc.Session, until time.Time) string {
 }
 
 func testClaims(sub string) []byte {
-	b, _ := json.Marshal(map[string]any{"sub": sub, "email": sub + "@example.com"})
+	b, _ := json.Marshal(map[string]any{"sub": sub, "email": sub + "@example.com", "email_verified": true})
 	return b
 }
 
@@ -46,13 +45,13 @@ func loginWith(t *testing.T, h *wasmhost.Host, answer func(nonce string) string)
 	t.Helper()
 	q, state := startLogin(t, h)
 	id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", "_oidc_session_state=" + state}))
+		[2]string{"cookie", "__Host-oidc_session_state=" + state}))
 	h.Answer(h.OnePending(id), 200, answer(q.Get("nonce")))
 	r := h.Reply(id)
 	if r == nil || r.Status != 302 {
 		t.Fatalf("login: want 302, got %+v", r)
 	}
-	return r, "_oidc_session=" + wasmhost.CookieValue(r.SetCookies()["_oidc_session"])
+	return r, "__Host-oidc_session=" + wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session"])
 }
 
 // loginDueForRefresh logs in with a refresh token and an ID token that expired 30 s ago:
@@ -91,8 +90,9 @@ func TestRefreshRenewsSessionOnce(t *testing.T) {
 		if calls[0].URL() != testIssuer+"/token" || form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != "rt-1" {
 			t.Fatalf("refresh call: %+v", calls[0])
 		}
+		// As Dex and Keycloak do, the refreshed ID token repeats the login's nonce (Core §12.2).
 		h.Answer(calls[0], 200, `{"access_token":"at-2","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-2","id_token":"`+
-			idp.idToken("", map[string]any{"email": "alice@new.example.com"})+`"}`)
+			idp.idToken("the-login-nonce", map[string]any{"email": "alice@new.example.com"})+`"}`)
 		for _, id := range []uint32{first, second} {
 			if h.GetCurrentHttpStreamAction(id) != types.ActionContinue || h.Reply(id) != nil {
 				t.Fatalf("request %d must continue after the refresh, got %+v", id, h.Reply(id))
@@ -103,14 +103,14 @@ func TestRefreshRenewsSessionOnce(t *testing.T) {
 			h.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
 			renewed := ""
 			for _, kv := range h.GetCurrentResponseHeaders(id) {
-				if kv[0] == "set-cookie" && strings.HasPrefix(kv[1], "_oidc_session=") {
+				if kv[0] == "set-cookie" && strings.HasPrefix(kv[1], "__Host-oidc_session=") {
 					renewed = wasmhost.CookieValue(kv[1])
 				}
 			}
 			if renewed == "" {
 				t.Fatalf("request %d: the renewed session cookie is not on the response", id)
 			}
-			next, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "_oidc_session=" + renewed}))
+			next, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "__Host-oidc_session=" + renewed}))
 			if action != types.ActionContinue || h.HasPending(next) {
 				t.Errorf("the renewed session must be valid without another refresh")
 			}
@@ -167,14 +167,11 @@ func TestRefreshSharedBetweenVMs(t *testing.T) {
 		h := wasmhost.MustStart(t, vm, testConfig(""))
 		newFakeIdP(t, m).serveMetadata(h)
 		old := &oidc.Session{Claims: testClaims("user-1"), RefreshToken: "rt-shared", IssuedAt: m.now(), TokenExpiry: m.now().Add(-time.Minute)}
-		cookie := "_oidc_session=" + sealTestSession(t, old, m.now().Add(time.Hour))
+		cookie := "__Host-oidc_session=" + sealTestSession(t, old, m.now().Add(time.Hour))
 		hash := sha256.Sum256([]byte("rt-shared"))
-		slot := refreshSlotKey(hash)
 
 		// Another VM has claimed the refresh: wait, do not call the IdP.
-		if err := proxywasm.SetSharedData(slot, refreshSlotValue("pending", hash, ""), 0); err != nil {
-			t.Fatal(err)
-		}
+		otherVM(t, refreshEntry{key: hash, marker: refreshPending, deadline: m.now().Add(time.Minute).UnixMilli()})
 		id, _ := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", cookie}))
 		for i := 0; i < 5; i++ {
 			h.Tick()
@@ -184,7 +181,7 @@ func TestRefreshSharedBetweenVMs(t *testing.T) {
 		}
 		// The other VM publishes its result: adopted at the next tick.
 		renewed := &oidc.Session{Claims: testClaims("user-1"), RefreshToken: "rt-next", IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}
-		setShared(slot, refreshSlotValue("done", hash, sealTestSession(t, renewed, m.now().Add(time.Minute))))
+		otherVM(t, refreshEntry{key: hash, marker: refreshDone, deadline: m.now().Add(time.Minute).UnixMilli(), body: sealShared(t, hash, renewed, m)})
 		h.Tick()
 		if h.HasPending(wasmhost.PluginContextID) || h.GetCurrentHttpStreamAction(id) != types.ActionContinue {
 			t.Fatalf("the shared result must be adopted without a call, got %+v", h.Reply(id))
@@ -203,13 +200,13 @@ func TestSessionLifetimes(t *testing.T) {
 		newFakeIdP(t, m).serveMetadata(h)
 		now := m.now()
 		tooOld := &oidc.Session{Claims: testClaims("u"), IssuedAt: now.Add(-2 * time.Hour), TokenExpiry: now.Add(time.Hour)}
-		id, _ := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + sealTestSession(t, tooOld, now.Add(time.Hour))}))
+		id, _ := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + sealTestSession(t, tooOld, now.Add(time.Hour))}))
 		if r := h.Reply(id); r == nil || r.Status != 401 {
 			t.Errorf("a session past session_max_age must be refused, got %+v", r)
 		}
 
 		fresh := &oidc.Session{Claims: testClaims("u"), IssuedAt: now, TokenExpiry: now.Add(time.Hour)}
-		id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + sealTestSession(t, fresh, now.Add(100*time.Second))}))
+		id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + sealTestSession(t, fresh, now.Add(100*time.Second))}))
 		if action != types.ActionContinue {
 			t.Fatalf("valid session refused: %+v", h.Reply(id))
 		}
@@ -220,14 +217,14 @@ func TestSessionLifetimes(t *testing.T) {
 				renewal = kv[1]
 			}
 		}
-		if !strings.HasPrefix(renewal, "_oidc_session=") || !strings.Contains(renewal, "Max-Age=") {
+		if !strings.HasPrefix(renewal, "__Host-oidc_session=") || !strings.Contains(renewal, "Max-Age=") {
 			t.Fatalf("an idle session near its end must be renewed on the response, got %q", renewal)
 		}
 		if maxAge := renewal[strings.Index(renewal, "Max-Age=")+8:]; !strings.HasPrefix(maxAge, "599") && !strings.HasPrefix(maxAge, "600") {
 			t.Errorf("renewed Max-Age %q, want the idle timeout", maxAge)
 		}
 
-		id, _ = h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + sealTestSession(t, fresh, now.Add(590*time.Second))}))
+		id, _ = h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + sealTestSession(t, fresh, now.Add(590*time.Second))}))
 		h.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
 		for _, kv := range h.GetCurrentResponseHeaders(id) {
 			if kv[0] == "set-cookie" {
@@ -282,14 +279,14 @@ func TestLogout(t *testing.T) {
 			"/oauth2/logout?rd=https://docs.example.com/": "https://docs.example.com/",
 		}
 		for path, want := range cases {
-			id, _ := h.Request(wasmhost.BrowserGet(path, [2]string{"cookie", session + "; _oidc_session_1=x; _oidc_session_state=s; keep=1"}))
+			id, _ := h.Request(wasmhost.BrowserGet(path, [2]string{"cookie", session + "; __Host-oidc_session_1=x; __Host-oidc_session_state=s; keep=1"}))
 			r := h.Reply(id)
 			if r == nil || r.Status != 302 || r.Header("location") != want {
 				t.Errorf("%s: want 302 to %q, got %+v", path, want, r)
 				continue
 			}
 			cookies := r.SetCookies()
-			for _, name := range []string{"_oidc_session", "_oidc_session_1", "_oidc_session_state"} {
+			for _, name := range []string{"__Host-oidc_session", "__Host-oidc_session_1", "__Host-oidc_session_state"} {
 				if !strings.Contains(cookies[name], "Max-Age=0") {
 					t.Errorf("%s: %s not cleared: %q", path, name, cookies[name])
 				}

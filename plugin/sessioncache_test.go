@@ -129,7 +129,7 @@ func TestSessionCache(t *testing.T) {
 		sess := &oidc.Session{Claims: testClaims("cache"), IssuedAt: now, TokenExpiry: now.Add(time.Hour)}
 		sealed := sealTestSession(t, sess, now.Add(100*time.Second))
 		for i := 0; i < 3; i++ {
-			id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + sealed}))
+			id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + sealed}))
 			if action != types.ActionContinue {
 				t.Fatalf("request %d: valid session refused: %+v", i, h.Reply(id))
 			}
@@ -139,7 +139,7 @@ func TestSessionCache(t *testing.T) {
 			h.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
 			renewed := false
 			for _, kv := range h.GetCurrentResponseHeaders(id) {
-				renewed = renewed || (kv[0] == "set-cookie" && strings.HasPrefix(kv[1], "_oidc_session="))
+				renewed = renewed || (kv[0] == "set-cookie" && strings.HasPrefix(kv[1], "__Host-oidc_session="))
 			}
 			if !renewed {
 				t.Errorf("request %d: the idle renewal must be decided from the sealed expiry, cached or not", i)
@@ -155,7 +155,7 @@ func TestSessionCache(t *testing.T) {
 			} else {
 				b[pos] = 'A'
 			}
-			id, _ := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + string(b)}))
+			id, _ := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + string(b)}))
 			if r := h.Reply(id); r == nil || r.Status != 401 {
 				t.Errorf("tampered cookie (byte %d) must be refused, got %+v", pos, r)
 			}
@@ -168,7 +168,7 @@ func TestSessionCache(t *testing.T) {
 		other := strings.Replace(testConfig(""), testCookieKey, "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", 1)
 		h = wasmhost.MustStart(t, vm, other)
 		newFakeIdP(t, m).serveMetadata(h)
-		id, _ := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + sealed}))
+		id, _ := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + sealed}))
 		if r := h.Reply(id); r == nil || r.Status != 401 {
 			t.Errorf("a session cached by another plugin instance must not be served, got %+v", r)
 		}
@@ -185,7 +185,7 @@ func TestSessionCache(t *testing.T) {
 		short := sealTestSession(t, &oidc.Session{Claims: testClaims("short"), IssuedAt: now, TokenExpiry: now.Add(time.Hour)}, now.Add(2*time.Second))
 		served, refused := 0, false
 		for i := 0; i < 20000 && !refused; i++ {
-			id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + short}))
+			id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + short}))
 			if action == types.ActionContinue {
 				served++
 			} else if r := h.Reply(id); r != nil && r.Status == 401 {
@@ -209,7 +209,7 @@ func wasmNow(t *testing.T, h *wasmhost.Host) time.Time {
 	for s := 1; s < 3600; s *= 2 {
 		at := wasmhost.WasmEpoch.Add(time.Duration(s) * time.Second)
 		sess := &oidc.Session{Claims: testClaims("probe"), IssuedAt: wasmhost.WasmEpoch, TokenExpiry: at.Add(time.Hour)}
-		id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "_oidc_session=" + sealTestSession(t, sess, at)}))
+		id, action := h.Request(wasmhost.APIGet("/", [2]string{"cookie", "__Host-oidc_session=" + sealTestSession(t, sess, at)}))
 		h.CompleteHttpContext(id)
 		if action == types.ActionContinue {
 			return at.Add(-time.Duration(s) * time.Second / 2)

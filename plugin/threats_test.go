@@ -47,10 +47,12 @@ func threatConfig(extra string) string {
 }
 
 // The purposes the plugin seals with under testConfig and threatConfig: bound to the
-// provider's issuer and client (sealPurpose).
+// provider's issuer, client and cookie name (sealPurpose); the legacy session purpose is what
+// releases before __Host- names sealed _oidc_session with.
 var (
-	testPurposeSession = sealPurpose(oidc.PurposeSession, &Config{Issuer: testIssuer, ClientID: testClientID})
-	testPurposeState   = sealPurpose(oidc.PurposeState, &Config{Issuer: testIssuer, ClientID: testClientID})
+	testPurposeSession       = sealPurpose(oidc.PurposeSession, &Config{Issuer: testIssuer, ClientID: testClientID}, defaultCookieName)
+	testPurposeState         = sealPurpose(oidc.PurposeState, &Config{Issuer: testIssuer, ClientID: testClientID}, defaultCookieName+"_state")
+	testPurposeLegacySession = sealPurpose(oidc.PurposeSession, &Config{Issuer: testIssuer, ClientID: testClientID}, "")
 )
 
 func testSealer(t *testing.T) *oidc.Sealer {
@@ -82,7 +84,7 @@ func openLoginState(t *testing.T, m mode, sealed string) oidc.LoginState {
 func finishLogin(t *testing.T, h *wasmhost.Host, idp *fakeIdP, start *wasmhost.Reply, cookies string) *wasmhost.Reply {
 	t.Helper()
 	q := wasmhost.Query(t, start.Header("location"))
-	cookie := "_oidc_session_state=" + wasmhost.CookieValue(start.SetCookies()["_oidc_session_state"])
+	cookie := "__Host-oidc_session_state=" + wasmhost.CookieValue(start.SetCookies()["__Host-oidc_session_state"])
 	if cookies != "" {
 		cookie = cookies + "; " + cookie
 	}
@@ -173,7 +175,7 @@ func TestThreatOpenRedirectAfterLogin(t *testing.T) {
 				t.Errorf("%s: want a login redirect, got %+v", name, start)
 				return
 			}
-			st := openLoginState(t, m, wasmhost.CookieValue(start.SetCookies()["_oidc_session_state"]))
+			st := openLoginState(t, m, wasmhost.CookieValue(start.SetCookies()["__Host-oidc_session_state"]))
 			if st.ReturnTo != want {
 				t.Errorf("%s: sealed return path %q, want %q", name, st.ReturnTo, want)
 			}
@@ -208,14 +210,14 @@ func TestThreatStateReturnPathBound(t *testing.T) {
 			return sealed
 		}
 		for _, evil := range []string{"//evil.com", `/\evil.com`, "https://evil.com", "/%2F/evil.com"} {
-			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=s-1", [2]string{"cookie", "_oidc_session_state=" + seal(testSealer(t), evil)}))
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=s-1", [2]string{"cookie", "__Host-oidc_session_state=" + seal(testSealer(t), evil)}))
 			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken("n-1", nil)))
 			if r := h.Reply(id); r == nil || r.Status != 302 || r.Header("location") != "/" {
 				t.Errorf("sealed return path %q: want 302 to /, got %+v", evil, r)
 			}
 		}
 		other, _ := oidc.NewSealer([]byte(strings.Repeat("k", 32)))
-		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=s-1", [2]string{"cookie", "_oidc_session_state=" + seal(other, "/x")}))
+		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=s-1", [2]string{"cookie", "__Host-oidc_session_state=" + seal(other, "/x")}))
 		if r := h.Reply(id); r == nil || r.Status != 400 || h.HasPending(id) {
 			t.Errorf("state sealed under another key: want 400 and no token call, got %+v", r)
 		}
@@ -598,12 +600,12 @@ func TestThreatReplaceNeverAppend(t *testing.T) {
 				[][2]string{{"cookie", "theme=dark"}, {"cookie", session}}, true, []string{"theme=dark"}},
 			{"CVE-2021-32777 the same session twice",
 				[][2]string{{"cookie", session}, {"cookie", "a=1; " + session}}, true, []string{"a=1"}},
-			{"CVE-2021-32777 two different sessions (cookie tossing)",
-				[][2]string{{"cookie", session}, {"cookie", other}}, false, nil},
-			{"CVE-2021-32777 two different sessions in one header",
-				[][2]string{{"cookie", session + "; " + other}}, false, nil},
+			{"CVE-2021-32777 two different sessions (cookie tossing): one that opens, no loop",
+				[][2]string{{"cookie", session}, {"cookie", other}}, true, nil},
+			{"CVE-2021-32777 two different sessions in one header: one that opens, no loop",
+				[][2]string{{"cookie", session + "; " + other}}, true, nil},
 			{"plugin cookies removed, others kept in order",
-				[][2]string{{"cookie", "a=1; " + session + "; b=\"2\""}, {"cookie", "_oidc_session_state=x; c=3"}}, true, []string{"a=1; b=\"2\"; c=3"}},
+				[][2]string{{"cookie", "a=1; " + session + "; b=\"2\""}, {"cookie", "__Host-oidc_session_state=x; c=3"}}, true, []string{"a=1; b=\"2\"; c=3"}},
 		}
 		for _, c := range cases {
 			id, action := h.Request(wasmhost.APIGet("/api", c.headers...))
@@ -906,14 +908,14 @@ func TestThreatSealedCookieTampering(t *testing.T) {
 			"CVE-2023-35941 expired":                sealTestSession(t, &oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}, m.now().Add(-time.Second)),
 		}
 		stateID, _ := h.Request(wasmhost.BrowserGet("/"))
-		bad["CVE-2023-35941 purpose swap: state cookie as session"] = wasmhost.CookieValue(h.Reply(stateID).SetCookies()["_oidc_session_state"])
+		bad["CVE-2023-35941 purpose swap: state cookie as session"] = wasmhost.CookieValue(h.Reply(stateID).SetCookies()["__Host-oidc_session_state"])
 		otherKey, _ := oidc.NewSealer([]byte(strings.Repeat("k", 32)))
 		plain, _ := (&oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}).MarshalBinary()
 		bad["CVE-2026-47775 other key"], _ = otherKey.Seal(rand.Reader, testPurposeSession, m.now().Add(time.Hour), plain)
 
 		var first *wasmhost.Reply
 		for name, v := range bad {
-			id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "_oidc_session=" + v}))
+			id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "__Host-oidc_session=" + v}))
 			r := h.Reply(id)
 			if action == types.ActionContinue || r == nil || r.Status != 401 {
 				t.Errorf("%s: want 401, got %+v", name, r)
@@ -924,15 +926,15 @@ func TestThreatSealedCookieTampering(t *testing.T) {
 			} else if fmt.Sprint(r) != fmt.Sprint(first) {
 				t.Errorf("%s: failure differs from the others (an oracle): %+v vs %+v", name, r, first)
 			}
-			id, _ = h.Request(wasmhost.BrowserGet("/page", [2]string{"cookie", "_oidc_session=" + v}))
+			id, _ = h.Request(wasmhost.BrowserGet("/page", [2]string{"cookie", "__Host-oidc_session=" + v}))
 			// (A value beyond what ParseCookies reads is not seen, so not cleared either.)
-			if r := h.Reply(id); r == nil || r.Status != 302 || (v != "" && len(v) < 60000 && !strings.Contains(r.SetCookies()["_oidc_session"], "Max-Age=0")) {
+			if r := h.Reply(id); r == nil || r.Status != 302 || (v != "" && len(v) < 60000 && !strings.Contains(r.SetCookies()["__Host-oidc_session"], "Max-Age=0")) {
 				t.Errorf("%s: browser: want a login redirect clearing the cookie, got %+v", name, r)
 			}
 		}
 
 		// The reverse purpose swap: a session cookie as the login state.
-		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=x", [2]string{"cookie", "_oidc_session_state=" + good}))
+		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state=x", [2]string{"cookie", "__Host-oidc_session_state=" + good}))
 		if r := h.Reply(id); r == nil || r.Status != 400 || h.HasPending(id) {
 			t.Errorf("CVE-2023-35941 session cookie as state: want 400, got %+v", r)
 		}
@@ -962,19 +964,19 @@ func TestThreatStateReplay(t *testing.T) {
 		idp.serveMetadata(h)
 		q, state := startLogin(t, h)
 		cb := "/oauth2/callback?code=c0de&state=" + url.QueryEscape(q.Get("state"))
-		id, _ := h.Request(wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_state=" + state}))
+		id, _ := h.Request(wasmhost.BrowserGet(cb, [2]string{"cookie", "__Host-oidc_session_state=" + state}))
 		h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
 		done := h.Reply(id)
-		if done == nil || done.Status != 302 || !strings.Contains(done.SetCookies()["_oidc_session_state"], "Max-Age=0") {
+		if done == nil || done.Status != 302 || !strings.Contains(done.SetCookies()["__Host-oidc_session_state"], "Max-Age=0") {
 			t.Fatalf("login: want 302 clearing the state cookie, got %+v", done)
 		}
 		expect := func(name string, id uint32) {
 			t.Helper()
 			r := h.Reply(id)
-			if r == nil || r.Status != 400 || r.Header("location") != "" || !strings.Contains(r.SetCookies()["_oidc_session_state"], "Max-Age=0") {
+			if r == nil || r.Status != 400 || r.Header("location") != "" || !strings.Contains(r.SetCookies()["__Host-oidc_session_state"], "Max-Age=0") {
 				t.Errorf("%s: want 400 clearing the state cookie, got %+v", name, r)
 			}
-			if _, ok := r.SetCookies()["_oidc_session"]; ok {
+			if _, ok := r.SetCookies()["__Host-oidc_session"]; ok {
 				t.Errorf("%s: a failed callback must not set a session", name)
 			}
 		}
@@ -985,17 +987,17 @@ func TestThreatStateReplay(t *testing.T) {
 		}
 		expect("Envoy #38919 replay after the cookie was cleared", id)
 		// An attacker who kept the cookie: the code is single-use at the IdP.
-		id, _ = h.Request(wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_state=" + state}))
+		id, _ = h.Request(wasmhost.BrowserGet(cb, [2]string{"cookie", "__Host-oidc_session_state=" + state}))
 		h.Answer(h.OnePending(id), 400, `{"error":"invalid_grant","error_description":"code already used"}`)
 		expect("Envoy #38919 replay with a kept state cookie", id)
 		for name, headers := range map[string][][2]string{
-			"Envoy #39210 missing state parameter":       wasmhost.BrowserGet("/oauth2/callback?code=c", [2]string{"cookie", "_oidc_session_state=" + state}),
-			"Envoy #39210 empty state parameter":         wasmhost.BrowserGet("/oauth2/callback?code=c&state=", [2]string{"cookie", "_oidc_session_state=" + state}),
-			"Envoy #39210 repeated state parameter":      wasmhost.BrowserGet(cb+"&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "_oidc_session_state=" + state}),
-			"Envoy #39210 state with a different case":   wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(strings.ToUpper(q.Get("state"))), [2]string{"cookie", "_oidc_session_state=" + state}),
-			"Envoy #39210 state prefix":                  wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")[:20]), [2]string{"cookie", "_oidc_session_state=" + state}),
-			"Envoy #39210 two different state cookies":   wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_state=" + state}, [2]string{"cookie", "_oidc_session_state=x" + state}),
-			"oauth2-proxy #2606 state cookie in a chunk": wasmhost.BrowserGet(cb, [2]string{"cookie", "_oidc_session_0=" + state}),
+			"Envoy #39210 missing state parameter":       wasmhost.BrowserGet("/oauth2/callback?code=c", [2]string{"cookie", "__Host-oidc_session_state=" + state}),
+			"Envoy #39210 empty state parameter":         wasmhost.BrowserGet("/oauth2/callback?code=c&state=", [2]string{"cookie", "__Host-oidc_session_state=" + state}),
+			"Envoy #39210 repeated state parameter":      wasmhost.BrowserGet(cb+"&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}),
+			"Envoy #39210 state with a different case":   wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(strings.ToUpper(q.Get("state"))), [2]string{"cookie", "__Host-oidc_session_state=" + state}),
+			"Envoy #39210 state prefix":                  wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")[:20]), [2]string{"cookie", "__Host-oidc_session_state=" + state}),
+			"Envoy #39210 only a planted state cookie":   wasmhost.BrowserGet(cb, [2]string{"cookie", "__Host-oidc_session_state=x" + state}),
+			"oauth2-proxy #2606 state cookie in a chunk": wasmhost.BrowserGet(cb, [2]string{"cookie", "__Host-oidc_session_0=" + state}),
 		} {
 			id, _ := h.Request(headers)
 			if h.HasPending(id) {
@@ -1017,26 +1019,26 @@ func TestThreatNoRedirectLoopWithStaleCookies(t *testing.T) {
 		other, _ := oidc.NewSealer([]byte(strings.Repeat("o", 32)))
 		stale, _ := other.Seal(rand.Reader, testPurposeState, m.now().Add(time.Minute), []byte("x"))
 		expired := sealTestSession(t, &oidc.Session{Claims: testClaims("alice"), IssuedAt: m.now(), TokenExpiry: m.now().Add(time.Hour)}, m.now().Add(-time.Minute))
-		jar := "_oidc_session=" + expired + "; _oidc_session_0=" + strings.Repeat("a", 10) + "; _oidc_session_1=b; _oidc_session_state=" + stale + "; theme=dark"
+		jar := "__Host-oidc_session=" + expired + "; __Host-oidc_session_0=" + strings.Repeat("a", 10) + "; __Host-oidc_session_1=b; __Host-oidc_session_state=" + stale + "; theme=dark"
 		id, _ := h.Request(wasmhost.BrowserGet("/app", [2]string{"cookie", jar}))
 		start := h.Reply(id)
 		if start == nil || start.Status != 302 || !strings.HasPrefix(start.Header("location"), testIssuer) {
 			t.Fatalf("want one login redirect, got %+v", start)
 		}
 		sc := start.SetCookies()
-		for _, name := range []string{"_oidc_session", "_oidc_session_0", "_oidc_session_1"} {
+		for _, name := range []string{"__Host-oidc_session", "__Host-oidc_session_0", "__Host-oidc_session_1"} {
 			if !strings.Contains(sc[name], "Max-Age=0") {
 				t.Errorf("stale %s not cleared: %q", name, sc[name])
 			}
 		}
-		if wasmhost.CookieValue(sc["_oidc_session_state"]) == "" {
+		if wasmhost.CookieValue(sc["__Host-oidc_session_state"]) == "" {
 			t.Fatalf("the stale state cookie must be replaced")
 		}
 		done := finishLogin(t, h, idp, start, "theme=dark")
 		if done.Header("location") != "/app" {
 			t.Errorf("after login: Location %q, want /app", done.Header("location"))
 		}
-		session := "_oidc_session=" + wasmhost.CookieValue(done.SetCookies()["_oidc_session"])
+		session := "__Host-oidc_session=" + wasmhost.CookieValue(done.SetCookies()["__Host-oidc_session"])
 		id, action := h.Request(wasmhost.BrowserGet("/app", [2]string{"cookie", session + "; theme=dark"}))
 		if action != types.ActionContinue || h.Reply(id) != nil {
 			t.Fatalf("the request after the login must pass, got %+v", h.Reply(id))
@@ -1063,17 +1065,17 @@ func TestThreatSessionFixation(t *testing.T) {
 
 		id, _ := h.Request(wasmhost.BrowserGet("/start"))
 		start := h.Reply(id)
-		done := finishLogin(t, h, idp, start, "_oidc_session="+planted+"; _oidc_session_0="+planted[:10]+"; _oidc_session_1=x")
-		fresh := wasmhost.CookieValue(done.SetCookies()["_oidc_session"])
+		done := finishLogin(t, h, idp, start, "__Host-oidc_session="+planted+"; __Host-oidc_session_0="+planted[:10]+"; __Host-oidc_session_1=x")
+		fresh := wasmhost.CookieValue(done.SetCookies()["__Host-oidc_session"])
 		if fresh == "" || fresh == planted {
 			t.Fatalf("the callback must issue a new session value, got %q", fresh)
 		}
-		for _, name := range []string{"_oidc_session_0", "_oidc_session_1"} {
+		for _, name := range []string{"__Host-oidc_session_0", "__Host-oidc_session_1"} {
 			if !strings.Contains(done.SetCookies()[name], "Max-Age=0") {
 				t.Errorf("planted %s not cleared", name)
 			}
 		}
-		id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "_oidc_session=" + fresh}))
+		id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", "__Host-oidc_session=" + fresh}))
 		if action != types.ActionContinue {
 			t.Fatalf("the new session must pass, got %+v", h.Reply(id))
 		}
@@ -1090,11 +1092,11 @@ func TestThreatCookieAttributes(t *testing.T) {
 		h := wasmhost.MustStart(t, vm, threatConfig(""))
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
-		stale := "_oidc_session=x; _oidc_session_0=y; _oidc_session_1=z"
+		stale := "__Host-oidc_session=x; __Host-oidc_session_0=y; __Host-oidc_session_1=z"
 		id, _ := h.Request(wasmhost.BrowserGet("/", [2]string{"cookie", stale}))
 		start := h.Reply(id)
 		done := finishLogin(t, h, idp, start, stale)
-		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/logout", [2]string{"cookie", stale + "; _oidc_session_state=s"}))
+		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/logout", [2]string{"cookie", stale + "; __Host-oidc_session_state=s"}))
 		logout := h.Reply(id)
 		for _, r := range []*wasmhost.Reply{start, done, logout} {
 			n := 0
@@ -1203,7 +1205,7 @@ func TestThreatResourceBounds(t *testing.T) {
 			}
 			up := h.Upstream(id)
 			for _, v := range up["cookie"] {
-				if strings.Contains(v, "_oidc_session") {
+				if strings.Contains(v, "__Host-oidc_session") {
 					t.Errorf("%s: a plugin cookie reached upstream", name)
 				}
 			}

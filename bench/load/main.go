@@ -114,15 +114,13 @@ func writeSection(path, section string) error {
 // figures, which the sections above carry.
 const analysis = `### What loses sessions, and what would stop it
 
-Within one replica, sessions are lost when its workers redeem one refresh token twice: refresh
-coordination uses 64 shared-data slots chosen by the first byte of the token's hash, and a worker
-claiming a slot for one token overwrites another token's "pending" marker (the second security
-review, item 5; ` + "`TestRefreshStormAcrossWorkersRedeemsEachTokenOnce`" + ` shows it). The plugin
-change: in ` + "`plugin/refresh.go`" + `, claim and publish under a key that names the token (or
-never overwrite a slot holding another token's marker that is still pending or within its share
-window, and probe the next slot), and after a failed refresh keep the "failed" marker for its
-token for the share window instead of treating the slot as free, so the same dead token is not
-redeemed again.
+Within one replica, the workers coordinate refreshes through shared data: one refresh per
+token, whichever worker gets its requests. Before the second security review's item 5 was
+fixed, that coordination used 64 slots shared by unrelated tokens, and a 10^4-session run lost
+156 sessions to tokens its two workers redeemed twice;
+` + "`TestRefreshStormAcrossWorkersRedeemsEachTokenOnce`" + ` guards it now. The 503s during the
+storm are the plugin's bound of 256 refresh flights per VM (` + "`maxRefreshFlights`" + ` in
+` + "`plugin/refresh.go`" + `): a request that would start another gets 503 rather than queue.
 
 Across replicas, shared data does not reach: two replicas that both get a request of a session
 whose tokens expired redeem the same refresh token, and an IdP that revokes reused tokens

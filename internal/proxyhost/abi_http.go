@@ -39,6 +39,32 @@ func hostGetHeaderMapPairs(vm *VM, p []uint64) status {
 	return vm.copyOut(pairsSize(pairs), func(dst []byte) { marshalPairs(dst, pairs) }, p[1], p[2])
 }
 
+// hostSetHeaderMapPairs replaces a whole map with the pairs given, as Envoy's
+// Context::setHeaderMapPairs does: every key the map holds is removed, then each pair added.
+func hostSetHeaderMapPairs(vm *VM, p []uint64) status {
+	if p[0] > mapMax {
+		return statusBadArgument
+	}
+	raw, ok := vm.read(p[1], p[2])
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	pairs, err := unmarshalPairs(raw)
+	if err != nil {
+		return statusBadArgument
+	}
+	m := vm.headerMapFor(p[0], true)
+	if m == nil {
+		return statusBadArgument
+	}
+	clear(m.pairs)
+	m.pairs = m.pairs[:0]
+	for _, kv := range pairs {
+		m.add(kv[0], kv[1])
+	}
+	return statusOK
+}
+
 // mutableMap resolves the map of a mutating call and reads its key; Envoy answers
 // BadArgument for a map the context does not have.
 func (vm *VM) mutableMap(kind, keyPtr, keySize uint64) (*headerMap, string, status) {

@@ -130,7 +130,7 @@ func TestRefreshSetsCookieOnResponse(t *testing.T) {
 		t.Fatalf("want the request let through after the refresh, got %d %s", ex.request.Status(), ex.request.Body)
 	}
 	sets := SetCookies(ex.response.Headers)
-	if sets["app"] != "1" || sets["_oidc_session"] == "" {
+	if sets["app"] != "1" || sets[sessionCookieName] == "" {
 		t.Errorf("response Set-Cookie entries = %v, want the app's and the renewed session's", ex.response.Headers)
 	}
 	if got := r.host.Counter("oidc_wasm.refresh_succeeded"); got != 1 {

@@ -14,9 +14,13 @@ import (
 )
 
 const (
-	testClientID  = "app"
-	testSecret    = "s3cret"
-	testCookieKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	// sessionCookieName is the plugin's default session cookie with cookie_secure on, and
+	// stateCookie its login state cookie.
+	sessionCookieName = "__Host-oidc_session"
+	stateCookie       = sessionCookieName + "_state"
+	testClientID      = "app"
+	testSecret        = "s3cret"
+	testCookieKey     = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 )
 
 // pluginConfig is a configuration for a FakeIdP behind cluster "idp"; extra is spliced in as
@@ -153,8 +157,8 @@ func (r *rig) login(first, second int) string {
 		r.t.Fatal(err)
 	}
 	u, _ := url.Parse(back)
-	state := SetCookies(ex.request.Headers)["_oidc_session_state"]
-	cb := r.do(second, wasmhost.BrowserGet(u.RequestURI(), [2]string{"cookie", "_oidc_session_state=" + state}))
+	state := SetCookies(ex.request.Headers)[stateCookie]
+	cb := r.do(second, wasmhost.BrowserGet(u.RequestURI(), [2]string{"cookie", stateCookie + "=" + state}))
 	if cb.request.Status() != 302 {
 		r.t.Fatalf("callback: want 302, got %d %s", cb.request.Status(), cb.request.Body)
 	}
@@ -165,7 +169,7 @@ func (r *rig) login(first, second int) string {
 func sessionCookie(headers [][2]string) string {
 	var parts []string
 	for name, v := range SetCookies(headers) {
-		if strings.HasPrefix(name, "_oidc_session") && name != "_oidc_session_state" && v != "" {
+		if strings.HasPrefix(name, sessionCookieName) && name != stateCookie && v != "" {
 			parts = append(parts, name+"="+v)
 		}
 	}

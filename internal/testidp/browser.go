@@ -8,14 +8,16 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Browser is the user's browser in end-to-end tests: it follows redirects only while they stay on
-// the identity provider, keeps a cookie jar, and can submit Dex's login form. Stopping at the
-// first redirect that leaves Dex lets the test hand the callback to the plugin under test itself,
-// the way Envoy would receive it, instead of needing a listener at the redirect URI.
+// the identity provider, keeps a cookie jar, and can submit the login forms of Dex,
+// oidc-provider and Hydra's login app. Stopping at the first redirect that leaves the provider
+// lets the test hand the callback to the plugin under test itself, the way Envoy would receive
+// it, instead of needing a listener at the redirect URI.
 type Browser struct {
 	client *http.Client
 }
@@ -45,63 +47,119 @@ func NewBrowser() *Browser {
 // redirect URL that leaves Dex's host (the callback carrying code and state) without requesting
 // it. Errors name the request and quote what Dex showed.
 func (b *Browser) LoginAtDex(authURL, user, password string) (callbackURL string, err error) {
-	target, err := url.Parse(authURL)
-	if err != nil || target.Host == "" {
-		return "", fmt.Errorf("login at Dex: bad authorization URL %q", authURL)
-	}
-	dexHost := target.Host
-	method, form := http.MethodGet, url.Values(nil)
+	// Dex answers a wrong password with the form again, status 401.
+	return b.login("login at Dex", authURL, nil, user, password, func(p *page) (string, *url.URL, url.Values, error) {
+		if approval := findApproval(p.forms); approval != nil {
+			return approval.submit(p.url)
+		}
+		link := connectorLink(p.doc)
+		if link == "" {
+			return "", nil, nil, fmt.Errorf("%s %s showed neither a login form, an approval form nor a connector link: %s", p.method, p.url, snippet(p.body))
+		}
+		next, err := p.url.Parse(link)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("on page %s: bad connector link %q: %w", p.url, link, err)
+		}
+		return http.MethodGet, next, nil, nil
+	})
+}
+
+// login is walk for a login at a provider whose login form has the fields "login" and
+// "password": that form is filled with user and password and submitted; every other page
+// that answered 200 goes to other. An error page, or the login form shown again after it was
+// submitted (the provider rejected the credentials), is an error quoting the page.
+func (b *Browser) login(what, authURL string, also []string, user, password string, other func(p *page) (string, *url.URL, url.Values, error)) (string, error) {
 	submitted := false
+	return b.walk(what, authURL, also, func(p *page) (string, *url.URL, url.Values, error) {
+		f := findForm(p.forms, "password")
+		if f != nil && submitted {
+			return "", nil, nil, fmt.Errorf("credentials for %q rejected (status %d), login form shown again: %s", user, p.status, loginError(p.doc))
+		}
+		if err := p.wantOK(); err != nil {
+			return "", nil, nil, err
+		}
+		if f == nil {
+			return other(p)
+		}
+		f.fields.Set("login", user)
+		f.fields.Set("password", password)
+		submitted = true
+		return f.submit(p.url)
+	})
+}
+
+// confirmLogout answers a provider's logout confirmation page once: it submits the form that
+// has the field marker, with name=value added as the click on the confirm button adds it. Any
+// other page, or the confirmation shown twice, is an error quoting it.
+func confirmLogout(provider, marker, name, value string) func(p *page) (string, *url.URL, url.Values, error) {
+	confirmed := false
+	return func(p *page) (string, *url.URL, url.Values, error) {
+		confirm := findForm(p.forms, marker)
+		if p.status != http.StatusOK || confirm == nil || confirmed {
+			return "", nil, nil, fmt.Errorf("%s %s answered %d without leaving %s: %s", p.method, p.url, p.status, provider, snippet(p.body))
+		}
+		confirm.fields.Set(name, value)
+		confirmed = true
+		return confirm.submit(p.url)
+	}
+}
+
+// page is an answer of the provider that is not a redirect: the browser shows it.
+type page struct {
+	method string // the request that got it
+	url    *url.URL
+	status int
+	body   []byte
+	doc    string
+	forms  []*htmlForm
+}
+
+// wantOK refuses an error page, quoting it.
+func (p *page) wantOK() error {
+	if p.status != http.StatusOK {
+		return fmt.Errorf("%s %s answered %d: %s", p.method, p.url, p.status, snippet(p.body))
+	}
+	return nil
+}
+
+// walk plays the user at an identity provider from start: it follows redirects while they stay
+// on the provider's hosts (start's host, plus those of also), hands every page to act, which
+// decides what the user submits next, and returns the first redirect URL that leaves the
+// provider, without requesting it. Stopping there lets the test hand the callback to the plugin
+// under test itself. what names the flow in errors ("login at Dex").
+func (b *Browser) walk(what, start string, also []string, act func(p *page) (method string, target *url.URL, form url.Values, err error)) (string, error) {
+	target, err := url.Parse(start)
+	if err != nil || target.Host == "" {
+		return "", fmt.Errorf("%s: bad start URL %q", what, start)
+	}
+	hosts := append([]string{target.Host}, also...)
+	method, form := http.MethodGet, url.Values(nil)
 	for range maxBrowserSteps {
 		status, location, body, err := b.do(method, target, form)
 		if err != nil {
-			return "", fmt.Errorf("login at Dex: %w", err)
+			return "", fmt.Errorf("%s: %w", what, err)
 		}
 		if status >= 300 && status < 400 {
 			next, err := target.Parse(location)
 			if err != nil || location == "" {
-				return "", fmt.Errorf("login at Dex: %s %s answered %d with bad Location %q", method, target, status, location)
+				return "", fmt.Errorf("%s: %s %s answered %d with bad Location %q", what, method, target, status, location)
 			}
-			if next.Host != dexHost {
+			if !slices.Contains(hosts, next.Host) {
 				return next.String(), nil
 			}
 			method, target, form = http.MethodGet, next, nil
 			continue
 		}
-		doc, pageURL := string(body), target
-		forms := parseForms(doc)
-		f := findForm(forms, "password")
-		if f != nil && submitted {
-			// Dex answers a wrong password with the form again, status 401.
-			return "", fmt.Errorf("login at Dex: credentials for %q rejected (status %d), login form shown again: %s", user, status, loginError(doc))
+		p := &page{method: method, url: target, status: status, body: body, doc: string(body)}
+		p.forms = parseForms(p.doc)
+		if method, target, form, err = act(p); err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
 		}
-		if status != http.StatusOK {
-			return "", fmt.Errorf("login at Dex: %s %s answered %d: %s", method, target, status, snippet(body))
-		}
-		switch {
-		case f != nil:
-			f.fields.Set("login", user)
-			f.fields.Set("password", password)
-			submitted = true
-			method, target, form, err = f.submit(target)
-		case findApproval(forms) != nil:
-			method, target, form, err = findApproval(forms).submit(target)
-		default:
-			link := connectorLink(doc)
-			if link == "" {
-				return "", fmt.Errorf("login at Dex: %s %s showed neither a login form, an approval form nor a connector link: %s", method, target, snippet(body))
-			}
-			next, perr := target.Parse(link)
-			method, target, form, err = http.MethodGet, next, nil, perr
-		}
-		if err != nil {
-			return "", fmt.Errorf("login at Dex: on page %s: %w", pageURL, err)
-		}
-		if target.Host != dexHost {
-			return "", fmt.Errorf("login at Dex: a page of Dex sends the browser to %s", target)
+		if !slices.Contains(hosts, target.Host) {
+			return "", fmt.Errorf("%s: a page at %s sends the browser to %s", what, p.url, target)
 		}
 	}
-	return "", fmt.Errorf("login at Dex: no redirect away from %s after %d requests", dexHost, maxBrowserSteps)
+	return "", fmt.Errorf("%s: no redirect away from %s after %d requests", what, strings.Join(hosts, ", "), maxBrowserSteps)
 }
 
 func (b *Browser) do(method string, target *url.URL, form url.Values) (status int, location string, body []byte, err error) {
@@ -201,7 +259,7 @@ func findApproval(forms []*htmlForm) *htmlForm {
 func (f *htmlForm) submit(page *url.URL) (method string, target *url.URL, form url.Values, err error) {
 	target, err = page.Parse(f.action)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("bad form action %q: %w", f.action, err)
+		return "", nil, nil, fmt.Errorf("on page %s: bad form action %q: %w", page, f.action, err)
 	}
 	if f.method == http.MethodPost {
 		return http.MethodPost, target, f.fields, nil

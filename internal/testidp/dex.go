@@ -1,7 +1,8 @@
-// Package testidp runs a real Dex identity provider and plays the parts the tests cannot get
-// from Dex: the user's browser (Browser) and Envoy's HTTP client for DispatchHttpCall
-// (Forward). The end-to-end tests use it through StartDex; the local demo (examples/demo)
-// through LaunchDex and Forward. The plugin module never imports it.
+// Package testidp runs real identity providers (Dex, node oidc-provider, Ory Hydra) and plays
+// the parts the tests cannot get from them: the user's browser (Browser), Hydra's login,
+// consent and logout apps, and Envoy's HTTP client for DispatchHttpCall (Forward). The
+// end-to-end tests use it through StartDex, StartOIDCProvider and StartHydra; the local demo
+// (examples/demo) through LaunchDex and Forward. The plugin module never imports it.
 package testidp
 
 import (
@@ -66,33 +67,14 @@ func (d *Dex) Exited() <-chan struct{} { return d.exited }
 
 // StartDex starts Dex with a fresh in-memory store on a free loopback port, waits until it
 // serves discovery, and stops it when the test ends; Dex's log is printed if the test fails. A
-// missing binary fails the test: the end-to-end tests are the point of this package, so a
-// silent skip would hide a broken setup. In -short mode the test is skipped instead unless
-// DEX_BIN names a binary, since getting Dex may mean a build of several minutes.
+// missing binary fails the test; in -short mode the test is skipped instead unless DEX_BIN
+// names a binary (see startForTest).
 func StartDex(t testing.TB, opt DexOptions) *Dex {
 	t.Helper()
-	if testing.Short() && os.Getenv("DEX_BIN") == "" {
-		t.Skip("needs the Dex binary: skipped in -short mode unless DEX_BIN is set")
-	}
-	logPath := filepath.Join(t.TempDir(), "dex.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("creating the Dex log: %v", err)
-	}
-	d, stop, err := LaunchDex(opt, logFile)
-	if err != nil {
-		logFile.Close()
-		t.Fatalf("starting Dex: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("stopping Dex: %v", err)
-		}
-		logFile.Close()
-		if t.Failed() {
-			logText, _ := os.ReadFile(logPath)
-			t.Logf("Dex log (%s):\n%s", logPath, logText)
-		}
+	var d *Dex
+	startForTest(t, "Dex", "DEX_BIN", func(logTo io.Writer) (stop func() error, err error) {
+		d, stop, err = LaunchDex(opt, logTo)
+		return stop, err
 	})
 	return d
 }

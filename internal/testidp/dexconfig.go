@@ -1,14 +1,9 @@
 package testidp
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 )
 
 // q quotes a string for YAML: a JSON string is a valid YAML double-quoted scalar, and
@@ -46,40 +41,4 @@ func dexConfig(issuer, webAddr string, opt DexOptions) string {
 			q(u.Email), q(u.Hash), q(u.Username), q(u.UserID))
 	}
 	return b.String()
-}
-
-var dexBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// dexBinary resolves the binary once per process: install-dex.sh may build for minutes, and a
-// failed build would fail the same way for every caller.
-func dexBinary() (string, error) {
-	dexBin.once.Do(func() {
-		if p := os.Getenv("DEX_BIN"); p != "" {
-			dexBin.path = p
-			return
-		}
-		root, err := RepoRoot()
-		if err != nil {
-			dexBin.err = err
-			return
-		}
-		script := filepath.Join(root, "build", "install-dex.sh")
-		var stderr bytes.Buffer
-		cmd := exec.Command("bash", script)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			dexBin.err = fmt.Errorf("bash %s: %w\n%s", script, err, tail(stderr.Bytes()))
-			return
-		}
-		dexBin.path = strings.TrimSpace(string(out))
-		if dexBin.path == "" {
-			dexBin.err = fmt.Errorf("bash %s printed no path\n%s", script, tail(stderr.Bytes()))
-		}
-	})
-	return dexBin.path, dexBin.err
 }

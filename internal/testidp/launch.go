@@ -31,7 +31,7 @@ var errPortTaken = errors.New("address already in use")
 // process before Dex binds it, so such a start is retried on new ports. A fixed opt.Addr that
 // is in use fails at once with an error that says so.
 func LaunchDex(opt DexOptions, logTo io.Writer) (*Dex, func() error, error) {
-	bin, err := dexBinary()
+	bin, err := installedBinary("DEX_BIN", "install-dex.sh")
 	if err != nil {
 		return nil, nil, fmt.Errorf("obtaining the Dex binary: %w", err)
 	}
@@ -45,26 +45,23 @@ func LaunchDex(opt DexOptions, logTo io.Writer) (*Dex, func() error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating Dex's configuration directory: %w", err)
 	}
-	for attempt := 1; ; attempt++ {
-		addr := opt.Addr
-		if addr == "" {
-			addr, err = freeAddr()
-		} else {
-			err = checkFree(addr)
+	var d *Dex
+	var stop func() error
+	if opt.Addr != "" {
+		if err = checkFree(opt.Addr); err == nil {
+			d, stop, err = launchOnce(bin, dir, opt.Addr, opt, logTo)
 		}
-		var d *Dex
-		var stop func() error
-		if err == nil {
-			d, stop, err = launchOnce(bin, dir, addr, opt, logTo)
-		}
-		if err == nil {
-			return d, stop, nil
-		}
-		if opt.Addr != "" || !errors.Is(err, errPortTaken) || attempt == 3 {
-			_ = os.RemoveAll(dir)
-			return nil, nil, err
-		}
+	} else {
+		err = onFreePorts(1, func(addrs []string) (err error) {
+			d, stop, err = launchOnce(bin, dir, addrs[0], opt, logTo)
+			return err
+		})
 	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return d, stop, nil
 }
 
 func launchOnce(bin, dir, addr string, opt DexOptions, logTo io.Writer) (*Dex, func() error, error) {
@@ -73,41 +70,24 @@ func launchOnce(bin, dir, addr string, opt DexOptions, logTo io.Writer) (*Dex, f
 		Issuer:       "http://" + addr + "/dex",
 		ClientID:     opt.ClientID,
 		ClientSecret: opt.ClientSecret,
-		exited:       make(chan struct{}),
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(dexConfig(d.Issuer, d.Addr, opt)), 0o600); err != nil {
 		return nil, nil, fmt.Errorf("writing Dex's configuration: %w", err)
 	}
-	logTail := &lastBytes{}
 	cmd := exec.Command(bin, "serve", cfgPath)
-	cmd.Stdout = io.MultiWriter(logTo, logTail)
-	cmd.Stderr = cmd.Stdout
 	// Dex expands $VARS in parts of its config; bcrypt hashes are full of '$'.
 	cmd.Env = append(os.Environ(), "DEX_EXPAND_ENV=false")
-	cmd.SysProcAttr = ChildProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("running %s: %w", bin, err)
+	proc, err := startProcess("dex", cmd, logTo, dexStartTimeout, d.Issuer+"/.well-known/openid-configuration")
+	if err != nil {
+		return nil, nil, err
 	}
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(d.exited) }()
-
-	if err := waitReady("dex", d.Issuer+"/.well-known/openid-configuration", d.exited, dexStartTimeout); err != nil {
-		stopProcess(cmd, d.exited)
-		logText := logTail.String()
-		if strings.Contains(logText, "address already in use") {
-			return nil, nil, fmt.Errorf("dex cannot listen on %s: %w; Dex log:\n%s", addr, errPortTaken, logText)
-		}
-		if isClosed(d.exited) {
-			err = fmt.Errorf("%w (exit: %v)", err, waitErr)
-		}
-		return nil, nil, fmt.Errorf("%w; Dex log:\n%s", err, logText)
-	}
+	d.exited = proc.exited
 	var once sync.Once
 	var stopErr error
 	stop := func() error {
 		once.Do(func() {
-			stopProcess(cmd, d.exited)
+			proc.stop()
 			if err := os.RemoveAll(dir); err != nil {
 				stopErr = fmt.Errorf("removing Dex's configuration: %w", err)
 			}
@@ -115,6 +95,77 @@ func launchOnce(bin, dir, addr string, opt DexOptions, logTo io.Writer) (*Dex, f
 		return stopErr
 	}
 	return d, stop, nil
+}
+
+// process is a server a test or the demo runs as a child (Dex, Hydra).
+type process struct {
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error // set before exited is closed
+}
+
+// startProcess runs cmd, its output to logTo, and waits until every readyURL answers 200
+// (what names the server in errors). A server that does not get ready is stopped, and the
+// error quotes the end of its log; it wraps errPortTaken when the server could not bind its
+// port, so that the caller can retry on another.
+func startProcess(what string, cmd *exec.Cmd, logTo io.Writer, timeout time.Duration, readyURLs ...string) (*process, error) {
+	logTail := &lastBytes{}
+	cmd.Stdout = io.MultiWriter(logTo, logTail)
+	cmd.Stderr = cmd.Stdout
+	cmd.SysProcAttr = ChildProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("running %s: %w", cmd.Path, err)
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
+	deadline := time.Now().Add(timeout)
+	for _, u := range readyURLs {
+		err := waitReady(what, u, p.exited, time.Until(deadline))
+		if err == nil {
+			continue
+		}
+		p.stop()
+		logText := logTail.String()
+		if strings.Contains(logText, "address already in use") {
+			return nil, fmt.Errorf("%s cannot listen: %w; %s log:\n%s", what, errPortTaken, what, logText)
+		}
+		if isClosed(p.exited) {
+			err = fmt.Errorf("%w (exit: %v)", err, p.waitErr)
+		}
+		return nil, fmt.Errorf("%w; %s log:\n%s", err, what, logText)
+	}
+	return p, nil
+}
+
+// stop asks politely first so the server can close its listeners, then kills it. A server
+// that already exited (say, on the terminal's Ctrl-C) needs nothing.
+func (p *process) stop() {
+	if isClosed(p.exited) {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// onFreePorts calls start with n distinct free loopback addresses. A port found free can be
+// taken by another process before the server binds it, so a start that fails with
+// errPortTaken is tried again on new ports, three times in all.
+func onFreePorts(n int, start func(addrs []string) error) error {
+	for attempt := 1; ; attempt++ {
+		addrs, err := freeAddrs(n)
+		if err != nil {
+			return err
+		}
+		err = start(addrs)
+		if err == nil || !errors.Is(err, errPortTaken) || attempt == 3 {
+			return err
+		}
+	}
 }
 
 // waitReady polls an IdP's discovery document until it answers 200: neither Dex nor
@@ -144,21 +195,6 @@ func waitReady(what, discoveryURL string, exited <-chan struct{}, timeout time.D
 	return fmt.Errorf("%s did not serve %s within %v (last: %s)", what, discoveryURL, timeout, last)
 }
 
-// stopProcess asks politely first so Dex can close its listener, then kills it. A Dex that
-// already exited (say, on the terminal's Ctrl-C) needs nothing.
-func stopProcess(cmd *exec.Cmd, exited <-chan struct{}) {
-	if isClosed(exited) {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
-
 func isClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
@@ -170,12 +206,26 @@ func isClosed(ch <-chan struct{}) bool {
 
 // freeAddr picks a loopback port nothing listens on right now.
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := freeAddrs(1)
 	if err != nil {
-		return "", fmt.Errorf("finding a free loopback port: %w", err)
+		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs[0], nil
+}
+
+// freeAddrs picks n distinct loopback ports nothing listens on right now: each listener stays
+// open until all are found, so no port is picked twice.
+func freeAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free loopback port: %w", err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs, nil
 }
 
 // checkFree turns "Dex died at start" into a message that names the port.
@@ -197,7 +247,7 @@ func tail(b []byte) string {
 	return string(b)
 }
 
-// lastBytes keeps the end of Dex's log for error messages, wherever else the log goes.
+// lastBytes keeps the end of a server's log for error messages, wherever else the log goes.
 type lastBytes struct {
 	mu sync.Mutex
 	b  []byte

@@ -10,14 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -91,9 +89,7 @@ type OIDCProvider struct {
 
 // oidcProviderProcess is the node process behind an OIDCProvider.
 type oidcProviderProcess struct {
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error // set before exited is closed
+	process
 	// stdin is the write end of node's stdin pipe, never written: see startOIDCProviderOnce.
 	stdin    io.Closer
 	stopOnce sync.Once
@@ -199,7 +195,7 @@ func startOIDCProviderOnce(node, dir, addr string, opt OIDCProviderOptions, atte
 		logFile.Close()
 		return nil, "", fmt.Errorf("running %s: %w", node, err)
 	}
-	proc := &oidcProviderProcess{cmd: cmd, exited: make(chan struct{}), stdin: stdin}
+	proc := &oidcProviderProcess{process: process{cmd: cmd, exited: make(chan struct{})}, stdin: stdin}
 	go func() { proc.waitErr = cmd.Wait(); logFile.Close(); close(proc.exited) }()
 	p.proc = proc
 
@@ -234,21 +230,9 @@ func (p *OIDCProvider) Kill() {
 	})
 }
 
-// stop asks politely first, so node closes its listener and the port is free at once for a
-// restart, then kills.
+// stop ends node once (see process.stop), so the port is free at once for a restart.
 func (proc *oidcProviderProcess) stop() {
-	proc.stopOnce.Do(func() {
-		if isClosed(proc.exited) {
-			return
-		}
-		_ = proc.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-proc.exited:
-		case <-time.After(5 * time.Second):
-			_ = proc.cmd.Process.Kill()
-			<-proc.exited
-		}
-	})
+	proc.stopOnce.Do(proc.process.stop)
 }
 
 // oidcProviderConfig is the JSON server.mjs reads: see the comment at the top of that file.
@@ -401,57 +385,12 @@ func prepareOIDCProviderDir(dir, installDir string) error {
 // iss, or error and error_description when the provider refused the request (PKCE missing, say).
 // Rejected credentials (the login form shown again) are an error quoting the page.
 func (b *Browser) LoginAtOIDCProvider(authURL, user, password string) (callbackURL string, err error) {
-	target, err := url.Parse(authURL)
-	if err != nil || target.Host == "" {
-		return "", fmt.Errorf("login at oidc-provider: bad authorization URL %q", authURL)
-	}
-	host := target.Host
-	method, form := http.MethodGet, url.Values(nil)
-	submitted := false
-	for range maxBrowserSteps {
-		status, location, body, err := b.do(method, target, form)
-		if err != nil {
-			return "", fmt.Errorf("login at oidc-provider: %w", err)
+	return b.login("login at oidc-provider", authURL, nil, user, password, func(p *page) (string, *url.URL, url.Values, error) {
+		if consent := oidcProviderConsentForm(p.forms); consent != nil {
+			return consent.submit(p.url)
 		}
-		if status >= 300 && status < 400 {
-			next, err := target.Parse(location)
-			if err != nil || location == "" {
-				return "", fmt.Errorf("login at oidc-provider: %s %s answered %d with bad Location %q", method, target, status, location)
-			}
-			if next.Host != host {
-				return next.String(), nil
-			}
-			method, target, form = http.MethodGet, next, nil
-			continue
-		}
-		doc, pageURL := string(body), target
-		forms := parseForms(doc)
-		login := findForm(forms, "password")
-		if login != nil && submitted {
-			return "", fmt.Errorf("login at oidc-provider: credentials for %q rejected (status %d), login form shown again: %s", user, status, loginError(doc))
-		}
-		if status != http.StatusOK {
-			return "", fmt.Errorf("login at oidc-provider: %s %s answered %d: %s", method, target, status, snippet(body))
-		}
-		switch consent := oidcProviderConsentForm(forms); {
-		case login != nil:
-			login.fields.Set("login", user)
-			login.fields.Set("password", password)
-			submitted = true
-			method, target, form, err = login.submit(target)
-		case consent != nil:
-			method, target, form, err = consent.submit(target)
-		default:
-			return "", fmt.Errorf("login at oidc-provider: %s %s showed neither a login nor a consent form: %s", method, target, snippet(body))
-		}
-		if err != nil {
-			return "", fmt.Errorf("login at oidc-provider: on page %s: %w", pageURL, err)
-		}
-		if target.Host != host {
-			return "", fmt.Errorf("login at oidc-provider: a page of the provider sends the browser to %s", target)
-		}
-	}
-	return "", fmt.Errorf("login at oidc-provider: no redirect away from %s after %d requests", host, maxBrowserSteps)
+		return "", nil, nil, fmt.Errorf("%s %s showed neither a login nor a consent form: %s", p.method, p.url, snippet(p.body))
+	})
 }
 
 // oidcProviderConsentForm finds the consent page's form, which server.mjs marks as oidc-provider's
@@ -472,46 +411,8 @@ func oidcProviderConsentForm(forms []*htmlForm) *htmlForm {
 // requesting it. A logout that ends on the provider's own page (no or an unregistered
 // post_logout_redirect_uri) is an error quoting that page.
 func (b *Browser) LogoutAtOIDCProvider(endSessionURL string) (postLogoutURL string, err error) {
-	target, err := url.Parse(endSessionURL)
-	if err != nil || target.Host == "" {
-		return "", fmt.Errorf("logout at oidc-provider: bad end-session URL %q", endSessionURL)
-	}
-	host := target.Host
-	method, form := http.MethodGet, url.Values(nil)
-	confirmed := false
-	for range maxBrowserSteps {
-		status, location, body, err := b.do(method, target, form)
-		if err != nil {
-			return "", fmt.Errorf("logout at oidc-provider: %w", err)
-		}
-		if status >= 300 && status < 400 {
-			next, err := target.Parse(location)
-			if err != nil || location == "" {
-				return "", fmt.Errorf("logout at oidc-provider: %s %s answered %d with bad Location %q", method, target, status, location)
-			}
-			if next.Host != host {
-				return next.String(), nil
-			}
-			method, target, form = http.MethodGet, next, nil
-			continue
-		}
-		// The confirm page's form holds only the xsrf token; "logout=yes" is the value of a button
-		// outside it (form="op.logoutForm"), which a browser adds when the user clicks it. Without
-		// a session the provider sends an auto-submitting form that already carries it.
-		confirm := findForm(parseForms(string(body)), "xsrf")
-		if status != http.StatusOK || confirm == nil || confirmed {
-			return "", fmt.Errorf("logout at oidc-provider: %s %s answered %d without leaving the provider: %s", method, target, status, snippet(body))
-		}
-		pageURL := target
-		confirm.fields.Set("logout", "yes")
-		confirmed = true
-		method, target, form, err = confirm.submit(target)
-		if err != nil {
-			return "", fmt.Errorf("logout at oidc-provider: on page %s: %w", pageURL, err)
-		}
-		if target.Host != host {
-			return "", fmt.Errorf("logout at oidc-provider: the confirm form posts to %s", target)
-		}
-	}
-	return "", fmt.Errorf("logout at oidc-provider: no redirect away from %s after %d requests", host, maxBrowserSteps)
+	// The confirm page's form holds only the xsrf token; "logout=yes" is the value of a button
+	// outside it (form="op.logoutForm"), which a browser adds when the user clicks it. Without
+	// a session the provider sends an auto-submitting form that already carries it.
+	return b.walk("logout at oidc-provider", endSessionURL, nil, confirmLogout("the provider", "xsrf", "logout", "yes"))
 }

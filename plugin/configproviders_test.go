@@ -37,7 +37,7 @@ func TestProvidersConfig(t *testing.T) {
 		t.Fatalf("%d providers", len(cfgs))
 	}
 	g, k, a := cfgs[0], cfgs[1], cfgs[2]
-	if g.Name != "grafana" || g.CookieName != "_oidc_session_grafana" || g.RedirectPath != "/oauth2/callback" ||
+	if g.Name != "grafana" || g.CookieName != "__Host-oidc_session_grafana" || g.RedirectPath != "/oauth2/callback" ||
 		g.ClientSecret != testSecret || len(g.CookieSecret) != 32 || g.Cluster != "outbound|443||idp-a.example.net" {
 		t.Errorf("grafana: %+v", g)
 	}
@@ -79,7 +79,9 @@ func TestProvidersConfigErrors(t *testing.T) {
 		{`{` + top + `,"providers":[{"name":"a","hosts":["a.*.com"],"issuer":"` + issuerA + `","client_id":"c"}]}`, "providers[0].hosts[0]", "host name"},
 		{`{` + top + `,"providers":[{"name":"a","hosts":["a.example.com","A.example.com"],"issuer":"` + issuerA + `","client_id":"c"}]}`, "providers[0].hosts[1]", "twice"},
 		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x/../y"`) + `]}`, "providers[0].path_prefix", "normal form"},
-		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x/"`) + `]}`, "providers[0].path_prefix", "trailing"},
+		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x/"`) + `]}`, "providers[0].path_prefix", "must not end with '/'"},
+		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x;y"`) + `]}`, "providers[0].path_prefix", "';'"},
+		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/%61dmin"`) + `]}`, "providers[0].path_prefix", `write it as "/admin"`},
 		{`{` + top + `,"providers":[` + entry(`,"path_prefix":"/x","redirect_path":"/cb"`) + `]}`, "providers[0].redirect_path", "under the provider's path_prefix"},
 		{`{` + top + `,"redirect_path":"/cb","providers":[` + entry(`,"path_prefix":"/x"`) + `]}`, "providers[0].redirect_path", "under"},
 		{`{` + top + `,"providers":[` + strings.Replace(entry(""), `"client_id":"c"`, `"client_id":""`, 1) + `]}`, "providers[0].client_id", "empty"},
@@ -104,10 +106,10 @@ func TestProvidersConfigErrors(t *testing.T) {
 // The most specific route wins whatever the order of the configuration; the port and case
 // of the host do not matter; a wildcard does not cover its apex.
 func TestRouterPicksTheMostSpecificProvider(t *testing.T) {
-	named := func(name, prefix string, hosts ...string) *provider {
-		return &provider{cfg: &Config{Name: name, Hosts: hosts, PathPrefix: prefix}}
+	named := func(name, prefix string, hosts ...string) *relyingParty {
+		return &relyingParty{cfg: &Config{Name: name, Hosts: hosts, PathPrefix: prefix}}
 	}
-	r := newRouter([]*provider{
+	r := newRouter([]*relyingParty{
 		named("any", "", "*"),
 		named("wild", "", "*.example.com"),
 		named("deep", "", "*.apps.example.com"),
@@ -131,14 +133,14 @@ func TestRouterPicksTheMostSpecificProvider(t *testing.T) {
 		{"[::1]:8080", "/", "any"},
 	}
 	for _, c := range cases {
-		got := r.match(c.authority, c.path)
-		if got == nil || got.cfg.Name != c.want {
+		got, ok := r.match(c.authority, parsePath(c.path))
+		if !ok || got == nil || got.cfg.Name != c.want {
 			t.Errorf("%s%s: want %s, got %+v", c.authority, c.path, c.want, got)
 		}
 	}
-	only := newRouter([]*provider{named("grafana", "", "grafana.example.com"), named("wild", "", "*.example.com")})
+	only := newRouter([]*relyingParty{named("grafana", "", "grafana.example.com"), named("wild", "", "*.example.com")})
 	for _, authority := range []string{"example.com", "grafana.example.com.evil.net", "", "xexample.com"} {
-		if got := only.match(authority, "/"); got != nil {
+		if got, _ := only.match(authority, parsePath("/")); got != nil {
 			t.Errorf("%q: want no provider, got %s", authority, got.cfg.Name)
 		}
 	}
@@ -219,9 +221,9 @@ func TestProvidersOnOneGateway(t *testing.T) {
 		a.claims["email"] = "alice@a.example"
 		serveAll(t, h, a, b)
 
-		grafana := providerLogin(t, h, a, "grafana.example.com", "/d/1", "_oidc_session_grafana", "/oauth2/callback")
-		kubeflow := providerLogin(t, h, b, "kf.example.com", "/", "_oidc_session_kubeflow", "/oauth2/callback")
-		admin := providerLogin(t, h, b, "grafana.example.com", "/admin/users", "_oidc_session_admin", "/admin/oauth2/callback")
+		grafana := providerLogin(t, h, a, "grafana.example.com", "/d/1", "__Host-oidc_session_grafana", "/oauth2/callback")
+		kubeflow := providerLogin(t, h, b, "kf.example.com", "/", "__Host-oidc_session_kubeflow", "/oauth2/callback")
+		admin := providerLogin(t, h, b, "grafana.example.com", "/admin/users", "__Host-oidc_session_admin", "/admin/oauth2/callback")
 
 		// Each session works where it was issued, with its provider's headers.
 		id, action := h.Request(onHost("grafana.example.com", wasmhost.APIGet("/d/1", [2]string{"cookie", grafana + "; " + admin + "; theme=dark"})))
@@ -246,10 +248,10 @@ func TestProvidersOnOneGateway(t *testing.T) {
 		// Sessions moved to another provider's cookie name, on its host or path, do not open.
 		value := func(c string) string { _, v, _ := strings.Cut(c, "="); return v }
 		for _, tossed := range []struct{ host, path, cookie string }{
-			{"kf.example.com", "/", "_oidc_session_kubeflow=" + value(grafana)},
-			{"grafana.example.com", "/admin/users", "_oidc_session_admin=" + value(grafana)},
-			{"grafana.example.com", "/admin/users", "_oidc_session_admin=" + value(kubeflow)},
-			{"grafana.example.com", "/", "_oidc_session_grafana=" + value(admin)},
+			{"kf.example.com", "/", "__Host-oidc_session_kubeflow=" + value(grafana)},
+			{"grafana.example.com", "/admin/users", "__Host-oidc_session_admin=" + value(grafana)},
+			{"grafana.example.com", "/admin/users", "__Host-oidc_session_admin=" + value(kubeflow)},
+			{"grafana.example.com", "/", "__Host-oidc_session_grafana=" + value(admin)},
 			{"grafana.example.com", "/admin/users", grafana},
 		} {
 			id, _ := h.Request(onHost(tossed.host, wasmhost.APIGet(tossed.path, [2]string{"cookie", tossed.cookie})))
@@ -261,10 +263,10 @@ func TestProvidersOnOneGateway(t *testing.T) {
 		// A login state started at one provider does not complete at another.
 		id, _ = h.Request(onHost("grafana.example.com", wasmhost.BrowserGet("/")))
 		r := h.Reply(id)
-		state := wasmhost.CookieValue(r.SetCookies()["_oidc_session_grafana_state"])
+		state := wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session_grafana_state"])
 		q := wasmhost.Query(t, r.Header("location"))
 		id, _ = h.Request(onHost("kf.example.com", wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-			[2]string{"cookie", "_oidc_session_kubeflow_state=" + state})))
+			[2]string{"cookie", "__Host-oidc_session_kubeflow_state=" + state})))
 		if r := h.Reply(id); r == nil || r.Status != 400 || h.HasPending(id) {
 			t.Errorf("state of grafana at kubeflow's callback: want 400 and no token call, got %+v", r)
 		}
