@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,12 +23,12 @@ type ExtAuthz struct {
 	Timeout           time.Duration
 
 	client *http.Client
+	once   sync.Once
 }
 
-func (a *ExtAuthz) init() {
-	if a.client != nil {
-		return
-	}
+func (a *ExtAuthz) init() { a.once.Do(a.setUp) }
+
+func (a *ExtAuthz) setUp() {
 	if a.RequestHeaders == nil {
 		a.RequestHeaders = []string{"cookie", "authorization"}
 	}

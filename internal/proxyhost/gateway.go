@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,6 +40,7 @@ type Gateway struct {
 	Log func(format string, args ...any)
 
 	proxy *httputil.ReverseProxy
+	once  sync.Once
 	next  atomic.Uint64
 }
 
@@ -61,10 +63,9 @@ func (g *Gateway) Server() *http.Server {
 	}
 }
 
-func (g *Gateway) init() {
-	if g.proxy != nil {
-		return
-	}
+func (g *Gateway) init() { g.once.Do(g.setUp) }
+
+func (g *Gateway) setUp() {
 	if g.HoldLimit == 0 {
 		g.HoldLimit = 15 * time.Second
 	}
@@ -96,12 +97,12 @@ type streamState struct {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.init()
-	target, ok := NormalizePath(r)
+	target, ok := normalizePath(r)
 	if !ok {
 		http.Error(w, "escaped slashes are not accepted in paths", http.StatusBadRequest)
 		return
 	}
-	headers := EdgeHeaders(r, target)
+	headers := edgeHeaders(r, target)
 	switch {
 	case g.Host == nil && g.ExtAuthz == nil:
 		g.forward(w, r, &streamState{headers: headers})
@@ -129,7 +130,7 @@ func (g *Gateway) filter(w http.ResponseWriter, r *http.Request, headers [][2]st
 		g.logf("%s %s: %v", r.Method, r.URL.RequestURI(), err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 	case o.Action == Reply:
-		WriteReply(w, o)
+		writeReply(w, o)
 		if g.Log != nil {
 			g.Log("%s %s: %d from the plugin%s", r.Method, r.URL.RequestURI(), o.Status(), describe(o.Headers))
 		}
@@ -223,8 +224,8 @@ func (g *Gateway) logf(format string, args ...any) {
 	}
 }
 
-// WriteReply sends a local reply; every Set-Cookie goes out as its own header line.
-func WriteReply(w http.ResponseWriter, o Outcome) {
+// writeReply sends a local reply; every Set-Cookie goes out as its own header line.
+func writeReply(w http.ResponseWriter, o Outcome) {
 	h := w.Header()
 	for name, values := range ToHeader(o.Headers) {
 		h[name] = values
@@ -233,11 +234,11 @@ func WriteReply(w http.ResponseWriter, o Outcome) {
 	_, _ = w.Write(o.Body)
 }
 
-// NormalizePath does to the request path what Envoy does with normalize_path and
+// normalizePath does to the request path what Envoy does with normalize_path and
 // merge_slashes on (examples/envoy/envoy.yaml turns both on): dot segments resolved,
 // repeated slashes merged. A path with escaped slashes is refused, as with
 // path_with_escaped_slashes_action REJECT_REQUEST.
-func NormalizePath(r *http.Request) (string, bool) {
+func normalizePath(r *http.Request) (string, bool) {
 	raw := r.RequestURI
 	if !strings.HasPrefix(raw, "/") {
 		raw = r.URL.RequestURI()
@@ -256,11 +257,11 @@ func NormalizePath(r *http.Request) (string, bool) {
 	return clean, true
 }
 
-// EdgeHeaders is the request as Envoy's connection manager hands it to its filters:
+// edgeHeaders is the request as Envoy's connection manager hands it to its filters:
 // pseudo-headers first, then the headers with lower-case names, each value its own pair, plus
 // what Envoy adds at the edge (use_remote_address): x-forwarded-for with the peer,
 // x-forwarded-proto and a fresh x-request-id.
-func EdgeHeaders(r *http.Request, target string) [][2]string {
+func edgeHeaders(r *http.Request, target string) [][2]string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

@@ -177,12 +177,6 @@ func (h *Host) Close() error {
 // for the whole process, whichever worker defines and increments it.
 func (h *Host) Counter(name string) uint64 { return h.metrics.value(name) }
 
-// Metrics returns every metric the plugin defined, by name.
-func (h *Host) Metrics() map[string]uint64 { return h.metrics.snapshot() }
-
-// SharedData returns a shared-data value and its CAS, for tests and reports.
-func (h *Host) SharedData(key string) ([]byte, uint32, bool) { return h.shared.get(key) }
-
 // sharedData is the key-value store every VM of one vm_id shares (proxy_get_shared_data,
 // proxy_set_shared_data), with proxy-wasm-cpp-host's semantics (src/shared_data.cc): one CAS
 // counter for the whole store, never 0; a set with CAS 0 is unconditional, with another CAS
@@ -267,14 +261,4 @@ func (r *metricRegistry) value(name string) uint64 {
 		return uint64(m.value.Load())
 	}
 	return 0
-}
-
-func (r *metricRegistry) snapshot() map[string]uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]uint64, len(r.byName))
-	for name, m := range r.byName {
-		out[name] = uint64(m.value.Load())
-	}
-	return out
 }

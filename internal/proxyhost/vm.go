@@ -327,15 +327,6 @@ func (vm *VM) MemoryBytes() (uint32, error) {
 	return <-size, nil
 }
 
-// Err is the trap that failed the VM, or nil.
-func (vm *VM) Err() error {
-	errc := make(chan error, 1)
-	if !vm.post(func() { errc <- vm.failed }) {
-		return fmt.Errorf("worker %d has stopped", vm.index)
-	}
-	return <-errc
-}
-
 func (h *Host) logf(worker int, level LogLevel, format string, args ...any) {
 	if h.cfg.Log != nil && level >= h.cfg.LogLevel {
 		h.cfg.Log(worker, level, "host: "+fmt.Sprintf(format, args...))
