@@ -219,9 +219,14 @@ func (r *report) httpTargets(row func(string, string, bool)) {
 			base, plug, extz time.Duration
 		}{{"p50", none.p50, p.p50, e.p50}, {"p99", none.p99, p.p99, e.p99}} {
 			addP, addE := q.plug-q.base, q.extz-q.base
+			name := fmt.Sprintf("added latency ≥ 20× less than ext_authz at %s, concurrency %d", q.name, c)
+			if addE <= 0 {
+				// The baseline was slower than ext_authz: the run was too noisy to compare.
+				row(name, fmt.Sprintf("%s vs %s: not measurable in this run", us(addP), us(addE)), false)
+				continue
+			}
 			ratio := float64(addE) / float64(max(addP, time.Microsecond))
-			row(fmt.Sprintf("added latency ≥ 20× less than ext_authz at %s, concurrency %d", q.name, c),
-				fmt.Sprintf("%s vs %s (%.1f×)", us(addP), us(addE), ratio), addP*20 <= addE)
+			row(name, fmt.Sprintf("%s vs %s (%.1f×)", us(addP), us(addE), ratio), addP*20 <= addE)
 		}
 	}
 }
