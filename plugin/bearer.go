@@ -43,12 +43,10 @@ func (h *httpContext) bearer(token string, refetched bool) types.Action {
 		return h.continueWithBearer(id)
 	}
 	cfg := h.rp.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Keys: h.rp.idp.keys, Skew: idTokenSkew,
-		AcceptLoginTokens: cfg.BearerAcceptLoginTokens}
-	tok, err := v.Verify(token, now)
+	tok, err := h.rp.idp.verifier.Verify(token, now)
 	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
 		retry := func() types.Action { return h.bearer(token, true) }
-		if h.rp.hold(h.id, h.resumeWith(retry)) {
+		if h.rp.held.hold(h.id, h.resumeWith(retry)) {
 			return types.ActionPause
 		}
 	}

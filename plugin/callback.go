@@ -77,11 +77,7 @@ func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState)
 		if h.done {
 			return
 		}
-		if h.onTokens(a, state) == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(h.onTokens(a, state))
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: token request not sent: %s", dispatchProblem(cfg.Cluster, err))
@@ -119,12 +115,10 @@ func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
 // verifyIDToken checks the ID token. A key id the JWKS does not know may mean the IdP has
 // rotated its keys: the request waits for one (rate-limited) JWKS refetch and tries again.
 func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.LoginState, refetched bool) types.Action {
-	s := &h.rp.idp
-	v := oidc.Verifier{Issuer: h.rp.cfg.Issuer, ClientID: h.rp.cfg.ClientID, Audiences: []string{h.rp.cfg.ClientID}, Keys: s.keys, Skew: idTokenSkew}
-	tok, err := v.VerifyIDToken(tokens.IDToken, state.Nonce, time.Now())
+	tok, err := h.rp.idp.verifier.VerifyIDToken(tokens.IDToken, state.Nonce, time.Now())
 	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
 		retry := func() types.Action { return h.verifyIDToken(tokens, state, true) }
-		if h.rp.hold(h.id, h.resumeWith(retry)) {
+		if h.rp.held.hold(h.id, h.resumeWith(retry)) {
 			return types.ActionPause
 		}
 	}
@@ -153,12 +147,7 @@ func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse,
 		if h.done {
 			return
 		}
-		action := h.onUserinfo(a, tok, tokens, state)
-		if action == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(h.onUserinfo(a, tok, tokens, state))
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %s", dispatchProblem(h.rp.cfg.Cluster, err))

@@ -93,7 +93,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 func (h *httpContext) OnHttpStreamDone() {
 	h.done = true
 	if h.rp != nil {
-		h.rp.forget(h.id)
+		h.rp.held.forget(h.id)
 		h.rp.abandonRefresh(h)
 	}
 }
@@ -131,14 +131,13 @@ func (h *httpContext) whenReady(next func() types.Action) types.Action {
 	if s.ready() {
 		return next()
 	}
-	if s.backingOff() || !h.rp.hold(h.id, h.resumeWith(next)) {
+	if s.backingOff() || !h.rp.held.hold(h.id, h.resumeWith(next)) {
 		return h.unavailable()
 	}
 	return types.ActionPause
 }
 
-// resumeWith adapts a flow step to run later, from another context's callback: the step's
-// Continue must become an explicit ResumeHttpRequest.
+// resumeWith adapts a flow step to run later, from another context's callback (resumeIf).
 func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 	return func(ok bool) {
 		if h.done {
@@ -148,11 +147,7 @@ func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 			h.unavailable()
 			return
 		}
-		if next() == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(next())
 	}
 }
 

@@ -36,6 +36,9 @@ const (
 type idpState struct {
 	discovery *oidc.Discovery
 	keys      *oidc.KeySet
+	// verifier judges ID tokens and bearer tokens against keys; built when they load, since
+	// nothing in it changes per request.
+	verifier oidc.Verifier
 
 	ticks         uint64
 	fetching      bool
@@ -130,10 +133,13 @@ func (rp *relyingParty) fetchKeys() {
 func (rp *relyingParty) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
 	s := &rp.idp
 	s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
+	cfg := rp.cfg
+	s.verifier = oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Keys: keys,
+		Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens}
 	s.wantKeys, s.refreshAt, s.loadedAt = false, s.ticks+metadataRefreshTicks, loadedAt
-	rp.tokens = newFIFOCache[*identity](maxCachedTokens) // a key withdrawn from the JWKS must stop vouching for tokens
+	rp.tokens.clear() // a key withdrawn from the JWKS must stop vouching for tokens
 	proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), rp.cfg.Issuer)
-	rp.releaseWaiting(true)
+	rp.held.release(true)
 }
 
 // The worker VMs of one Envoy share what they fetch: the VM that fetches publishes the
@@ -243,7 +249,7 @@ func (rp *relyingParty) fetchFailed(reason string) {
 	rp.metrics.count(metricIdpFetchFailed)
 	proxywasm.LogErrorf("oidc-wasm: cannot load the identity provider's metadata from %s (attempt %d, next in %d ms): %s",
 		rp.cfg.Issuer, s.failures, (s.notBefore-s.ticks)*tickPeriodMS, reason)
-	rp.releaseWaiting(false)
+	rp.held.release(false)
 }
 
 // requestKeyRefresh asks for a JWKS refetch after a token named an unknown key id. It reports

@@ -175,8 +175,7 @@ func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 // previous claims and asks for the new keys: a key rotation must not log anyone out.
 func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (adopted, ended bool) {
 	cfg := rp.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Keys: rp.idp.keys, Skew: idTokenSkew}
-	tok, err := v.VerifyRefreshedIDToken(raw, now)
+	tok, err := rp.idp.verifier.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
 		rp.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
@@ -216,11 +215,7 @@ func (rp *relyingParty) finishRefresh(key [32]byte, out refreshOutcome) {
 		if w.done || proxywasm.SetEffectiveContext(w.id) != nil {
 			continue
 		}
-		if w.afterRefresh(out) == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(w.afterRefresh(out))
 	}
 }
 

@@ -22,6 +22,19 @@ func (h *httpContext) respond(status uint32, headers [][2]string, body string) t
 	return types.ActionPause
 }
 
+// resumeIf lets a paused request go on when a flow step that ran later, from another
+// context's callback (an IdP answer, the end of a refresh, metadata that loaded), ended in
+// Continue: in a callback, Continue must become an explicit ResumeHttpRequest. A step that
+// answered locally needs nothing more.
+func resumeIf(a types.Action) {
+	if a != types.ActionContinue {
+		return
+	}
+	if err := proxywasm.ResumeHttpRequest(); err != nil {
+		proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
+	}
+}
+
 // internalError logs what failed and answers 500: something the plugin cannot do (a host
 // call refused) must stop the request, never let it continue half-processed.
 func (h *httpContext) internalError(what string, err error) types.Action {
