@@ -3,7 +3,6 @@ package plugin
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -38,7 +37,7 @@ func (h *httpContext) bearerToken() (token string, present bool) {
 // one a session forwards to apps, is no API credential) unless bearer_accept_login_tokens. A token seen before is served from the per-VM cache
 // until it expires; signature checks cost about a millisecond in a TinyGo module.
 func (h *httpContext) bearer(token string, refetched bool) types.Action {
-	now := time.Now()
+	now := h.rp.env.now()
 	if id, _, ok := h.rp.tokens.get(token, now); ok {
 		return h.continueWithBearer(id)
 	}

@@ -57,7 +57,7 @@ func (h *httpContext) callback(rawPath string) types.Action {
 // holding exactly the callback's state, counts.
 func (h *httpContext) loginState(callbackState string) (*oidc.LoginState, bool) {
 	for _, sealed := range oidc.CookieValues(h.cookies, h.rp.cfg.StateCookieName()) {
-		plain, err := h.rp.sealer.Open(h.rp.purposeState, sealed, time.Now())
+		plain, err := h.rp.sealer.Open(h.rp.purposeState, sealed, h.rp.env.now())
 		if err != nil {
 			continue
 		}
@@ -115,7 +115,7 @@ func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
 // verifyIDToken checks the ID token. A key id the JWKS does not know may mean the IdP has
 // rotated its keys: the request waits for one (rate-limited) JWKS refetch and tries again.
 func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.LoginState, refetched bool) types.Action {
-	tok, err := h.rp.idp.verifier.VerifyIDToken(tokens.IDToken, state.Nonce, time.Now())
+	tok, err := h.rp.idp.verifier.VerifyIDToken(tokens.IDToken, state.Nonce, h.rp.env.now())
 	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
 		retry := func() types.Action { return h.verifyIDToken(tokens, state, true) }
 		if h.rp.held.hold(h.id, h.resumeWith(retry)) {
@@ -177,7 +177,7 @@ func (h *httpContext) onUserinfo(a answer, tok *oidc.Token, tokens *oidc.TokenRe
 // startSession issues a fresh session cookie (never one the browser brought: no session
 // fixation), clears the state cookie, and sends the browser back where it started.
 func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
-	now := time.Now()
+	now := h.rp.env.now()
 	sess := h.rp.newSession(tok, tokens, now)
 	sess.IssuedAt = now
 	cookies, err := h.sealSession(sess, now)

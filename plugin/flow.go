@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"strings"
 	"time"
 
@@ -77,7 +76,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	case h.path.raw == cfg.LogoutPath:
 		return h.logout(rawPath)
 	}
-	now := time.Now()
+	now := h.rp.env.now()
 	if sess := h.session(now); sess != nil {
 		if sess.needsRefresh(now) {
 			return h.whenReady(func() types.Action { return h.refresh(sess) })
@@ -180,7 +179,7 @@ func (h *httpContext) login() types.Action {
 	if !ok {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad host header\n")
 	}
-	ar, err := oidc.NewAuthRequest(rand.Reader, h.rp.idp.discovery.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
+	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.rp.idp.discovery.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
@@ -195,7 +194,7 @@ func (h *httpContext) login() types.Action {
 		proxywasm.LogErrorf("oidc-wasm: cannot encode the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	sealed, err := h.rp.sealer.Seal(rand.Reader, h.rp.purposeState, time.Now().Add(loginStateTTL), plain)
+	sealed, err := h.rp.sealer.Seal(h.rp.env.random, h.rp.purposeState, h.rp.env.now().Add(loginStateTTL), plain)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot seal the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")

@@ -122,7 +122,7 @@ func (rp *relyingParty) fetchKeys() {
 			return err
 		}
 		rp.metrics.count(metricIdpJwksFetched)
-		rp.metadataLoaded(keys, time.Now().Unix())
+		rp.metadataLoaded(keys, rp.env.now().Unix())
 		setShared(rp.sharedMetadataKey(), encodeSharedMetadata(rp.idp.loadedAt, rp.idp.discoveryBody, a.body))
 		return nil
 	})
@@ -159,7 +159,7 @@ func (rp *relyingParty) adoptSharedMetadata() bool {
 		return false
 	}
 	loadedAt, body, jwks, ok := decodeSharedMetadata(value)
-	now := time.Now().Unix()
+	now := rp.env.now().Unix()
 	if !ok || loadedAt <= s.loadedAt || now-loadedAt >= int64(metadataRefreshTicks*tickPeriodMS/1000) {
 		return false
 	}

@@ -3,7 +3,6 @@ package plugin
 import (
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -39,7 +38,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 	location := target
 	if p := h.rp.idp.discovery; p != nil && p.EndSessionEndpoint != "" && !crossSite(h.headers) {
 		hint := ""
-		if sess := h.session(time.Now()); sess != nil {
+		if sess := h.session(h.rp.env.now()); sess != nil {
 			hint = sess.IDToken
 		}
 		if u, err := oidc.EndSessionURL(p.EndSessionEndpoint, hint, cfg.ClientID, h.absoluteURL(target)); err == nil {

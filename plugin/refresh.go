@@ -75,7 +75,7 @@ func (rp *relyingParty) abandonRefresh(h *httpContext) {
 // tickRefreshes advances every flight: adopt another VM's result, wait for its pending
 // refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
 func (rp *relyingParty) tickRefreshes() {
-	now := time.Now()
+	now := rp.env.now()
 	for key, f := range rp.refreshing {
 		if f.dispatched {
 			if rp.idp.ticks-f.since > rp.watchdogTicks() {
@@ -151,7 +151,7 @@ func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 		proxywasm.LogErrorf("oidc-wasm: refresh: unusable token endpoint answer: %v", err)
 		return refreshOutcome{}
 	}
-	now := time.Now()
+	now := rp.env.now()
 	next := *old
 	next.AccessToken, next.TokenExpiry = tokens.AccessToken, now.Add(defaultTokenLifetime)
 	if tokens.ExpiresIn > 0 {
@@ -221,7 +221,7 @@ func (rp *relyingParty) finishRefresh(key [32]byte, out refreshOutcome) {
 
 // afterRefresh completes one waiting request with the refresh's outcome.
 func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
-	now := time.Now()
+	now := h.rp.env.now()
 	switch {
 	case out.sess != nil:
 		cookies, err := h.sealSession(out.sess, now)

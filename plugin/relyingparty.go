@@ -22,6 +22,7 @@ type relyingParty struct {
 	// purposeLegacySession opens sessions of the legacy cookie name (Config.LegacyCookieName).
 	purposeLegacySession string
 	metrics              *metrics
+	env                  env // time and randomness (plugin.go)
 	idp                  idpState
 	held                 heldRequests // requests waiting for the IdP's metadata (held.go)
 
@@ -30,7 +31,7 @@ type relyingParty struct {
 	refreshing map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
 }
 
-func newRelyingParty(cfg *Config, m *metrics) (*relyingParty, error) {
+func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
 	sealer, err := oidc.NewSealer(cfg.CookieSecret)
 	if err != nil {
 		return nil, err
@@ -42,6 +43,7 @@ func newRelyingParty(cfg *Config, m *metrics) (*relyingParty, error) {
 		purposeState:         sealPurpose(oidc.PurposeState, cfg, cfg.StateCookieName()),
 		purposeLegacySession: sealPurpose(oidc.PurposeSession, cfg, ""),
 		metrics:              m,
+		env:                  e,
 		held:                 heldRequests{waiting: map[uint32]*waiter{}},
 		tokens:               newFIFOCache[*identity](maxCachedTokens),
 		sessions:             newFIFOCache[*cachedSession](maxCachedSessions),

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -129,7 +128,7 @@ func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]strin
 	if err != nil {
 		return nil, fmt.Errorf("encoding the session: %w", err)
 	}
-	sealed, err := h.rp.sealer.Seal(rand.Reader, h.rp.purposeSession, until, plain)
+	sealed, err := h.rp.sealer.Seal(h.rp.env.random, h.rp.purposeSession, until, plain)
 	if err != nil {
 		return nil, fmt.Errorf("sealing the session: %w", err)
 	}
