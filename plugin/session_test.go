@@ -357,9 +357,9 @@ func TestSessionOverTime(t *testing.T) {
 		after       time.Duration
 		pass, renew bool
 	}{
-		{4 * time.Minute, true, false},  // within the first half of the idle timeout
-		{2 * time.Minute, true, true},   // past half of it: renewed
-		{9 * time.Minute, true, true},   // the renewed cookie carries on
+		{4 * time.Minute, true, false},   // within the first half of the idle timeout
+		{2 * time.Minute, true, true},    // past half of it: renewed
+		{9 * time.Minute, true, true},    // the renewed cookie carries on
 		{11 * time.Minute, false, false}, // idle for longer than the timeout
 	}
 	for i, s := range steps {
