@@ -141,7 +141,7 @@ func readIntIn(root getter, key string, def, min, max int, unit string) (int, er
 	return n, err
 }
 
-// secret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
+// readSecret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
 // VM's environment (Istio: vmConfig.env fed by a Kubernetes Secret) for real deployments.
 func readSecret(root getter, key string, getenv func(string) (string, bool)) (string, error) {
 	envKey := key + "_env"
