@@ -96,6 +96,25 @@ func ParseDiscovery(issuer string, status int, body []byte) (*Discovery, error) 
 	return p, nil
 }
 
+// Override returns d with every endpoint o sets in place of d's: endpoints a relying party is
+// configured with where the discovery document says something else (Kubeflow's Dex is
+// reached in-cluster for tokens and keys, and through the gateway's own host for login). The
+// issuer stays d's: tokens must still carry it.
+func (d Discovery) Override(o Discovery) Discovery {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&d.AuthorizationEndpoint, o.AuthorizationEndpoint}, {&d.TokenEndpoint, o.TokenEndpoint},
+		{&d.JWKSURI, o.JWKSURI}, {&d.UserinfoEndpoint, o.UserinfoEndpoint}, {&d.EndSessionEndpoint, o.EndSessionEndpoint},
+	} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	return d
+}
+
 // checkIssuer refuses an issuer that could never be valid (Discovery §2: an https URL with no
 // query or fragment; http is tolerated for local development providers).
 func checkIssuer(issuer string) error {

@@ -162,3 +162,15 @@ func TestParseDiscovery(t *testing.T) {
 		})
 	}
 }
+
+func TestDiscoveryOverride(t *testing.T) {
+	d := Discovery{Issuer: "https://idp", AuthorizationEndpoint: "https://idp/auth", TokenEndpoint: "https://idp/token", JWKSURI: "https://idp/keys", EndSessionEndpoint: "https://idp/logout"}
+	got := d.Override(Discovery{Issuer: "https://other", AuthorizationEndpoint: "/dex/auth", TokenEndpoint: "http://dex.auth:5556/dex/token"})
+	want := Discovery{Issuer: "https://idp", AuthorizationEndpoint: "/dex/auth", TokenEndpoint: "http://dex.auth:5556/dex/token", JWKSURI: "https://idp/keys", EndSessionEndpoint: "https://idp/logout"}
+	if got != want {
+		t.Errorf("Override = %+v, want %+v", got, want)
+	}
+	if d.Override(Discovery{}) != d {
+		t.Error("an empty override changed the document")
+	}
+}

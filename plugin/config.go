@@ -17,14 +17,28 @@ import (
 // the WasmPlugin's pluginConfig). Every field has passed validation; nothing downstream
 // re-checks it.
 type Config struct {
-	// Where the provider applies (see providers.go). A configuration without "providers"
+	// Where the provider applies (see configproviders.go). A configuration without "providers"
 	// is one provider with no name, for every host and path.
 	Name       string
 	Hosts      []string // exact host names, "*.<domain>" or "*", lower-case, without port
 	PathPrefix string   // "" for every path
 
-	Issuer       string
-	Cluster      string
+	Issuer  string
+	Cluster string
+	// Endpoints are the IdP's endpoints where the configuration overrides its discovery
+	// document (empty fields: discovery's). With the authorization, token and JWKS endpoints
+	// all set, discovery is not fetched. The authorization and end-session endpoints may be
+	// paths, on the request's own host.
+	Endpoints oidc.Discovery
+	// RedirectURI is sent to the IdP as configured (a path, or an absolute URL); "" sends
+	// <scheme>://<authority><RedirectPath> of the request.
+	RedirectURI string
+	// LoginPath starts a login for any client, returning to its rd parameter.
+	LoginPath string
+	// APIPaths answer 401 to requests without a credential, never a login redirect;
+	// PagePaths send GET and HEAD requests without one to the login whatever they accept.
+	APIPaths, PagePaths []PathRule
+
 	ClientID     string
 	ClientSecret string
 	CookieSecret []byte
@@ -111,6 +125,13 @@ func (c *Config) managedHeaders() []string {
 		}
 	}
 	return out
+}
+
+// discoveryConfigured reports whether the configuration names every endpoint the plugin
+// needs, so the discovery document is not fetched.
+func (c *Config) discoveryConfigured() bool {
+	e := c.Endpoints
+	return e.AuthorizationEndpoint != "" && e.TokenEndpoint != "" && e.JWKSURI != ""
 }
 
 // StateCookieName is the cookie holding a login in progress; derived so that two plugins

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -60,6 +61,26 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "authorization_endpoint", def: "from discovery", doc: "Where browsers are sent to log in, instead of the discovery document's: an absolute URL, or a path on the request's own host (Kubeflow: `/dex/auth`, Dex served by the gateway). With `token_endpoint` and `jwks_uri` also set, discovery is not fetched at all. The ID token's `iss` must still equal `issuer`.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.AuthorizationEndpoint, err = readEndpoint(v, "authorization_endpoint", true)
+		return err
+	}},
+	{name: "token_endpoint", def: "from discovery", doc: "The token endpoint, called through `cluster`, instead of the discovery document's: an absolute URL (Kubeflow: `http://dex.auth.svc.cluster.local:5556/dex/token`).", read: func(c *Config, v view) (err error) {
+		c.Endpoints.TokenEndpoint, err = readEndpoint(v, "token_endpoint", false)
+		return err
+	}},
+	{name: "jwks_uri", def: "from discovery", doc: "The IdP's signing keys, called through `cluster`, instead of the discovery document's: an absolute URL.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.JWKSURI, err = readEndpoint(v, "jwks_uri", false)
+		return err
+	}},
+	{name: "userinfo_endpoint", def: "from discovery", doc: "The userinfo endpoint (see `userinfo`), called through `cluster`, instead of the discovery document's: an absolute URL.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.UserinfoEndpoint, err = readEndpoint(v, "userinfo_endpoint", false)
+		return err
+	}},
+	{name: "end_session_endpoint", def: "from discovery", doc: "Where a logout sends the browser to end the IdP's session, instead of the discovery document's: an absolute URL or a path on the request's own host.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.EndSessionEndpoint, err = readEndpoint(v, "end_session_endpoint", true)
+		return err
+	}},
 	{name: "client_id", def: "required", doc: "OAuth client id registered at the IdP.", read: func(c *Config, v view) (err error) {
 		c.ClientID, err = readRequired(v, "client_id")
 		return err
@@ -85,12 +106,21 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "redirect_uri", def: "`<scheme>://<authority><redirect_path>` of the request", doc: "The redirect URI sent to the IdP exactly as configured: a path (`/oauth2/callback`, for IdPs with a relative redirect URI registered, as Kubeflow's Dex), or an absolute URL (the site's external URL behind a proxy that terminates TLS). Its path must be `redirect_path`; the callback is still bound to the browser that started the login by the state cookie of its host.", read: readRedirectURI},
 	{name: "scopes", def: "`[\"openid\",\"profile\",\"email\"]`", doc: "Requested scopes; `openid` is always sent first.", read: func(c *Config, v view) (err error) {
 		c.Scopes, err = readScopes(v)
 		return err
 	}},
 	{name: "skip_paths", def: "`[]`", doc: "List of `{\"exact\":…}`, `{\"prefix\":…}` or `{\"regex\":…}` matched on the path without query. A prefix without trailing `/` matches whole segments (`/public` covers `/public/x`, not `/publicity`); a regex must match the whole path. Only a plain path is ever skipped: in normal form, without `;` and without an escape of a letter, digit, `-`, `_`, `~`, `?` or `#` (`/admin/users;.js` is no script). Exact paths and prefixes are written in canonical form (no `;`, printable ASCII unescaped, upper-case hex).", read: func(c *Config, v view) (err error) {
 		c.SkipPaths, err = parsePathRules(v.Get("skip_paths"), "skip_paths")
+		return err
+	}},
+	{name: "api_paths", def: "`[]`", doc: "Path rules as in `skip_paths` where a request without a session or token always gets 401, never a login redirect, whatever it accepts (oauth2-proxy's `api_routes`; Kubeflow: `/api/`, `/apis/`, `/ml_metadata`).", read: func(c *Config, v view) (err error) {
+		c.APIPaths, err = parsePathRules(v.Get("api_paths"), "api_paths")
+		return err
+	}},
+	{name: "page_paths", def: "`[]`", doc: "Path rules as in `skip_paths` where a GET or HEAD request without a session is sent to the login whatever it accepts, for scripts that log in by following redirects with `Accept: */*` (Kubeflow's `KFPClientManager`). `api_paths` win over these; elsewhere only a browser's page load is redirected and other requests get 401.", read: func(c *Config, v view) (err error) {
+		c.PagePaths, err = parsePathRules(v.Get("page_paths"), "page_paths")
 		return err
 	}},
 	{name: "claims_to_headers", def: "`{\"x-auth-request-user\":\"sub\",\"x-auth-request-email\":\"email\"}`", doc: "Map of header name to claim path ([gjson syntax](https://github.com/tidwall/gjson/blob/master/SYNTAX.md)), or to `{\"claim\": path, \"prefix\": text, \"separator\": text, \"transform\": [{\"match\": regex, \"replace\": text}]}`: arrays joined with `separator` (default `,`), then each matching transform applied in order (Kubeflow's `USERID_TRANSFORMERS`), then `prefix` prepended (Kubeflow's `USERID_PREFIX`). A value with control characters or over 8 KiB leaves the header absent. A header mapped from the `email` claim is set only when the email is verified (`email_verified: true`; see `assume_email_verified`). These headers are always removed from incoming requests.", read: func(c *Config, v view) (err error) {
@@ -138,6 +168,18 @@ var configKeys = []configKey{
 		}
 		if c.LogoutPath == c.RedirectPath {
 			return configErr("logout_path", "%q must differ from redirect_path", c.LogoutPath)
+		}
+		return nil
+	}},
+	{name: "login_path", def: "`/oauth2/start`", doc: "Starts a login for any client, whatever it accepts, and returns to its `rd` query parameter when that is a path of this site (oauth2-proxy's `/oauth2/start`, which scripted logins such as Kubeflow's `KFPClientManager` call). In a `providers` entry with `path_prefix` it defaults to `<path_prefix>/oauth2/start`.", read: func(c *Config, v view) (err error) {
+		if c.LoginPath, err = readString(v, "login_path", c.PathPrefix+defaultLoginPath); err != nil {
+			return err
+		}
+		if _, err := configPath("login_path", c.LoginPath); err != nil {
+			return err
+		}
+		if c.LoginPath == c.RedirectPath || c.LoginPath == c.LogoutPath {
+			return configErr("login_path", "%q must differ from redirect_path and logout_path", c.LoginPath)
 		}
 		return nil
 	}},
@@ -280,4 +322,44 @@ func readTokenHeader(c *Config, v view, key string) (string, error) {
 		return "", configErr(key, "needs session_tokens: the session must keep the token")
 	}
 	return name, nil
+}
+
+// readEndpoint reads an endpoint URL: absolute http(s) without fragment, or, for an endpoint
+// the browser is sent to (relative), also an absolute path on the request's own host.
+func readEndpoint(v view, key string, relative bool) (string, error) {
+	s, err := readString(v, key, "")
+	if err != nil || !v.Get(key).Exists() {
+		return s, err
+	}
+	if relative && isAbsolutePath(s) {
+		return s, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" || strings.ContainsAny(s, " \t\r\n") {
+		what := "an absolute http(s) URL"
+		if relative {
+			what += " or a path starting with '/'"
+		}
+		return "", configErr(key, "%q must be %s, without fragment", s, what)
+	}
+	return s, nil
+}
+
+// readRedirectURI reads redirect_uri: a path or an absolute URL whose path is redirect_path.
+func readRedirectURI(c *Config, v view) (err error) {
+	if c.RedirectURI, err = readString(v, "redirect_uri", ""); err != nil || !v.Get("redirect_uri").Exists() {
+		return err
+	}
+	path := c.RedirectURI
+	if !strings.HasPrefix(path, "/") {
+		u, err := url.Parse(c.RedirectURI)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !isAuthority(u.Host) {
+			return configErr("redirect_uri", "%q must be a path or an absolute http(s) URL without query or fragment", c.RedirectURI)
+		}
+		path = u.EscapedPath()
+	}
+	if path != c.RedirectPath {
+		return configErr("redirect_uri", "%q: its path must be redirect_path %q, where the plugin receives the callback", c.RedirectURI, c.RedirectPath)
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ const (
 	defaultTimeoutMS  = 5000
 	maxTimeoutMS      = 60000
 	defaultLogoutPath = "/oauth2/logout"
+	defaultLoginPath  = "/oauth2/start"
 	defaultMaxAgeS    = 24 * 3600
 	maxSessionAgeS    = 365 * 24 * 3600
 )

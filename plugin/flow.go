@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -75,6 +76,14 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.callback(rawPath)
 	case h.path.raw == cfg.LogoutPath:
 		return h.logout(rawPath)
+	case h.path.raw == cfg.LoginPath:
+		returnTo := "/"
+		if _, query, ok := strings.Cut(rawPath, "?"); ok {
+			if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
+				returnTo = values.Get("rd")
+			}
+		}
+		return h.whenReady(func() types.Action { return h.login(returnTo) })
 	}
 	now := h.rp.env.now()
 	if sess := h.session(now); sess != nil {
@@ -97,13 +106,27 @@ func (h *httpContext) OnHttpStreamDone() {
 	}
 }
 
-// unauthenticated answers a request without a valid session or token: browsers go to the
-// IdP, everything else gets 401.
+// unauthenticated answers a request without a valid session or token: a login redirect
+// when it wants one (wantsLogin), else 401.
 func (h *httpContext) unauthenticated() types.Action {
-	if !isBrowserNavigation(h.headers) {
+	if !h.wantsLogin() {
 		return h.unauthorized()
 	}
-	return h.whenReady(h.login)
+	return h.whenReady(func() types.Action { return h.login(h.headers.get(":path")) })
+}
+
+// wantsLogin decides between a login redirect and a 401: never on api_paths; for GET and
+// HEAD on page_paths (scripts that log in by following redirects); elsewhere for a
+// browser's page load only (isBrowserNavigation).
+func (h *httpContext) wantsLogin() bool {
+	cfg := h.rp.cfg
+	switch method := h.headers.get(":method"); {
+	case matches(cfg.APIPaths, h.path):
+		return false
+	case (method == "GET" || method == "HEAD") && matches(cfg.PagePaths, h.path):
+		return true
+	}
+	return isBrowserNavigation(h.headers)
 }
 
 // continueUpstream lets the request through. id is nil on skip paths: then no identity
@@ -165,26 +188,44 @@ func (h *httpContext) siteURL() (string, bool) {
 	return scheme + "://" + authority, true
 }
 
-// redirectURI is the callback URL of the site the browser is on.
+// redirectURI is the callback URL of the site the browser is on, or redirect_uri as
+// configured.
 func (h *httpContext) redirectURI() (string, bool) {
 	base, ok := h.siteURL()
+	if uri := h.rp.cfg.RedirectURI; uri != "" {
+		return uri, ok
+	}
 	return base + h.rp.cfg.RedirectPath, ok
 }
 
+// absoluteURL turns a path of this site into an absolute URL, for the IdP (a relative
+// authorization endpoint, a post_logout_redirect_uri); absolute ones are returned as they are.
+func (h *httpContext) absoluteURL(target string) string {
+	if !strings.HasPrefix(target, "/") {
+		return target
+	}
+	base, ok := h.siteURL()
+	if !ok {
+		return ""
+	}
+	return base + target
+}
+
 // login sends the browser to the IdP with a fresh state, nonce and PKCE verifier, sealed
-// into the state cookie together with where to come back to.
-func (h *httpContext) login() types.Action {
+// into the state cookie together with where to come back to (returnTo, when it is a path of
+// this site; else "/").
+func (h *httpContext) login(returnTo string) types.Action {
 	cfg := h.rp.cfg
 	redirectURI, ok := h.redirectURI()
 	if !ok {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad host header\n")
 	}
-	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.rp.idp.discovery.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
+	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.absoluteURL(h.rp.idp.discovery.AuthorizationEndpoint), cfg.ClientID, redirectURI, cfg.Scopes)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	returnTo, ok := oidc.SafeReturnPath(h.headers.get(":path"))
+	returnTo, ok = oidc.SafeReturnPath(returnTo)
 	if !ok {
 		returnTo = "/"
 	}

@@ -91,7 +91,12 @@ func (rp *relyingParty) tick() {
 	}
 	switch {
 	case s.discovery == nil || (s.ready() && s.ticks >= s.refreshAt):
-		if !rp.adoptSharedMetadata() {
+		switch {
+		case rp.adoptSharedMetadata():
+		case rp.cfg.discoveryConfigured():
+			s.discovery, s.discoveryBody = rp.discoveryOf(nil)
+			rp.fetchKeys()
+		default:
 			rp.fetchDiscovery()
 		}
 	case s.keys == nil || s.wantKeys:
@@ -101,13 +106,34 @@ func (rp *relyingParty) tick() {
 	}
 }
 
+// discoveryOf is the IdP's metadata as this relying party uses it: the configured endpoints
+// when they are all configured (body is then nil: there is no document), else the document
+// body with the configured endpoints in place of its own; nil when the body is no valid
+// document.
+func (rp *relyingParty) discoveryOf(body []byte) (*oidc.Discovery, []byte) {
+	if rp.cfg.discoveryConfigured() {
+		return configured(&oidc.Discovery{Issuer: rp.cfg.Issuer}, rp.cfg), nil
+	}
+	d, err := oidc.ParseDiscovery(rp.cfg.Issuer, 200, body)
+	if err != nil {
+		return nil, nil
+	}
+	return configured(d, rp.cfg), body
+}
+
+// configured applies the configured endpoints to a discovery document.
+func configured(d *oidc.Discovery, c *Config) *oidc.Discovery {
+	o := d.Override(c.Endpoints)
+	return &o
+}
+
 func (rp *relyingParty) fetchDiscovery() {
 	rp.fetch("discovery", oidc.DiscoveryRequest(rp.cfg.Issuer), func(a answer) error {
 		d, err := oidc.ParseDiscovery(rp.cfg.Issuer, a.status, a.body)
 		if err != nil {
 			return err
 		}
-		rp.idp.discovery, rp.idp.discoveryBody = d, a.body
+		rp.idp.discovery, rp.idp.discoveryBody = configured(d, rp.cfg), a.body
 		rp.metrics.count(metricIdpDiscoveryFetched)
 		rp.fetchKeys()
 		return nil
@@ -163,8 +189,8 @@ func (rp *relyingParty) adoptSharedMetadata() bool {
 	if !ok || loadedAt <= s.loadedAt || now-loadedAt >= int64(metadataRefreshTicks*tickPeriodMS/1000) {
 		return false
 	}
-	d, err := oidc.ParseDiscovery(rp.cfg.Issuer, 200, body)
-	if err != nil {
+	d, body := rp.discoveryOf(body)
+	if d == nil {
 		return false
 	}
 	keys, err := oidc.ParseJWKS(200, jwks)

@@ -41,7 +41,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 		if sess := h.session(h.rp.env.now()); sess != nil {
 			hint = sess.IDToken
 		}
-		if u, err := oidc.EndSessionURL(p.EndSessionEndpoint, hint, cfg.ClientID, h.absoluteURL(target)); err == nil {
+		if u, err := oidc.EndSessionURL(h.absoluteURL(p.EndSessionEndpoint), hint, cfg.ClientID, h.absoluteURL(target)); err == nil {
 			location = u
 		} else {
 			proxywasm.LogWarnf("oidc-wasm: logout is local only: %v", err)
@@ -49,19 +49,6 @@ func (h *httpContext) logout(rawPath string) types.Action {
 	}
 	h.rp.metrics.count(metricLogout)
 	return h.respond(302, append(headers, [2]string{"location", location}), "")
-}
-
-// absoluteURL turns a path of this site into the absolute URL an IdP needs for
-// post_logout_redirect_uri; absolute targets (already checked) are returned as they are.
-func (h *httpContext) absoluteURL(target string) string {
-	if !strings.HasPrefix(target, "/") {
-		return target
-	}
-	base, ok := h.siteURL()
-	if !ok {
-		return ""
-	}
-	return base + target
 }
 
 func (h *httpContext) hasCookie(name string) bool {

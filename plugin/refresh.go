@@ -238,11 +238,11 @@ func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
 	}
 }
 
-// sessionEnded answers a request whose session the IdP ended: browsers log in again (the
-// stale cookies are cleared by the login redirect), API clients get 401.
+// sessionEnded answers a request whose session the IdP ended: a login again when the request
+// wants one (the stale cookies are cleared by the login redirect), else 401.
 func (h *httpContext) sessionEnded() types.Action {
-	if !isBrowserNavigation(h.headers) {
+	if !h.wantsLogin() {
 		return h.unauthorized()
 	}
-	return h.login()
+	return h.login(h.headers.get(":path"))
 }
