@@ -3,6 +3,8 @@ package plugin
 // The attack matrix of ../shared/notes/threats.md (issue 5): every row is a named test or
 // table row, with the advisory it comes from in its name, run natively and against both
 // compiled modules (vmTest). SECURITY.md maps each guarantee to the test that proves it.
+// The tests are grouped by attack class, one threats_<class>_test.go file each; this file
+// holds the helpers several classes share.
 
 import (
 	"crypto"
