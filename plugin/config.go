@@ -134,6 +134,17 @@ func (c *Config) discoveryConfigured() bool {
 	return e.AuthorizationEndpoint != "" && e.TokenEndpoint != "" && e.JWKSURI != ""
 }
 
+// forwardsTokens reports whether the session's tokens go upstream (forward_token,
+// id_token_header, access_token_header), where they must never arrive expired.
+func (c *Config) forwardsTokens() bool {
+	return c.ForwardToken != "" || c.IDTokenHeader != "" || c.AccessTokenHeader != ""
+}
+
+// forwardsIDToken reports whether the session's ID token goes upstream.
+func (c *Config) forwardsIDToken() bool {
+	return c.ForwardToken == forwardIDToken || c.IDTokenHeader != ""
+}
+
 // StateCookieName is the cookie holding a login in progress; derived so that two plugins
 // with different cookie names never read each other's state.
 func (c *Config) StateCookieName() string { return c.CookieName + "_state" }

@@ -87,7 +87,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	}
 	now := h.rp.env.now()
 	if sess := h.session(now); sess != nil {
-		if sess.needsRefresh(now) {
+		if sess.needsRefresh(h.rp.cfg, now) {
 			return h.whenReady(func() types.Action { return h.refresh(sess) })
 		}
 		return h.continueWithSession(sess, now)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tidwall/gjson"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
@@ -165,6 +166,19 @@ func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 		var ended bool
 		if fresh, ended = rp.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
 			return refreshOutcome{ended: true}
+		}
+	}
+	if !fresh && rp.cfg.forwardsIDToken() {
+		// The IdP sent no new ID token (allowed: Core 12.2), and the one upstreams receive
+		// keeps its exp: the session cannot outlive it. When it is about to expire the
+		// session ends, and the browser logs in again (silently while the IdP's session lives).
+		idExpiry := time.Unix(gjson.GetBytes(next.Claims, "exp").Int(), 0)
+		if !idExpiry.After(now.Add(forwardMargin)) {
+			proxywasm.LogInfof("oidc-wasm: refresh gave no new ID token and the forwarded one expires at %s; the session ends", idExpiry.UTC().Format(time.RFC3339))
+			return refreshOutcome{ended: true}
+		}
+		if idExpiry.Before(next.TokenExpiry) {
+			next.TokenExpiry = idExpiry
 		}
 	}
 	return refreshOutcome{sess: &next, freshClaims: fresh}
