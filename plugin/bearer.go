@@ -15,7 +15,7 @@ import (
 // there is no bearer credential at all. Several Authorization headers are ambiguous (which
 // one would the upstream read?): they are reported as an empty, hence invalid, token.
 func (h *httpContext) bearerToken() (token string, present bool) {
-	if !h.rp.cfg.BearerTokens {
+	if !h.rp.cfg.BearerTokens && !h.rp.cfg.BearerPassthrough {
 		return "", false
 	}
 	values := h.headers.values("authorization")
@@ -50,20 +50,28 @@ func (h *httpContext) bearer(token string, refetched bool) types.Action {
 		}
 	}
 	if err != nil {
-		h.rp.metrics.count(metricBearerRejected)
 		proxywasm.LogInfof("oidc-wasm: bearer token rejected: %v", err)
 		description := "the access token is invalid"
 		if errors.Is(err, oidc.ErrTokenExpired) {
 			description = "the access token expired"
 		}
-		return h.respond(401, [][2]string{
-			{"www-authenticate", `Bearer realm="oidc-wasm", error="invalid_token", error_description="` + description + `"`},
-			{"content-type", "text/plain; charset=utf-8"},
-		}, description+"\n")
+		return h.invalidBearer(description)
 	}
 	id := cfg.identify(tok.Claims)
 	h.rp.tokens.put(token, id, tok.Expiry)
 	return h.continueWithBearer(id)
+}
+
+// passThrough lets a request with one bearer token through unverified, for the mesh to judge
+// (bearer_passthrough): the managed headers the client sent are gone already, no identity
+// header is set, and the token stays as sent. Several Authorization headers never pass: which
+// one the mesh and the app would read is not defined.
+func (h *httpContext) passThrough(token string) types.Action {
+	if token == "" {
+		return h.invalidBearer("the access token is invalid")
+	}
+	h.rp.metrics.count(metricBearerPassedThrough)
+	return h.continueUpstream(nil)
 }
 
 // continueWithBearer lets a request with a verified bearer token through. Its one
@@ -71,6 +79,15 @@ func (h *httpContext) bearer(token string, refetched bool) types.Action {
 func (h *httpContext) continueWithBearer(id *identity) types.Action {
 	h.rp.metrics.count(metricBearerAccepted)
 	return h.continueUpstream(id)
+}
+
+// invalidBearer answers 401 to a request whose bearer token is refused (RFC 6750 §3).
+func (h *httpContext) invalidBearer(description string) types.Action {
+	h.rp.metrics.count(metricBearerRejected)
+	return h.respond(401, [][2]string{
+		{"www-authenticate", `Bearer realm="oidc-wasm", error="invalid_token", error_description="` + description + `"`},
+		{"content-type", "text/plain; charset=utf-8"},
+	}, description+"\n")
 }
 
 // maxCachedTokens bounds the verified-token cache of one plugin context.

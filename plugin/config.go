@@ -64,6 +64,7 @@ type Config struct {
 	BearerTokens            bool
 	BearerAudiences         []string
 	BearerAcceptLoginTokens bool   // accept ID tokens of interactive logins (with a nonce) as bearer tokens
+	BearerPassthrough       bool   // let bearer tokens through unverified, for the mesh to judge
 	ForwardToken            string // "", "id_token" or "access_token"
 
 	// Userinfo: merge the userinfo endpoint's claims into the session at login.

@@ -158,6 +158,10 @@ var configKeys = []configKey{
 		c.BearerAcceptLoginTokens, err = readBool(v, "bearer_accept_login_tokens", false)
 		return err
 	}},
+	{name: "bearer_passthrough", def: "`false`", doc: "Let a request without a session that carries one `Authorization: Bearer` token through **unverified**, token untouched and no identity header set (client-sent managed headers are still removed), for the mesh to judge: Kubeflow's `RequestAuthentication` `dex-jwt` and `m2m-token-issuer` with the `AuthorizationPolicy` `require-jwt`. This is an open door unless the mesh verifies every such token and denies requests without a verified principal; the plugin logs a warning at start. The alternative is `bearer_issuers`: tokens verified here. Cannot be combined with `authorization` rules, which such requests would skip.", read: func(c *Config, v view) (err error) {
+		c.BearerPassthrough, err = readBool(v, "bearer_passthrough", false)
+		return err
+	}},
 	{name: "forward_token", def: "none", doc: "Send the session's `id_token` or `access_token` upstream as `Authorization: Bearer` (for Istio `RequestAuthentication` behind the gateway). Otherwise a client's `Authorization` header only reaches upstream when it is the bearer token just verified. Every app behind the provider then holds a live token of the user: see SECURITY.md, \"Known limits\".", read: readForwardToken},
 	{name: "logout_path", def: "`/oauth2/logout`", doc: "Logout endpoint: clears every plugin cookie, then redirects to the IdP's `end_session_endpoint` (with `id_token_hint`, `client_id`, `post_logout_redirect_uri`) or, when there is none, to `logout_redirect`. A logout another site triggered (`Sec-Fetch-Site: cross-site` or `same-site`) is local only: it never ends the user's session at the IdP. An `rd` query parameter chooses the landing page if it passes the redirect checks.", read: func(c *Config, v view) (err error) {
 		if c.LogoutPath, err = readString(v, "logout_path", c.PathPrefix+defaultLogoutPath); err != nil {
@@ -211,7 +215,9 @@ var configKeys = []configKey{
 		return err
 	}},
 	{name: "authorization", def: "none", doc: "Who may enter, by path: a list of `{\"path_prefix\": \"/admin\", \"allow\": [conditions]}` (no `path_prefix`: every path). The first rule whose prefix matches decides; a user passes when one condition holds; with no matching rule every authenticated user passes. A path is decided as every common upstream may read it (escapes decoded, `;params` cut) and must be admitted under each reading: `/admin;x/users` and `/%61dmin` fall under `/admin`. Conditions: `{\"email_domain\": \"example.com\"}` and `{\"email\": \"a@example.com\"}` (the email must be verified, `email_verified: true`, and parse strictly: `a@evil.com@example.com` is no one), `{\"group\": \"admins\"}` (in `groups_claim`), `{\"claim\": \"realm_access.roles\", \"contains\": \"admin\"}`, `{\"claim\": \"tenant\", \"equals\": \"t1\"}`. Denied: 403 page (browser) or `{\"error\":\"access_denied\"}`.", read: func(c *Config, v view) (err error) {
-		c.Authorization, err = parseAuthorization(v.Get("authorization"), c.GroupsClaim, c.EmailTrust)
+		if c.Authorization, err = parseAuthorization(v.Get("authorization"), c.GroupsClaim, c.EmailTrust); err == nil && c.BearerPassthrough && len(c.Authorization) > 0 {
+			err = configErr("bearer_passthrough", "cannot be combined with authorization rules: requests it lets through carry no identity the plugin verified")
+		}
 		return err
 	}},
 	{name: "authorization_case_insensitive", def: "`false`", doc: "Match `authorization` path prefixes regardless of ASCII letter case as well, so `/ADMIN` falls under `/admin`. Turn it on when an app behind the gateway ignores case in its routes (Express and ASP.NET by default, IIS); Envoy's routes and skip rules stay case-sensitive.", read: func(c *Config, v view) (err error) {

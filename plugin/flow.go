@@ -93,6 +93,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.continueWithSession(sess, now)
 	}
 	if token, ok := h.bearerToken(); ok {
+		if cfg.BearerPassthrough {
+			return h.passThrough(token)
+		}
 		return h.whenReady(func() types.Action { return h.bearer(token, false) })
 	}
 	return h.unauthenticated()

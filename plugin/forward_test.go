@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +79,48 @@ func TestForwardedTokenNeverExpires(t *testing.T) {
 			}
 		}
 	})
+}
+
+// bearer_passthrough lets one bearer token through untouched for the mesh to judge: no
+// verification, no identity headers, client-sent managed headers still removed, several
+// Authorization headers refused; a session still wins; a warning at start (issue 13).
+func TestBearerPassthrough(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, testConfig(`"bearer_passthrough":true,"forward_token":"id_token",`+
+			`"claims_to_headers":{"kubeflow-userid":"email","x-auth-request-user":"sub"}`))
+		if logs := strings.Join(wasmhost.CopyLogs(h.GetWarnLogs()), "\n"); !strings.Contains(logs, "bearer_passthrough is on") {
+			t.Errorf("want a warning at start, got %q", logs)
+		}
+		idp := newFakeIdP(t, m)
+		idp.serveMetadata(h)
+		for _, token := range []string{"eyJub3QiOiJ2ZXJpZmllZCJ9.e30.sig", idp.idToken("", nil)} {
+			id, action := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + token},
+				[2]string{"kubeflow-userid", "admin"}, [2]string{"Kubeflow_Userid", "admin"}))
+			up := h.Upstream(id)
+			if action != types.ActionContinue || len(up["authorization"]) != 1 || up["authorization"][0] != "Bearer "+token {
+				t.Fatalf("the token must pass untouched: %v %+v", up["authorization"], h.Reply(id))
+			}
+			for name := range up {
+				if c := canonicalHeader(name); c == "kubeflow-userid" || c == "x-auth-request-user" {
+					t.Errorf("%s reached the upstream on a passed-through request", name)
+				}
+			}
+		}
+		id, _ := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer a"}, [2]string{"authorization", "Bearer b"}))
+		if r := h.Reply(id); r == nil || r.Status != 401 {
+			t.Errorf("two Authorization headers must not pass: %+v", r)
+		}
+		session := idp.login(h, "/")
+		id, _ = h.Request(wasmhost.APIGet("/api", [2]string{"cookie", session}, [2]string{"authorization", "Bearer forged"}))
+		if got := h.Upstream(id)["authorization"]; len(got) != 1 || got[0] == "Bearer forged" {
+			t.Errorf("with a session the session's token is forwarded, not the client's: %v", got)
+		}
+		if n, _ := h.GetCounterMetric("oidc_wasm.bearer_passed_through"); n != 2 {
+			t.Errorf("bearer_passed_through = %d, want 2", n)
+		}
+	})
+	_, err := ParseConfig([]byte(testConfig(`"bearer_passthrough":true,"authorization":[{"allow":[{"group":"a"}]}]`)), noEnv)
+	if ce := (*ConfigError)(nil); !errors.As(err, &ce) || ce.Key != "bearer_passthrough" {
+		t.Errorf("passthrough with authorization rules: want an error for bearer_passthrough, got %v", err)
+	}
 }
