@@ -26,6 +26,12 @@ type Verifier struct {
 	// cannot be replayed as an API credential. Tokens of scripts and API clients (password,
 	// client-credentials, device and token-exchange grants, Kubernetes tokens) carry no nonce.
 	AcceptLoginTokens bool
+
+	// AnyAudience lets [Verifier.Verify] accept a token whatever its aud and azp: for an issuer
+	// whose tokens are not minted for this gateway, such as a Kubernetes API server's
+	// service-account tokens (aud: the API server). The issuer and its keys are then all that
+	// binds a token to its purpose; use it only for issuers that mint tokens for no one else.
+	AnyAudience bool
 }
 
 // Token is a verified JWT.
@@ -180,6 +186,8 @@ func (v *Verifier) checkConfig(r rules) error {
 		return invalidf("verifier has no keys")
 	case r.idToken && v.ClientID == "":
 		return invalidf("verifier has no client ID")
+	case !r.idToken && v.AnyAudience:
+		return nil
 	}
 	for _, a := range r.audiences {
 		if a != "" {
@@ -211,8 +219,10 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 	if iss != v.Issuer {
 		return nil, invalidf("issuer %s not accepted", quoted(iss))
 	}
-	if err := v.checkAudience(c, r); err != nil {
-		return nil, err
+	if r.idToken || !v.AnyAudience {
+		if err := v.checkAudience(c, r); err != nil {
+			return nil, err
+		}
 	}
 	sub, err := requiredString(c, "sub")
 	if err != nil {

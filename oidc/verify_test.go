@@ -705,3 +705,41 @@ func BenchmarkVerifyRS256(b *testing.B) {
 func BenchmarkVerifyES256(b *testing.B) {
 	benchmarkVerify(b, jwa.ES256, verifyTestKeys(b).ec256, "ec256")
 }
+
+// AnyAudience accepts bearer tokens whatever their aud and azp, and only bearer tokens: ID
+// tokens are still bound to the client.
+func TestVerifyAnyAudience(t *testing.T) {
+	k := verifyTestKeys(t)
+	v := verifyVerifier(t)
+	v.Audiences, v.AnyAudience = nil, true
+	sign := func(claims map[string]any) string {
+		return verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, claims)
+	}
+	for name, raw := range map[string]string{
+		"API server audience": sign(verifyClaims(map[string]any{"aud": []string{"https://kubernetes.default.svc"}, "nonce": verifyDrop})),
+		"several, no azp":     sign(verifyClaims(map[string]any{"aud": []string{"a", "b"}, "nonce": verifyDrop})),
+	} {
+		if _, err := v.Verify(raw, verifyNow); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := v.Verify(sign(verifyClaims(map[string]any{"iss": "https://other", "nonce": verifyDrop})), verifyNow); !errors.Is(err, ErrTokenInvalid) {
+		t.Errorf("another issuer must still be refused: %v", err)
+	}
+	if _, err := v.VerifyIDToken(sign(verifyClaims(map[string]any{"aud": "someone-else"})), verifyNonce, verifyNow); !errors.Is(err, ErrTokenInvalid) {
+		t.Errorf("an ID token for another client must still be refused: %v", err)
+	}
+}
+
+func TestUnverifiedIssuer(t *testing.T) {
+	k := verifyTestKeys(t)
+	raw := verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, verifyClaims(nil))
+	if got := UnverifiedIssuer(raw); got != verifyIssuer {
+		t.Errorf("UnverifiedIssuer = %q, want %q", got, verifyIssuer)
+	}
+	for _, bad := range []string{"", "a.b", "x.e30.y", raw[:10], "a." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":7}`)) + ".c"} {
+		if got := UnverifiedIssuer(bad); got != "" {
+			t.Errorf("UnverifiedIssuer(%q) = %q", bad, got)
+		}
+	}
+}

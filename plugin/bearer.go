@@ -32,20 +32,27 @@ func (h *httpContext) bearerToken() (token string, present bool) {
 	return strings.TrimSpace(token), true
 }
 
-// bearer authenticates a request by its bearer JWT: signature by the IdP's keys, issuer,
-// expiry, one of bearer_audiences, and no nonce (an interactive login's ID token, such as the
-// one a session forwards to apps, is no API credential) unless bearer_accept_login_tokens. A token seen before is served from the per-VM cache
-// until it expires; signature checks cost about a millisecond in a TinyGo module.
-func (h *httpContext) bearer(token string, refetched bool) types.Action {
+// bearer authenticates a request by its bearer JWT, with the keys of the issuer it names
+// (keysFor): the IdP's or a bearer issuer's, loaded first when they are not yet.
+func (h *httpContext) bearer(token string) types.Action {
+	keys, cfg := h.rp.keysFor(token)
+	return h.whenLoaded(keys, func() types.Action { return h.verifyBearer(token, keys, cfg, false) })
+}
+
+// verifyBearer checks a bearer JWT: signature by the issuer's keys, issuer, expiry, one of its
+// audiences (bearer_audiences for the IdP), and no nonce (an interactive login's ID token,
+// such as the one a session forwards to apps, is no API credential) unless
+// bearer_accept_login_tokens. A token seen before is served from the per-VM cache until it
+// expires; signature checks cost about a millisecond in a TinyGo module.
+func (h *httpContext) verifyBearer(token string, keys *idpState, cfg *Config, refetched bool) types.Action {
 	now := h.rp.env.now()
 	if id, _, ok := h.rp.tokens.get(token, now); ok {
 		return h.continueWithBearer(id)
 	}
-	cfg := h.rp.cfg
-	tok, err := h.rp.idp.verifier.Verify(token, now)
-	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
-		retry := func() types.Action { return h.bearer(token, true) }
-		if h.rp.held.hold(h.id, h.resumeWith(retry)) {
+	tok, err := keys.verifier.Verify(token, now)
+	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && keys.requestKeyRefresh() {
+		retry := func() types.Action { return h.verifyBearer(token, keys, cfg, true) }
+		if keys.held.hold(h.id, h.resumeWith(retry)) {
 			return types.ActionPause
 		}
 	}

@@ -63,8 +63,9 @@ type Config struct {
 	// API clients.
 	BearerTokens            bool
 	BearerAudiences         []string
-	BearerAcceptLoginTokens bool   // accept ID tokens of interactive logins (with a nonce) as bearer tokens
-	BearerPassthrough       bool   // let bearer tokens through unverified, for the mesh to judge
+	BearerAcceptLoginTokens bool // accept ID tokens of interactive logins (with a nonce) as bearer tokens
+	BearerPassthrough       bool // let bearer tokens through unverified, for the mesh to judge
+	BearerIssuers           []BearerIssuer
 	ForwardToken            string // "", "id_token" or "access_token"
 
 	// Userinfo: merge the userinfo endpoint's claims into the session at login.
@@ -119,6 +120,11 @@ func (c *Config) managedHeaders() []string {
 	var out []string
 	for _, hc := range c.ClaimsToHeaders {
 		out = append(out, hc.Header)
+	}
+	for _, bi := range c.BearerIssuers {
+		for _, hc := range bi.ClaimsToHeaders {
+			out = append(out, hc.Header)
+		}
 	}
 	for _, name := range []string{c.IDTokenHeader, c.AccessTokenHeader} {
 		if name != "" {

@@ -96,7 +96,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		if cfg.BearerPassthrough {
 			return h.passThrough(token)
 		}
-		return h.whenReady(func() types.Action { return h.bearer(token, false) })
+		return h.bearer(token)
 	}
 	return h.unauthenticated()
 }
@@ -104,7 +104,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 func (h *httpContext) OnHttpStreamDone() {
 	h.done = true
 	if h.rp != nil {
-		h.rp.held.forget(h.id)
+		h.rp.forget(h.id)
 		h.rp.abandonRefresh(h)
 	}
 }
@@ -152,11 +152,16 @@ func (h *httpContext) continueUpstream(id *identity) types.Action {
 // whenReady runs next now if the IdP's metadata is loaded; otherwise it holds the request
 // until the next fetch settles, or answers 503 when the IdP is known to be down.
 func (h *httpContext) whenReady(next func() types.Action) types.Action {
-	s := &h.rp.idp
+	return h.whenLoaded(&h.rp.idp, next)
+}
+
+// whenLoaded is whenReady for the metadata of one key source: the IdP's, or a bearer
+// issuer's.
+func (h *httpContext) whenLoaded(s *idpState, next func() types.Action) types.Action {
 	if s.ready() {
 		return next()
 	}
-	if s.backingOff() || !h.rp.held.hold(h.id, h.resumeWith(next)) {
+	if s.backingOff() || !s.held.hold(h.id, h.resumeWith(next)) {
 		return h.unavailable()
 	}
 	return types.ActionPause

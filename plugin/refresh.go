@@ -79,7 +79,7 @@ func (rp *relyingParty) tickRefreshes() {
 	now := rp.env.now()
 	for key, f := range rp.refreshing {
 		if f.dispatched {
-			if rp.idp.ticks-f.since > rp.watchdogTicks() {
+			if rp.idp.ticks-f.since > rp.idp.watchdogTicks() {
 				rp.finishRefresh(key, refreshOutcome{})
 			}
 			continue
@@ -96,7 +96,7 @@ func (rp *relyingParty) tickRefreshes() {
 				continue // another VM is refreshing this token: wait for its result
 			}
 		}
-		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.watchdog()).UnixMilli()}
+		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.idp.watchdog()).UnixMilli()}
 		if slot.put(claim) {
 			rp.dispatchRefresh(key, f)
 			continue
@@ -112,7 +112,7 @@ func (rp *relyingParty) dispatchRefresh(key [32]byte, f *refreshFlight) {
 	cfg := rp.cfg
 	f.dispatched, f.since = true, rp.idp.ticks
 	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
-	err := rp.dispatch(req, func(a answer) {
+	err := rp.idp.dispatch(req, func(a answer) {
 		if rp.refreshing[key] != f {
 			return
 		}
@@ -191,7 +191,7 @@ func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, no
 	cfg := rp.cfg
 	tok, err := rp.idp.verifier.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
-		rp.requestKeyRefresh()
+		rp.idp.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
 		return false, false
 	}
