@@ -32,6 +32,11 @@ type Verifier struct {
 	// service-account tokens (aud: the API server). The issuer and its keys are then all that
 	// binds a token to its purpose; use it only for issuers that mint tokens for no one else.
 	AnyAudience bool
+
+	// AudienceClaims are the claims [Verifier.Verify] reads a bearer token's audience from,
+	// the first present: nil means aud alone. AWS Cognito's access tokens carry client_id and
+	// no aud; azp rules apply to aud only.
+	AudienceClaims []string
 }
 
 // Token is a verified JWT.
@@ -271,9 +276,24 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 
 // checkAudience applies the aud and azp rules (Core §3.1.3.7 steps 3 to 5).
 func (v *Verifier) checkAudience(c map[string]gjson.Result, r rules) error {
-	aud, ok := c["aud"]
+	name := "aud"
+	if !r.idToken {
+		for _, n := range v.AudienceClaims {
+			if _, ok := c[n]; ok {
+				name = n
+				break
+			}
+		}
+	}
+	aud, ok := c[name]
 	if !ok {
 		return invalidf("aud is missing")
+	}
+	if name != "aud" {
+		if aud.Type != gjson.String || !anyAccepted([]string{aud.Str}, r.audiences) {
+			return invalidf("%s %s not accepted", name, quoted(aud.Raw))
+		}
+		return nil
 	}
 	var auds []string
 	switch {

@@ -743,3 +743,31 @@ func TestUnverifiedIssuer(t *testing.T) {
 		}
 	}
 }
+
+// AudienceClaims reads a bearer token's audience from another claim when aud is absent (AWS
+// Cognito's access tokens: client_id); aud still wins when present, and ID tokens always use
+// aud.
+func TestVerifyAudienceClaims(t *testing.T) {
+	k := verifyTestKeys(t)
+	v := verifyVerifier(t)
+	v.Audiences, v.AudienceClaims = []string{"cognito-app"}, []string{"aud", "client_id"}
+	sign := func(claims map[string]any) string {
+		return verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, claims)
+	}
+	cases := []struct {
+		name   string
+		claims map[string]any
+		ok     bool
+	}{
+		{"client_id instead of aud", map[string]any{"aud": verifyDrop, "client_id": "cognito-app", "nonce": verifyDrop}, true},
+		{"client_id of another app", map[string]any{"aud": verifyDrop, "client_id": "other", "nonce": verifyDrop}, false},
+		{"client_id not a string", map[string]any{"aud": verifyDrop, "client_id": []string{"cognito-app"}, "nonce": verifyDrop}, false},
+		{"aud wins when present", map[string]any{"aud": "other", "client_id": "cognito-app", "nonce": verifyDrop}, false},
+		{"neither", map[string]any{"aud": verifyDrop, "nonce": verifyDrop}, false},
+	}
+	for _, c := range cases {
+		if _, err := v.Verify(sign(verifyClaims(c.claims)), verifyNow); (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}

@@ -35,6 +35,15 @@ type Config struct {
 	RedirectURI string
 	// LoginPath starts a login for any client, returning to its rd parameter.
 	LoginPath string
+	// AuthParams are extra authorization request parameters (authorization_params), and
+	// AuthParamsFromRequest the names copied from the query of the request that starts a
+	// login (login_hint).
+	AuthParams            [][2]string
+	AuthParamsFromRequest []string
+	// RefreshScopes are sent with a refresh (refresh_scopes); nil sends none.
+	RefreshScopes []string
+	// LogoutURL replaces the end-session request (logout_url), a template.
+	LogoutURL string
 	// APIPaths answer 401 to requests without a credential, never a login redirect;
 	// PagePaths send GET and HEAD requests without one to the login whatever they accept.
 	APIPaths, PagePaths []PathRule
@@ -63,8 +72,9 @@ type Config struct {
 	// API clients.
 	BearerTokens            bool
 	BearerAudiences         []string
-	BearerAcceptLoginTokens bool // accept ID tokens of interactive logins (with a nonce) as bearer tokens
-	BearerPassthrough       bool // let bearer tokens through unverified, for the mesh to judge
+	BearerAcceptLoginTokens bool     // accept ID tokens of interactive logins (with a nonce) as bearer tokens
+	BearerPassthrough       bool     // let bearer tokens through unverified, for the mesh to judge
+	BearerAudienceClaims    []string // claims a bearer token's audience is read from, the first present
 	BearerIssuers           []BearerIssuer
 	ForwardToken            string // "", "id_token" or "access_token"
 

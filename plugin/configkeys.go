@@ -1,9 +1,12 @@
 package plugin
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
@@ -111,6 +114,25 @@ var configKeys = []configKey{
 		c.Scopes, err = readScopes(v)
 		return err
 	}},
+	{name: "authorization_params", def: "none", doc: "Extra parameters of the authorization request, an object of name to value: Google's `{\"access_type\":\"offline\",\"prompt\":\"consent\",\"hd\":\"example.com\"}`, Auth0's `audience`, Entra ID's `domain_hint`. Parameters the plugin owns (`state`, `nonce`, `redirect_uri`, `code_challenge`, `scope`, `response_mode`, `request`, ...) are refused at start.", read: readAuthParams},
+	{name: "authorization_params_from_request", def: "none", doc: "Names of authorization request parameters copied from the query of the request that starts a login (a page load, or `login_path`), such as `[\"login_hint\"]`: `/oauth2/start?login_hint=alice@example.com`. Values over 512 bytes or with control characters are dropped; owned parameters are refused at start.", read: func(c *Config, v view) (err error) {
+		if c.AuthParamsFromRequest, err = readStrings(v, "authorization_params_from_request"); err != nil {
+			return err
+		}
+		for i, name := range c.AuthParamsFromRequest {
+			if oidc.OwnsAuthParam(name) {
+				return configErr(fmt.Sprintf("authorization_params_from_request[%d]", i), "%q is set by the plugin itself", name)
+			}
+		}
+		return nil
+	}},
+	{name: "refresh_scopes", def: "none (the login's scopes)", doc: "Scopes sent with a refresh. Entra ID returns no new ID token on a refresh without `openid`: `[\"openid\",\"profile\",\"email\",\"offline_access\"]`. Left out, no `scope` is sent and the IdP keeps the login's.", read: func(c *Config, v view) (err error) {
+		if !v.Get("refresh_scopes").Exists() {
+			return nil
+		}
+		c.RefreshScopes, err = readScopeList(v, "refresh_scopes")
+		return err
+	}},
 	{name: "skip_paths", def: "`[]`", doc: "List of `{\"exact\":…}`, `{\"prefix\":…}` or `{\"regex\":…}` matched on the path without query. A prefix without trailing `/` matches whole segments (`/public` covers `/public/x`, not `/publicity`); a regex must match the whole path. Only a plain path is ever skipped: in normal form, without `;` and without an escape of a letter, digit, `-`, `_`, `~`, `?` or `#` (`/admin/users;.js` is no script). Exact paths and prefixes are written in canonical form (no `;`, printable ASCII unescaped, upper-case hex).", read: func(c *Config, v view) (err error) {
 		c.SkipPaths, err = parsePathRules(v.Get("skip_paths"), "skip_paths")
 		return err
@@ -158,6 +180,13 @@ var configKeys = []configKey{
 		c.BearerAcceptLoginTokens, err = readBool(v, "bearer_accept_login_tokens", false)
 		return err
 	}},
+	{name: "bearer_audience_claims", def: "`[\"aud\"]`", doc: "Claims a bearer token's audience is read from, the first present: AWS Cognito's access tokens carry `client_id` and no `aud`: `[\"aud\",\"client_id\"]`. The value must be one of `bearer_audiences`.", read: func(c *Config, v view) (err error) {
+		c.BearerAudienceClaims, err = readStrings(v, "bearer_audience_claims")
+		if err == nil && c.BearerAudienceClaims != nil && len(c.BearerAudienceClaims) == 0 {
+			err = configErr("bearer_audience_claims", "must name at least one claim (leave it out for aud)")
+		}
+		return err
+	}},
 	{name: "bearer_passthrough", def: "`false`", doc: "Let a request without a session that carries one `Authorization: Bearer` token through **unverified**, token untouched and no identity header set (client-sent managed headers are still removed), for the mesh to judge: Kubeflow's `RequestAuthentication` `dex-jwt` and `m2m-token-issuer` with the `AuthorizationPolicy` `require-jwt`. This is an open door unless the mesh verifies every such token and denies requests without a verified principal; the plugin logs a warning at start. The alternative is `bearer_issuers`: tokens verified here. Cannot be combined with `authorization` rules, which such requests would skip.", read: func(c *Config, v view) (err error) {
 		c.BearerPassthrough, err = readBool(v, "bearer_passthrough", false)
 		return err
@@ -201,6 +230,7 @@ var configKeys = []configKey{
 		}
 		return nil
 	}},
+	{name: "logout_url", def: "the end-session request of OpenID Connect RP-Initiated Logout", doc: "Where a logout sends the browser, for IdPs whose logout is not the standard end-session request: a URL or path with placeholders `{end_session_endpoint}`, `{id_token}`, `{client_id}`, `{post_logout_redirect_uri}`, each filled URL-escaped (the endpoint as it is). Cognito: `https://<domain>.auth.<region>.amazoncognito.com/logout?client_id={client_id}&logout_uri={post_logout_redirect_uri}`. A template naming `{end_session_endpoint}` or `{id_token}` falls back to a local logout when there is none.", read: readLogoutURL},
 	{name: "userinfo", def: "`false`", doc: "At login, fetch the IdP's userinfo endpoint with the access token and add its claims (groups often live only there) to the session; the ID token's own claims win. The login fails if the answer is unusable or for another `sub`. At every refresh it is fetched again with the new access token, so a group removed at the IdP goes with the next refresh (if that call fails, the previous claims are kept).", read: func(c *Config, v view) (err error) {
 		c.Userinfo, err = readBool(v, "userinfo", false)
 		return err
@@ -213,6 +243,12 @@ var configKeys = []configKey{
 	}},
 	{name: "assume_email_verified", def: "`false`", doc: "Trust the IdP's `email` as verified when the IdP sends no `email_verified` claim at all, for email conditions and for headers mapped from `email`. Only for IdPs that vouch for every address they assert and never send the claim: **Entra ID** is one (its work-account addresses are managed by the tenant). An explicit `email_verified: false` still means unverified. Leave it off for IdPs that allow self-registration.", read: func(c *Config, v view) (err error) {
 		c.EmailTrust.AssumeVerified, err = readBool(v, "assume_email_verified", false)
+		return err
+	}},
+	{name: "email_verified_claim", def: "`email_verified`", doc: "The claim that must be `true` for the email to count as verified, for IdPs that say it under another name (Entra ID: `xms_edov`, with the optional claim configured in the app registration). Applies to email conditions and headers mapped from `email`.", read: func(c *Config, v view) (err error) {
+		if c.EmailTrust.VerifiedClaim, err = readString(v, "email_verified_claim", "email_verified"); err == nil && c.EmailTrust.VerifiedClaim == "" {
+			err = configErr("email_verified_claim", "must not be empty")
+		}
 		return err
 	}},
 	{name: "authorization", def: "none", doc: "Who may enter, by path: a list of `{\"path_prefix\": \"/admin\", \"allow\": [conditions]}` (no `path_prefix`: every path). The first rule whose prefix matches decides; a user passes when one condition holds; with no matching rule every authenticated user passes. A path is decided as every common upstream may read it (escapes decoded, `;params` cut) and must be admitted under each reading: `/admin;x/users` and `/%61dmin` fall under `/admin`. Conditions: `{\"email_domain\": \"example.com\"}` and `{\"email\": \"a@example.com\"}` (the email must be verified, `email_verified: true`, and parse strictly: `a@evil.com@example.com` is no one), `{\"group\": \"admins\"}` (in `groups_claim`), `{\"claim\": \"realm_access.roles\", \"contains\": \"admin\"}`, `{\"claim\": \"tenant\", \"equals\": \"t1\"}`. Denied: 403 page (browser) or `{\"error\":\"access_denied\"}`.", read: func(c *Config, v view) (err error) {
@@ -367,6 +403,55 @@ func readRedirectURI(c *Config, v view) (err error) {
 	}
 	if path != c.RedirectPath {
 		return configErr("redirect_uri", "%q: its path must be redirect_path %q, where the plugin receives the callback", c.RedirectURI, c.RedirectPath)
+	}
+	return nil
+}
+
+// readAuthParams reads authorization_params: an object of parameter name to value, in order.
+func readAuthParams(c *Config, v view) error {
+	obj := v.Get("authorization_params")
+	if !obj.Exists() {
+		return nil
+	}
+	if !obj.IsObject() {
+		return configErr("authorization_params", "must be an object of parameter name to value")
+	}
+	var err error
+	obj.ForEach(func(k, val gjson.Result) bool {
+		key := "authorization_params." + k.String()
+		switch {
+		case k.String() == "" || oidc.OwnsAuthParam(k.String()):
+			err = configErr(key, "is set by the plugin itself")
+		case val.Type != gjson.String || strings.ContainsFunc(val.Str, isControl):
+			err = configErr(key, "must be a string without control characters")
+		}
+		c.AuthParams = append(c.AuthParams, [2]string{k.String(), val.Str})
+		return err == nil
+	})
+	return err
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// logoutPlaceholders are what logout_url may name.
+var logoutPlaceholders = []string{"{end_session_endpoint}", "{id_token}", "{client_id}", "{post_logout_redirect_uri}"}
+
+// readLogoutURL reads logout_url: with every placeholder filled, an absolute http(s) URL or
+// a path.
+func readLogoutURL(c *Config, v view) (err error) {
+	if c.LogoutURL, err = readString(v, "logout_url", ""); err != nil || !v.Get("logout_url").Exists() {
+		return err
+	}
+	probe := c.LogoutURL
+	for _, p := range logoutPlaceholders {
+		probe = strings.ReplaceAll(probe, p, "x")
+	}
+	if strings.HasPrefix(c.LogoutURL, "{end_session_endpoint}") {
+		probe = "https://idp.example" + strings.TrimPrefix(probe, "x")
+	}
+	u, perr := url.Parse(probe)
+	if perr != nil || strings.ContainsAny(probe, "{} \t\r\n") || !isAbsolutePath(u.Path) && u.Path != "" || !strings.HasPrefix(probe, "/") && (u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+		return configErr("logout_url", "%q must be an absolute http(s) URL or a path once its placeholders (%s) are filled", c.LogoutURL, strings.Join(logoutPlaceholders, ", "))
 	}
 	return nil
 }

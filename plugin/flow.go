@@ -228,7 +228,7 @@ func (h *httpContext) login(returnTo string) types.Action {
 	if !ok {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad host header\n")
 	}
-	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.absoluteURL(h.rp.idp.discovery.AuthorizationEndpoint), cfg.ClientID, redirectURI, cfg.Scopes)
+	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.absoluteURL(h.rp.idp.discovery.AuthorizationEndpoint), cfg.ClientID, redirectURI, cfg.Scopes, h.authParams())
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
@@ -254,6 +254,32 @@ func (h *httpContext) login(returnTo string) types.Action {
 	h.rp.metrics.count(metricLoginStarted)
 	return h.respond(302, headers, "")
 }
+
+// authParams are the extra authorization request parameters: authorization_params, then
+// those of authorization_params_from_request the request's query carries, once each, short
+// and without control characters.
+func (h *httpContext) authParams() [][2]string {
+	cfg := h.rp.cfg
+	out := cfg.AuthParams
+	if len(cfg.AuthParamsFromRequest) == 0 {
+		return out
+	}
+	_, query, _ := strings.Cut(h.headers.get(":path"), "?")
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return out
+	}
+	out = append([][2]string(nil), out...)
+	for _, name := range cfg.AuthParamsFromRequest {
+		if v := values[name]; len(v) == 1 && len(v[0]) <= maxForwardedParam && !strings.ContainsFunc(v[0], isControl) {
+			out = append(out, [2]string{name, v[0]})
+		}
+	}
+	return out
+}
+
+// maxForwardedParam bounds a parameter copied from a request into the authorization request.
+const maxForwardedParam = 512
 
 // cookie renders a Set-Cookie value with the plugin's attributes.
 func (h *httpContext) cookie(name, value string, maxAge int) string {

@@ -111,7 +111,7 @@ func (rp *relyingParty) tickRefreshes() {
 func (rp *relyingParty) dispatchRefresh(key [32]byte, f *refreshFlight) {
 	cfg := rp.cfg
 	f.dispatched, f.since = true, rp.idp.ticks
-	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
+	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, cfg.RefreshScopes)
 	err := rp.idp.dispatch(req, func(a answer) {
 		if rp.refreshing[key] != f {
 			return

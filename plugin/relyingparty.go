@@ -52,7 +52,8 @@ func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
 	clearTokens := func() { rp.tokens.clear() }
 	rp.idp = newIDPState(keySource{
 		issuer: cfg.Issuer, cluster: cfg.Cluster, timeout: cfg.Timeout, endpoints: cfg.Endpoints, skipDiscovery: cfg.discoveryConfigured(),
-		verifier: oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens},
+		verifier: oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens,
+			AudienceClaims: cfg.BearerAudienceClaims},
 	}, e, m, clearTokens)
 	for _, bi := range cfg.BearerIssuers {
 		rp.issuers = append(rp.issuers, newBearerIssuer(bi, cfg, e, m, clearTokens))
