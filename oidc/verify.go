@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,12 @@ type Verifier struct {
 	// the first present: nil means aud alone. AWS Cognito's access tokens carry client_id and
 	// no aud; azp rules apply to aud only.
 	AudienceClaims []string
+
+	// MoreIssuers are accepted besides Issuer, for every token: the issuers of the tenants a
+	// multi-tenant relying party allows (Entra ID; see ExpandIssuers). AccessTokenIssuers are
+	// accepted besides them by [Verifier.Verify] only: Entra ID's v1 access tokens carry
+	// https://sts.windows.net/<tenant>/ though its ID tokens carry the v2 issuer.
+	MoreIssuers, AccessTokenIssuers []string
 }
 
 // Token is a verified JWT.
@@ -221,7 +228,7 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
-	if iss != v.Issuer {
+	if iss != v.Issuer && !slices.Contains(v.MoreIssuers, iss) && (r.idToken || !slices.Contains(v.AccessTokenIssuers, iss)) {
 		return nil, invalidf("issuer %s not accepted", quoted(iss))
 	}
 	if r.idToken || !v.AnyAudience {

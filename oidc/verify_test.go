@@ -771,3 +771,28 @@ func TestVerifyAudienceClaims(t *testing.T) {
 		}
 	}
 }
+
+// MoreIssuers are accepted for every token, AccessTokenIssuers for bearer tokens only.
+func TestVerifyMoreIssuers(t *testing.T) {
+	k := verifyTestKeys(t)
+	v := verifyVerifier(t)
+	v.MoreIssuers, v.AccessTokenIssuers = []string{"https://tenant-a/v2.0"}, []string{"https://sts/tenant-a/"}
+	sign := func(claims map[string]any) string {
+		return verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, claims)
+	}
+	bearer := func(iss string) error {
+		_, err := v.Verify(sign(verifyClaims(map[string]any{"iss": iss, "aud": "api", "nonce": verifyDrop})), verifyNow)
+		return err
+	}
+	idToken := func(iss string) error {
+		_, err := v.VerifyIDToken(sign(verifyClaims(map[string]any{"iss": iss})), verifyNonce, verifyNow)
+		return err
+	}
+	v.Audiences = []string{"api"}
+	if bearer("https://tenant-a/v2.0") != nil || bearer("https://sts/tenant-a/") != nil || idToken("https://tenant-a/v2.0") != nil {
+		t.Error("a listed issuer was refused")
+	}
+	if idToken("https://sts/tenant-a/") == nil || bearer("https://tenant-b/v2.0") == nil || idToken("https://tenant-b/v2.0") == nil {
+		t.Error("an issuer outside the lists was accepted")
+	}
+}

@@ -25,6 +25,12 @@ type Config struct {
 
 	Issuer  string
 	Cluster string
+	// Tenants allow-lists the tenants of a multi-tenant issuer (Entra ID): its discovery
+	// document names a {tenantid} template, and tokens must carry one of these tenants'
+	// issuers. BearerAcceptedIssuers are further issuers bearer tokens signed with the IdP's
+	// keys may carry (Entra ID's v1 issuer), {tenantid} expanded with Tenants.
+	Tenants               []string
+	BearerAcceptedIssuers []string
 	// Endpoints are the IdP's endpoints where the configuration overrides its discovery
 	// document (empty fields: discovery's). With the authorization, token and JWKS endpoints
 	// all set, discovery is not fetched. The authorization and end-session endpoints may be

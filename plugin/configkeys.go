@@ -64,6 +64,20 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "tenants", def: "none", doc: "For a multi-tenant issuer (Entra ID's `https://login.microsoftonline.com/organizations/v2.0`, whose discovery document names the template `https://login.microsoftonline.com/{tenantid}/v2.0`): the tenant IDs whose users may log in. Tokens must carry the issuer of one of them; without `tenants` such a template is refused at discovery.", read: func(c *Config, v view) (err error) {
+		if c.Tenants, err = readStrings(v, "tenants"); err != nil {
+			return err
+		}
+		for i, t := range c.Tenants {
+			if !isTenantID(t) {
+				return configErr(fmt.Sprintf("tenants[%d]", i), "%q must be a tenant ID (letters, digits, '-' and '.')", t)
+			}
+		}
+		if c.Tenants != nil && len(c.Tenants) == 0 {
+			return configErr("tenants", "must list at least one tenant (leave it out for a single-tenant issuer)")
+		}
+		return nil
+	}},
 	{name: "authorization_endpoint", def: "from discovery", doc: "Where browsers are sent to log in, instead of the discovery document's: an absolute URL, or a path on the request's own host (Kubeflow: `/dex/auth`, Dex served by the gateway). With `token_endpoint` and `jwks_uri` also set, discovery is not fetched at all. The ID token's `iss` must still equal `issuer`.", read: func(c *Config, v view) (err error) {
 		c.Endpoints.AuthorizationEndpoint, err = readEndpoint(v, "authorization_endpoint", true)
 		return err
@@ -186,6 +200,21 @@ var configKeys = []configKey{
 			err = configErr("bearer_audience_claims", "must name at least one claim (leave it out for aud)")
 		}
 		return err
+	}},
+	{name: "bearer_accepted_issuers", def: "none", doc: "Issuers bearer tokens signed with the IdP's keys may carry besides `issuer`, `{tenantid}` expanded with `tenants`: Entra ID's v1 access tokens carry `https://sts.windows.net/{tenantid}/` while its ID tokens carry the v2 issuer. ID tokens never get these.", read: func(c *Config, v view) (err error) {
+		if c.BearerAcceptedIssuers, err = readStrings(v, "bearer_accepted_issuers"); err != nil {
+			return err
+		}
+		for i, iss := range c.BearerAcceptedIssuers {
+			key := fmt.Sprintf("bearer_accepted_issuers[%d]", i)
+			if strings.Contains(iss, oidc.TenantPlaceholder) && len(c.Tenants) == 0 {
+				return configErr(key, "%q names %s: list the allowed tenants in tenants", iss, oidc.TenantPlaceholder)
+			}
+			if _, err := parseIssuer(strings.ReplaceAll(iss, oidc.TenantPlaceholder, "t")); err != nil {
+				return configErr(key, "%q must be an absolute http(s) URL without query or fragment", iss)
+			}
+		}
+		return nil
 	}},
 	{name: "bearer_passthrough", def: "`false`", doc: "Let a request without a session that carries one `Authorization: Bearer` token through **unverified**, token untouched and no identity header set (client-sent managed headers are still removed), for the mesh to judge: Kubeflow's `RequestAuthentication` `dex-jwt` and `m2m-token-issuer` with the `AuthorizationPolicy` `require-jwt`. This is an open door unless the mesh verifies every such token and denies requests without a verified principal; the plugin logs a warning at start. The alternative is `bearer_issuers`: tokens verified here. Cannot be combined with `authorization` rules, which such requests would skip.", read: func(c *Config, v view) (err error) {
 		c.BearerPassthrough, err = readBool(v, "bearer_passthrough", false)
@@ -454,4 +483,9 @@ func readLogoutURL(c *Config, v view) (err error) {
 		return configErr("logout_url", "%q must be an absolute http(s) URL or a path once its placeholders (%s) are filled", c.LogoutURL, strings.Join(logoutPlaceholders, ", "))
 	}
 	return nil
+}
+
+// isTenantID accepts what Entra ID puts in an issuer for a tenant: a GUID, or a domain.
+func isTenantID(s string) bool {
+	return s != "" && len(s) <= 253 && strings.Trim(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz0123456789-.") == ""
 }

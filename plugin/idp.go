@@ -41,7 +41,8 @@ type keySource struct {
 	// there is, and no document is fetched.
 	endpoints     oidc.Discovery
 	skipDiscovery bool
-	verifier      oidc.Verifier // how tokens are judged, but for Keys
+	tenants       []string      // a multi-tenant issuer's allowed tenants (oidc.ParseTenantDiscovery)
+	verifier      oidc.Verifier // how tokens are judged, but for Keys and the tenants' issuers
 }
 
 // idpState is an IdP's discovery document and keys as this VM knows them, the fetch in
@@ -148,7 +149,11 @@ func (s *idpState) discoveryOf(status int, body []byte) (*oidc.Discovery, []byte
 		body = nil
 	} else {
 		var err error
-		if d, err = oidc.ParseDiscovery(s.src.issuer, status, body); err != nil {
+		parse := oidc.ParseDiscovery
+		if len(s.src.tenants) > 0 {
+			parse = oidc.ParseTenantDiscovery
+		}
+		if d, err = parse(s.src.issuer, status, body); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -189,6 +194,9 @@ func (s *idpState) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
 	s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
 	s.verifier = s.src.verifier
 	s.verifier.Keys = keys
+	if s.discovery.Issuer != s.src.issuer {
+		s.verifier.MoreIssuers = oidc.ExpandIssuers([]string{s.discovery.Issuer}, s.src.tenants)
+	}
 	s.wantKeys, s.refreshAt, s.loadedAt = false, s.ticks+metadataRefreshTicks, loadedAt
 	if s.onKeys != nil {
 		s.onKeys()

@@ -198,6 +198,10 @@ func TestIdPKeysConfigErrors(t *testing.T) {
 		{`"bearer_audience_claims":[]`, "bearer_audience_claims"},
 		{`"logout_url":"logout?x={client_id}"`, "logout_url"},
 		{`"logout_url":"https://idp/logout?x={unknown}"`, "logout_url"},
+		{`"tenants":[]`, "tenants"},
+		{`"tenants":["a/b"]`, "tenants[0]"},
+		{`"bearer_accepted_issuers":["https://sts.windows.net/{tenantid}/"]`, "bearer_accepted_issuers[0]"},
+		{`"bearer_accepted_issuers":["sts.windows.net"]`, "bearer_accepted_issuers[0]"},
 	}
 	for _, c := range cases {
 		_, err := ParseConfig([]byte(testConfig(c.config)), noEnv)
@@ -232,6 +236,48 @@ func TestAuthorizationParamsFromRequest(t *testing.T) {
 			q := wasmhost.Query(t, h.Reply(id).Header("location"))
 			if q.Get("login_hint") != want || len(q["login_hint"]) > 1 || q.Get("domain_hint") != "contoso.com" {
 				t.Errorf("%s: login_hint %q domain_hint %q, want %q", path, q["login_hint"], q.Get("domain_hint"), want)
+			}
+		}
+	})
+}
+
+// Entra ID multi-tenant: discovery at .../organizations/v2.0 names the issuer template
+// https://login.microsoftonline.com/{tenantid}/v2.0; only tokens of the allowed tenants pass,
+// and v1 access tokens carry https://sts.windows.net/{tenantid}/.
+func TestPersonalityEntraMultiTenant(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		const organizations = "https://login.microsoftonline.com/organizations/v2.0"
+		allowed, other := "72f988bf-86f1-41af-91ab-2d7cd011db47", "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+		h := wasmhost.MustStart(t, vm, `{"issuer":"`+organizations+`","client_id":"`+testClientID+`","client_secret":"s","cookie_secret":"`+testCookieKey+
+			`","tenants":["`+allowed+`"],"bearer_accepted_issuers":["https://sts.windows.net/{tenantid}/"],"bearer_audiences":["api://app"],"assume_email_verified":true}`)
+		idp := newFakeIdP(t, m)
+		idp.issuer = organizations
+		h.Tick()
+		doc := strings.Replace(idp.discovery(), `"issuer":"`+organizations+`"`, `"issuer":"https://login.microsoftonline.com/{tenantid}/v2.0"`, 1)
+		h.Answer(h.OnePending(wasmhost.PluginContextID), 200, doc)
+		h.Answer(h.OnePending(wasmhost.PluginContextID), 200, idp.jwks())
+		v2 := func(tenant string) string { return "https://login.microsoftonline.com/" + tenant + "/v2.0" }
+		for tenant, ok := range map[string]bool{allowed: true, other: false} {
+			q, state := startLogin(t, h)
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), map[string]any{"iss": v2(tenant), "tid": tenant})))
+			if r := h.Reply(id); (r != nil && r.Status == 302) != ok {
+				t.Errorf("login from tenant %s: %+v, want success=%v", tenant, r, ok)
+			}
+		}
+		now := m.now()
+		for name, c := range map[string]struct {
+			iss string
+			ok  bool
+		}{
+			"v2 access token of the tenant": {v2(allowed), true},
+			"v1 access token of the tenant": {"https://sts.windows.net/" + allowed + "/", true},
+			"v1 access token of another":    {"https://sts.windows.net/" + other + "/", false},
+			"the template itself":           {"https://login.microsoftonline.com/{tenantid}/v2.0", false},
+		} {
+			token := idp.signedBy(map[string]any{}, map[string]any{"iss": c.iss, "sub": "s", "aud": "api://app", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+			if id, action := h.Request(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + token})); (action == types.ActionContinue) != c.ok {
+				t.Errorf("%s: passed=%v, want %v (%+v)", name, action == types.ActionContinue, c.ok, h.Reply(id))
 			}
 		}
 	})

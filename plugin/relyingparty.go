@@ -51,9 +51,9 @@ func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
 	// A key withdrawn from any JWKS must stop vouching for the tokens it verified.
 	clearTokens := func() { rp.tokens.clear() }
 	rp.idp = newIDPState(keySource{
-		issuer: cfg.Issuer, cluster: cfg.Cluster, timeout: cfg.Timeout, endpoints: cfg.Endpoints, skipDiscovery: cfg.discoveryConfigured(),
+		issuer: cfg.Issuer, cluster: cfg.Cluster, timeout: cfg.Timeout, endpoints: cfg.Endpoints, skipDiscovery: cfg.discoveryConfigured(), tenants: cfg.Tenants,
 		verifier: oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens,
-			AudienceClaims: cfg.BearerAudienceClaims},
+			AudienceClaims: cfg.BearerAudienceClaims, AccessTokenIssuers: oidc.ExpandIssuers(cfg.BearerAcceptedIssuers, cfg.Tenants)},
 	}, e, m, clearTokens)
 	for _, bi := range cfg.BearerIssuers {
 		rp.issuers = append(rp.issuers, newBearerIssuer(bi, cfg, e, m, clearTokens))
