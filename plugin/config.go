@@ -54,11 +54,11 @@ type Config struct {
 	// PagePaths send GET and HEAD requests without one to the login whatever they accept.
 	APIPaths, PagePaths []PathRule
 
-	ClientID     string
-	ClientSecret string
-	CookieSecret []byte
-	CookieName   string
-	CookieSecure bool
+	ClientID      string
+	ClientSecret  string
+	CookieSecrets [][]byte // the first seals, every one opens
+	CookieName    string
+	CookieSecure  bool
 	// LegacyCookieName is the session cookie name releases before __Host- names used (see
 	// defaultCookieName); sessions under it, sealed before the name was bound into sealed
 	// data, are still read for one release and moved to CookieName, so nobody is logged out

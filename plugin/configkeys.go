@@ -107,11 +107,11 @@ var configKeys = []configKey{
 		return err
 	}},
 	{name: "client_secret_env", def: "see `client_secret`", doc: "Name of the VM environment variable holding the client secret (Istio: `vmConfig.env`)."},
-	{name: "cookie_secret", def: "one of `cookie_secret` / `cookie_secret_env`", doc: "Base64 of 32 random bytes (`openssl rand -base64 32`): the key of every sealed cookie.", read: func(c *Config, v view) (err error) {
-		c.CookieSecret, err = readCookieSecret(v, v.getenv)
+	{name: "cookie_secret", def: "one of `cookie_secret` / `cookie_secret_env`", doc: "Base64 of 32 random bytes (`openssl rand -base64 32`): the key of every sealed cookie. A list rotates it without logging anyone out: the first seals, every one (at most 4) opens; put the new one first and drop the old one after `session_max_age`.", read: func(c *Config, v view) (err error) {
+		c.CookieSecrets, err = readCookieSecrets(v, v.getenv)
 		return err
 	}},
-	{name: "cookie_secret_env", def: "see `cookie_secret`", doc: "Name of the VM environment variable holding the cookie secret."},
+	{name: "cookie_secret_env", def: "see `cookie_secret`", doc: "Name of the VM environment variable holding the cookie secret, or a list of names, the secret that seals first (rotation, as `cookie_secret`)."},
 	{name: "cookie_secure", def: "`true`", doc: "Set `Secure` on cookies. Only turn off for plain-HTTP local testing.", read: func(c *Config, v view) (err error) {
 		c.CookieSecure, err = readBool(v, "cookie_secure", true)
 		return err

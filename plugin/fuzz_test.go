@@ -51,7 +51,7 @@ func FuzzParseConfig(f *testing.F) {
 
 func checkFuzzedProvider(t *testing.T, cfg *Config) {
 	t.Helper()
-	if cfg.Issuer == "" || cfg.ClientID == "" || len(cfg.CookieSecret) != 32 || cfg.Cluster == "" || len(cfg.Hosts) == 0 {
+	if cfg.Issuer == "" || cfg.ClientID == "" || len(cfg.CookieSecrets) == 0 || len(cfg.CookieSecrets[0]) != 32 || cfg.Cluster == "" || len(cfg.Hosts) == 0 {
 		t.Fatalf("accepted an incomplete configuration: %+v", cfg)
 	}
 	if cfg.Timeout <= 0 || cfg.Timeout.Milliseconds() > maxTimeoutMS || cfg.SessionMaxAge <= 0 {
