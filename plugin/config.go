@@ -53,6 +53,8 @@ type Config struct {
 	// APIPaths answer 401 to requests without a credential, never a login redirect;
 	// PagePaths send GET and HEAD requests without one to the login whatever they accept.
 	APIPaths, PagePaths []PathRule
+	// AllowPreflight lets CORS preflights through without authentication.
+	AllowPreflight bool
 
 	ClientID      string
 	ClientSecret  string

@@ -69,8 +69,11 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.rp.cfg
 	switch {
-	case skips(cfg.SkipPaths, h.path):
+	case skips(cfg.SkipPaths, h.path, h.headers.get(":method")):
 		h.rp.metrics.count(metricRequestsSkipped)
+		return h.continueUpstream(nil)
+	case cfg.AllowPreflight && isPreflight(h.headers):
+		h.rp.metrics.count(metricPreflightPassed)
 		return h.continueUpstream(nil)
 	case h.path.raw == cfg.RedirectPath:
 		return h.callback(rawPath)
@@ -116,6 +119,13 @@ func (h *httpContext) unauthenticated() types.Action {
 		return h.unauthorized()
 	}
 	return h.whenReady(func() types.Action { return h.login(h.headers.get(":path")) })
+}
+
+// isPreflight reports whether a request is a CORS preflight: OPTIONS with Origin and
+// Access-Control-Request-Method. A browser sends it without cookies or credentials, so it
+// can never authenticate; what it reaches is the app's CORS answer, not its data.
+func isPreflight(h requestHeaders) bool {
+	return h.get(":method") == "OPTIONS" && h.get("origin") != "" && h.get("access-control-request-method") != ""
 }
 
 // wantsLogin decides between a login redirect and a 401: never on api_paths; for GET and
