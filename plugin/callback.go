@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ func (h *httpContext) callback(rawPath string) types.Action {
 	if i := strings.IndexByte(rawPath, '?'); i >= 0 {
 		query = rawPath[i+1:]
 	}
+	if values, err := url.ParseQuery(query); err == nil && len(values["state"]) == 1 {
+		h.loginCookie = h.rp.cfg.loginStateCookie(values.Get("state")) // cleared however the callback ends
+	}
 	cb, err := oidc.ParseCallback(query)
 	var idpErr *oidc.CallbackError
 	switch {
@@ -39,34 +43,19 @@ func (h *httpContext) callback(rawPath string) types.Action {
 		h.rp.metrics.count(metricLoginFailedBadCallback)
 		return h.loginFailed(400, "The login callback is malformed.")
 	}
-	state, ok := h.loginState(cb.State)
+	state, cookie, ok := h.loginState(cb.State)
+	if ok {
+		h.loginCookie = cookie
+	}
 	if !ok {
 		h.rp.metrics.count(metricLoginFailedBadState)
-		return h.loginFailed(400, "The login state is missing, expired or does not match. Logins time out after 10 minutes and work in one tab at a time.")
+		return h.loginFailed(400, "The login state is missing, expired or does not match. Logins time out after 10 minutes.")
 	}
 	redirectURI, ok := h.redirectURI()
 	if !ok {
 		return h.loginFailed(400, "The request's host is not valid.")
 	}
 	return h.whenReady(func() types.Action { return h.exchange(cb.Code, redirectURI, state) })
-}
-
-// loginState returns the login this browser started whose state the callback carries. Each
-// value of the state cookie is tried (a sibling subdomain may have planted one next to the
-// browser's own, which this host cannot clear): only one this relying party sealed, unexpired,
-// holding exactly the callback's state, counts.
-func (h *httpContext) loginState(callbackState string) (*oidc.LoginState, bool) {
-	for _, sealed := range oidc.CookieValues(h.cookies, h.rp.cfg.StateCookieName()) {
-		plain, err := h.rp.sealer.Open(h.rp.purposeState, sealed, h.rp.env.now())
-		if err != nil {
-			continue
-		}
-		var st oidc.LoginState
-		if st.UnmarshalBinary(plain) == nil && oidc.EqualSecret(callbackState, st.State) {
-			return &st, true
-		}
-	}
-	return nil, false
 }
 
 // exchange trades the code for tokens at the token endpoint, then verifies the ID token.
@@ -191,10 +180,24 @@ func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 		returnTo = "/"
 	}
 	headers := append([][2]string{{"location", returnTo}}, cookies...)
-	headers = append(headers, [2]string{"set-cookie", h.cookie(h.rp.cfg.StateCookieName(), "", 0)})
+	headers = append(headers, h.clearLoginCookie()...)
 	h.rp.metrics.count(metricLoginSucceeded)
 	proxywasm.LogInfof("oidc-wasm: login of subject %q", tok.Subject)
 	return h.respond(302, headers, "")
+}
+
+// clearLoginCookie clears the state cookie of the login this callback completes or fails:
+// the one that opened, else the one named for its state, and the previous release's single
+// state cookie when the browser sent it. Other tabs' logins keep theirs.
+func (h *httpContext) clearLoginCookie() [][2]string {
+	names := []string{h.loginCookie}
+	if legacy := h.rp.cfg.StateCookieName(); h.hasCookie(legacy) && h.loginCookie != legacy {
+		names = append(names, legacy)
+	}
+	if h.loginCookie == "" {
+		names = names[1:]
+	}
+	return h.clearCookies(names...)
 }
 
 // newSession builds the session for a verified ID token and the token endpoint's answer.
@@ -212,10 +215,10 @@ func (rp *relyingParty) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 	return sess
 }
 
-// loginFailed ends a callback on an error page that clears the state cookie. A 503 (the IdP
-// unreachable) says when to retry, like the plugin's other 503.
+// loginFailed ends a callback on an error page that clears the login's state cookie. A 503
+// (the IdP unreachable) says when to retry, like the plugin's other 503.
 func (h *httpContext) loginFailed(status uint32, message string) types.Action {
-	headers := [][2]string{{"set-cookie", h.cookie(h.rp.cfg.StateCookieName(), "", 0)}}
+	headers := h.clearLoginCookie()
 	if status == 503 {
 		headers = append(headers, [2]string{"retry-after", "5"})
 		message += " Please try again in a moment."

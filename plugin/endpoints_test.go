@@ -38,8 +38,7 @@ func TestConfiguredEndpointsWithoutDiscovery(t *testing.T) {
 			t.Fatalf("login redirect %q: want https://app.example.com/dex/auth with redirect_uri /oauth2/callback", start.Header("location"))
 		}
 		q := loc.Query()
-		state := wasmhost.CookieValue(start.SetCookies()["__Host-oidc_session_state"])
-		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", stateCookie(start)}))
 		exchange := h.OnePending(id)
 		form, _ := url.ParseQuery(exchange.Body)
 		if exchange.URL() != testIssuer+"/token" || form.Get("redirect_uri") != "/oauth2/callback" {
@@ -67,8 +66,7 @@ func TestConfiguredEndpointsOverrideDiscovery(t *testing.T) {
 			t.Fatalf("the discovered authorization endpoint must stay: %q", start.Header("location"))
 		}
 		q := wasmhost.Query(t, start.Header("location"))
-		state := wasmhost.CookieValue(start.SetCookies()["__Host-oidc_session_state"])
-		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+		id, _ = h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", stateCookie(start)}))
 		exchange := h.OnePending(id)
 		if exchange.URL() != "https://dex.auth.svc.cluster.local:5556/dex/token" || exchange.Headers[":authority"] != "dex.auth.svc.cluster.local:5556" {
 			t.Fatalf("code exchange to %s, want the configured token endpoint", exchange.URL())
@@ -113,7 +111,7 @@ func TestLoginPathAndPathKinds(t *testing.T) {
 				continue
 			}
 			if c.status == 302 {
-				if st := openLoginState(t, m, wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session_state"])); st.ReturnTo != c.back {
+				if st := openLoginState(t, m, stateValue(r)); st.ReturnTo != c.back {
 					t.Errorf("%s: returns to %q, want %q", c.name, st.ReturnTo, c.back)
 				}
 			}

@@ -39,6 +39,7 @@ type httpContext struct {
 	lent            []string    // header values handed to the host, kept alive (see lend)
 	identity        *identity   // the identity whose header values were handed to the host
 	replied         bool        // the plugin answered with a local response
+	loginCookie     string      // at the callback: the state cookie of the login it completes
 	done            bool
 }
 
@@ -260,7 +261,8 @@ func (h *httpContext) login(returnTo string) types.Action {
 	}
 	headers := [][2]string{{"location", ar.URL}}
 	headers = append(headers, h.clearSessionCookies(nil)...)
-	headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), sealed, int(loginStateTTL/time.Second))})
+	headers = append(headers, h.dropOldLogins(h.rp.env.now())...)
+	headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.loginStateCookie(ar.State), sealed, int(loginStateTTL/time.Second))})
 	h.rp.metrics.count(metricLoginStarted)
 	return h.respond(302, headers, "")
 }
@@ -302,7 +304,7 @@ func (h *httpContext) clearSessionCookies(keep map[string]bool) [][2]string {
 	var out [][2]string
 	seen := map[string]bool{}
 	for _, c := range h.cookies {
-		if c.Name == h.rp.cfg.StateCookieName() || !h.rp.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
+		if h.rp.cfg.isStateCookie(c.Name) || !h.rp.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
 			continue
 		}
 		seen[c.Name] = true

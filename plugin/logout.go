@@ -31,10 +31,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 			}
 		}
 	}
-	headers := h.clearSessionCookies(nil)
-	if h.hasCookie(cfg.StateCookieName()) {
-		headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), "", 0)})
-	}
+	headers := append(h.clearSessionCookies(nil), h.clearStateCookies()...)
 	location := target
 	if !crossSite(h.headers) {
 		if u, ok := h.idpLogout(target); ok {

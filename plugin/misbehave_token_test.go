@@ -64,7 +64,7 @@ func TestMisbehaveTokenEndpoint(t *testing.T) {
 			before, _ := h.GetCounterMetric(c.metric)
 			logsBefore := len(lastLog(h))
 			q, state := startLogin(t, h)
-			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+q.Get("state"), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+q.Get("state"), [2]string{"cookie", state}))
 			a := c.answer(q.Get("nonce"))
 			h.Answer(h.OnePending(id), a.status, a.body)
 			r := h.Reply(id)

@@ -35,7 +35,7 @@ func (f *fakeIdP) signedBy(header, claims map[string]any) string {
 func personalityLogin(t *testing.T, h *wasmhost.Host, answer func(nonce string) map[string]any) (url.Values, string) {
 	t.Helper()
 	q, state := startLogin(t, h)
-	id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+	id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", state}))
 	body, _ := json.Marshal(answer(q.Get("nonce")))
 	h.Answer(h.OnePending(id), 200, string(body))
 	r := h.Reply(id)
@@ -259,7 +259,7 @@ func TestPersonalityEntraMultiTenant(t *testing.T) {
 		v2 := func(tenant string) string { return "https://login.microsoftonline.com/" + tenant + "/v2.0" }
 		for tenant, ok := range map[string]bool{allowed: true, other: false} {
 			q, state := startLogin(t, h)
-			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", state}))
 			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), map[string]any{"iss": v2(tenant), "tid": tenant})))
 			if r := h.Reply(id); (r != nil && r.Status == 302) != ok {
 				t.Errorf("login from tenant %s: %+v, want success=%v", tenant, r, ok)
@@ -313,7 +313,7 @@ func TestPersonalityEntraGroupsOverage(t *testing.T) {
 			idp.claims["_claim_sources"] = map[string]any{"src1": map[string]any{"endpoint": "https://graph.windows.net/t/users/u/getMemberObjects"}}
 			idp.serveMetadata(h)
 			q, state := startLogin(t, h)
-			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", state}))
 			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
 			for i, page := range c.pages {
 				call := h.OnePending(id)

@@ -45,7 +45,7 @@ func loginWith(t *testing.T, h *wasmhost.Host, answer func(nonce string) string)
 	t.Helper()
 	q, state := startLogin(t, h)
 	id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", "__Host-oidc_session_state=" + state}))
+		[2]string{"cookie", state}))
 	h.Answer(h.OnePending(id), 200, answer(q.Get("nonce")))
 	r := h.Reply(id)
 	if r == nil || r.Status != 302 {

@@ -57,7 +57,7 @@ func testSealer(t *testing.T) *oidc.Sealer {
 func finishLogin(t *testing.T, h *wasmhost.Host, idp *fakeIdP, start *wasmhost.Reply, cookies string) *wasmhost.Reply {
 	t.Helper()
 	q := wasmhost.Query(t, start.Header("location"))
-	cookie := "__Host-oidc_session_state=" + wasmhost.CookieValue(start.SetCookies()["__Host-oidc_session_state"])
+	cookie := stateCookie(start)
 	if cookies != "" {
 		cookie = cookies + "; " + cookie
 	}

@@ -111,7 +111,7 @@ func TestThreatOpenRedirectAfterLogin(t *testing.T) {
 				t.Errorf("%s: want a login redirect, got %+v", name, start)
 				return
 			}
-			st := openLoginState(t, m, wasmhost.CookieValue(start.SetCookies()["__Host-oidc_session_state"]))
+			st := openLoginState(t, m, stateValue(start))
 			if st.ReturnTo != want {
 				t.Errorf("%s: sealed return path %q, want %q", name, st.ReturnTo, want)
 			}
