@@ -129,12 +129,12 @@ func TestInvalidConfigFailsPluginStart(t *testing.T) {
 	})
 }
 
-// The README's configuration reference lists exactly the keys the code accepts.
+// The configuration reference lists exactly the keys the code accepts.
 func TestConfigReferenceMatchesCode(t *testing.T) {
-	documented := readmeConfigKeys(t)
+	documented := documentedConfigKeys(t)
 	for _, k := range slices.Concat(configKeys, []string{"providers"}, providerKeys) {
 		if !documented[k] {
-			t.Errorf("key %q is accepted but not documented in the README's configuration reference", k)
+			t.Errorf("key %q is accepted but not documented in %s", k, configurationDoc)
 		}
 		delete(documented, k)
 	}
