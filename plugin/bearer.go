@@ -76,5 +76,5 @@ func (h *httpContext) continueWithBearer(id *identity) types.Action {
 	return h.continueUpstream(id)
 }
 
-// maxCachedTokens bounds the verified-token cache of one plugin context.
+// maxCachedTokens bounds the verified-token cache of one provider in one VM.
 const maxCachedTokens = 1024

@@ -33,7 +33,7 @@ const (
 	metricUpstreamCookieDropped    = "oidc_wasm.upstream_cookie_dropped"     // an upstream response set one of the plugin's cookies: removed
 )
 
-// metricNames lists every counter, so the README's list is checked against it.
+// metricNames lists every counter, so the list in docs/configuration.md is checked against it.
 var metricNames = []string{
 	metricRequestsSkipped,
 	metricSessionValid,
