@@ -31,7 +31,7 @@ func Example_login() {
 	// The identity provider: its discovery document and the JWKS with its Ed25519 key, as the
 	// host fetched them (DiscoveryRequest, then JWKSRequest for the jwks_uri found there).
 	idpKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	provider, err := oidc.ParseDiscovery(issuer, 200, []byte(`{"issuer":"`+issuer+`",
+	discovery, err := oidc.ParseDiscovery(issuer, 200, []byte(`{"issuer":"`+issuer+`",
 		"authorization_endpoint":"`+issuer+`/authorize","token_endpoint":"`+issuer+`/token",
 		"jwks_uri":"`+issuer+`/keys"}`))
 	check(err)
@@ -46,8 +46,8 @@ func Example_login() {
 	// 1. A browser without a session: a fresh state, nonce and PKCE verifier, sealed into the
 	// state cookie with the page to come back to, and the browser sent to the IdP. The plugin
 	// binds more than the bare purpose into the sealed data (its provider and the cookie
-	// name: sealPurpose in plugin/providers.go).
-	ar, err := oidc.NewAuthRequest(rand.Reader, provider.AuthorizationEndpoint, clientID, redirectURI, []string{"profile", "email"})
+	// name: sealPurpose in package plugin).
+	ar, err := oidc.NewAuthRequest(rand.Reader, discovery.AuthorizationEndpoint, clientID, redirectURI, []string{"profile", "email"})
 	check(err)
 	started := oidc.LoginState{State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, ReturnTo: "/reports?week=9"}
 	plain, err := started.MarshalBinary()
@@ -73,7 +73,7 @@ func Example_login() {
 
 	// 3. The code is exchanged at the token endpoint with the PKCE verifier, the client
 	// authenticated by HTTP Basic.
-	exchange := oidc.CodeExchangeRequest(provider.TokenEndpoint, clientID, clientSecret, callback.Code, redirectURI, login.CodeVerifier)
+	exchange := oidc.CodeExchangeRequest(discovery.TokenEndpoint, clientID, clientSecret, callback.Code, redirectURI, login.CodeVerifier)
 	fmt.Println("3.", exchange.Method, exchange.URL)
 
 	// The token endpoint's answer, with an ID token the IdP signed for this login's nonce.

@@ -136,8 +136,8 @@ func configErr(key, format string, args ...any) error {
 }
 
 // configKeys lists every key the plugin accepts; anything else is refused so that a typo
-// (say "skip_path") never silently turns into an open door. The reference in
-// docs/configuration.md is checked against this list by a test.
+// (say "skip_path") never silently turns into an open door. The README's reference is
+// checked against this list by a test.
 var configKeys = []string{
 	"issuer", "cluster", "client_id", "client_secret", "client_secret_env",
 	"cookie_secret", "cookie_secret_env", "cookie_name", "cookie_secure",

@@ -132,8 +132,8 @@ type waiter struct {
 	resume func(ok bool)
 }
 
-// maxWaiting bounds the requests one provider holds in one VM while metadata loads; beyond
-// it requests get 503 at once instead of piling up in memory while the IdP is slow.
+// maxWaiting bounds the requests held while metadata loads; beyond it requests get 503 at
+// once instead of piling up in memory while the IdP is slow.
 const maxWaiting = 1024
 
 // hold parks a request until the next metadata fetch settles. It reports false when the

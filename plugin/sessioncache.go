@@ -7,9 +7,9 @@ import (
 
 // Opening a session cookie (AEAD open and decode) costs tens of microseconds in a TinyGo
 // module, several times the rest of a request. A browser sends the same sealed value on every
-// request until the session is renewed, so each provider remembers, in each VM, the sessions
-// it opened (provider.sessions), as it remembers the bearer tokens it verified
-// (provider.tokens).
+// request until the session is renewed, so each plugin context remembers the sessions it
+// opened (pluginContext.sessions), as it remembers the bearer tokens it verified
+// (pluginContext.tokens).
 //
 // A cache hit requires the presented credential (the whole sealed cookie value, or the whole
 // bearer token) to be byte for byte the one stored when it was verified: get compares the
