@@ -6,8 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"math/big"
@@ -46,7 +44,7 @@ const (
 
 // JWKSRequest is the request for the provider's JWK Set. p must come from [ParseDiscovery]; a
 // nil p yields a request with an empty URL, which no host can dispatch.
-func JWKSRequest(p *Provider) Request {
+func JWKSRequest(p *Discovery) Request {
 	r := Request{Method: "GET", Header: [][2]string{{"accept", "application/json"}}}
 	if p != nil {
 		r.URL = p.JWKSURI
@@ -356,121 +354,4 @@ func parseOKPKey(m map[string]gjson.Result) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("x is %d bytes, want %d", len(x), ed25519.PublicKeySize)
 	}
 	return ed25519.PublicKey(x), nil
-}
-
-// scheme is a family of JWS signature algorithms sharing one key type and verification routine.
-type scheme int
-
-const (
-	schemeRSAPKCS1 scheme = iota + 1 // RS*: RSASSA-PKCS1-v1_5
-	schemeRSAPSS                     // PS*: RSASSA-PSS
-	schemeECDSA                      // ES*
-	schemeEdDSA                      // EdDSA, Ed25519 only (RFC 8037)
-)
-
-// algorithm is an accepted JWS alg (RFC 7518 §3.1, RFC 8037 §3.1).
-type algorithm struct {
-	name   string
-	scheme scheme
-	hash   crypto.Hash    // unused by EdDSA, which hashes internally
-	curve  elliptic.Curve // ECDSA only: the one curve the alg is defined on
-}
-
-// lookupAlgorithm is the alg allow-list. Everything else is refused, notably "none" and the
-// HMAC family: this package only ever holds public keys, and accepting HS* would turn a public
-// key into a shared secret anyone can sign with.
-func lookupAlgorithm(name string) (algorithm, bool) {
-	switch name {
-	case "RS256":
-		return algorithm{name, schemeRSAPKCS1, crypto.SHA256, nil}, true
-	case "RS384":
-		return algorithm{name, schemeRSAPKCS1, crypto.SHA384, nil}, true
-	case "RS512":
-		return algorithm{name, schemeRSAPKCS1, crypto.SHA512, nil}, true
-	case "PS256":
-		return algorithm{name, schemeRSAPSS, crypto.SHA256, nil}, true
-	case "PS384":
-		return algorithm{name, schemeRSAPSS, crypto.SHA384, nil}, true
-	case "PS512":
-		return algorithm{name, schemeRSAPSS, crypto.SHA512, nil}, true
-	case "ES256":
-		return algorithm{name, schemeECDSA, crypto.SHA256, elliptic.P256()}, true
-	case "ES384":
-		return algorithm{name, schemeECDSA, crypto.SHA384, elliptic.P384()}, true
-	case "ES512":
-		return algorithm{name, schemeECDSA, crypto.SHA512, elliptic.P521()}, true
-	case "EdDSA":
-		return algorithm{name, schemeEdDSA, 0, nil}, true
-	}
-	return algorithm{}, false
-}
-
-// fits reports whether the key may verify alg: the key type (and curve) must be the one alg is
-// defined for, and a key that declares an alg may only be used with that alg.
-func (k *verificationKey) fits(alg algorithm) bool {
-	if k.alg != "" && k.alg != alg.name {
-		return false
-	}
-	switch pub := k.pub.(type) {
-	case *rsa.PublicKey:
-		return alg.scheme == schemeRSAPKCS1 || alg.scheme == schemeRSAPSS
-	case *ecdsa.PublicKey:
-		return alg.scheme == schemeECDSA && pub.Curve == alg.curve
-	case ed25519.PublicKey:
-		return alg.scheme == schemeEdDSA
-	}
-	return false
-}
-
-// verify checks a JWS signature over signed. It re-checks fits itself, so that no caller can
-// verify with a key of the wrong type by forgetting to.
-func (k *verificationKey) verify(alg algorithm, signed, sig []byte) bool {
-	if !k.fits(alg) {
-		return false
-	}
-	if ed, ok := k.pub.(ed25519.PublicKey); ok {
-		return ed25519.Verify(ed, signed, sig)
-	}
-	d := digest(alg.hash, signed)
-	if d == nil {
-		return false
-	}
-	switch pub := k.pub.(type) {
-	case *rsa.PublicKey:
-		if alg.scheme == schemeRSAPSS {
-			// RFC 7518 §3.5 has signers use a salt as long as the hash; the salt length is not
-			// security-relevant, so any length is accepted, as other JOSE libraries do.
-			opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}
-			return rsa.VerifyPSS(pub, alg.hash, d, sig, opts) == nil
-		}
-		return rsa.VerifyPKCS1v15(pub, alg.hash, d, sig) == nil
-	case *ecdsa.PublicKey:
-		// JWS carries R||S, each zero-padded to the curve size (RFC 7518 §3.4), not ASN.1.
-		size := (pub.Curve.Params().BitSize + 7) / 8
-		if len(sig) != 2*size {
-			return false
-		}
-		r := new(big.Int).SetBytes(sig[:size])
-		s := new(big.Int).SetBytes(sig[size:])
-		return ecdsa.Verify(pub, d, r, s)
-	}
-	return false
-}
-
-// digest hashes msg with one of the three SHA-2 functions the accepted algorithms use, and
-// returns nil for any other hash. Callers must treat nil as failure: an ECDSA check of an empty
-// digest is forgeable by anyone.
-func digest(h crypto.Hash, msg []byte) []byte {
-	switch h {
-	case crypto.SHA384:
-		sum := sha512.Sum384(msg)
-		return sum[:]
-	case crypto.SHA512:
-		sum := sha512.Sum512(msg)
-		return sum[:]
-	case crypto.SHA256:
-		sum := sha256.Sum256(msg)
-		return sum[:]
-	}
-	return nil
 }

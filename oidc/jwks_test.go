@@ -237,7 +237,7 @@ func TestParseJWKSDuplicateKidUnknown(t *testing.T) {
 }
 
 func TestJWKSRequest(t *testing.T) {
-	r := JWKSRequest(&Provider{JWKSURI: "https://idp.example.com/keys"})
+	r := JWKSRequest(&Discovery{JWKSURI: "https://idp.example.com/keys"})
 	if r.Method != "GET" || r.URL != "https://idp.example.com/keys" || len(r.Header) != 1 || r.Header[0] != [2]string{"accept", "application/json"} || r.Body != nil {
 		t.Errorf("JWKSRequest = %+v", r)
 	}

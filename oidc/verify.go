@@ -3,7 +3,6 @@ package oidc
 import (
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -190,115 +189,6 @@ func (v *Verifier) checkConfig(r rules) error {
 	return invalidf("verifier accepts no audience")
 }
 
-// compactJWS is a token split into its parts.
-type compactJWS struct {
-	header  []byte // decoded JOSE header
-	signed  []byte // the signing input: header.payload, as encoded
-	payload string // still encoded: it is only decoded once the signature holds
-	sig     []byte // decoded signature
-}
-
-// splitCompact checks the token's shape and splits it.
-func splitCompact(raw string) (compactJWS, error) {
-	if raw == "" {
-		return compactJWS{}, invalidf("empty token")
-	}
-	if len(raw) > maxTokenSize {
-		return compactJWS{}, invalidf("token of %d bytes exceeds the limit of %d", len(raw), maxTokenSize)
-	}
-	dots := 0
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '.':
-			dots++
-		case !isBase64URL(c):
-			return compactJWS{}, invalidf("not a compact JWS: character outside base64url at offset %d", i)
-		}
-	}
-	switch dots {
-	case 2:
-	case 4:
-		return compactJWS{}, invalidf("encrypted token (JWE) not accepted")
-	default:
-		return compactJWS{}, invalidf("not a compact JWS: %d segments, want 3", dots+1)
-	}
-	first := strings.IndexByte(raw, '.')
-	last := strings.LastIndexByte(raw, '.')
-	header, err := base64URL.DecodeString(raw[:first])
-	if err != nil {
-		return compactJWS{}, invalidf("header is not canonical base64url")
-	}
-	sig, err := base64URL.DecodeString(raw[last+1:])
-	if err != nil {
-		return compactJWS{}, invalidf("signature is not canonical base64url")
-	}
-	return compactJWS{header: header, signed: []byte(raw[:last]), payload: raw[first+1 : last], sig: sig}, nil
-}
-
-// isBase64URL reports whether c belongs to the base64url alphabet. Checking it up front matters:
-// Go's decoder silently skips CR and LF, which would give one token several spellings.
-func isBase64URL(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-}
-
-// decodeBase64URL decodes a base64url member of a JWK (RFC 7518 §6: no padding).
-func decodeBase64URL(s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if !isBase64URL(s[i]) {
-			return nil, errors.New("not base64url")
-		}
-	}
-	b, err := base64URL.DecodeString(s)
-	if err != nil {
-		return nil, errors.New("not canonical base64url")
-	}
-	return b, nil
-}
-
-// joseHeader is what verification takes from a token's JOSE header.
-type joseHeader struct {
-	alg         algorithm
-	kid         string // "" when absent
-	accessToken bool   // typ at+jwt: an access token by RFC 9068
-}
-
-// checkHeader validates the JOSE header. The alg is checked first and against a fixed
-// allow-list; see Verify for why.
-func checkHeader(header []byte, idToken bool) (joseHeader, error) {
-	h, err := parseObject(header)
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	name, err := requiredString(h, "alg")
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	alg, ok := lookupAlgorithm(name)
-	if !ok {
-		return joseHeader{}, invalidf("alg %s not allowed", quoted(name))
-	}
-	typ, present, err := optionalString(h, "typ")
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	if present && !typAccepted(typ, idToken) {
-		return joseHeader{}, invalidf("typ %s not accepted", quoted(typ))
-	}
-	for _, name := range [...]string{"crit", "b64", "cty"} {
-		if _, ok := h[name]; ok {
-			return joseHeader{}, invalidf("header parameter %q not supported", name)
-		}
-	}
-	kid, present, err := optionalString(h, "kid")
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	if present && kid == "" {
-		return joseHeader{}, invalidf("header: kid is empty")
-	}
-	return joseHeader{alg: alg, kid: kid, accessToken: present && mediaType(typ) == "at+jwt"}, nil
-}
-
 // isLoginToken reports whether verified claims come from an interactive login: they carry a
 // nonce (of any value or type), and the IdP did not mark them an access token in the payload.
 // Keycloak before 24 copied the login's nonce into access tokens, which it marks with the
@@ -309,64 +199,6 @@ func isLoginToken(c map[string]gjson.Result) bool {
 	}
 	typ, ok := c["typ"]
 	return !ok || typ.Type != gjson.String || typ.Str != "Bearer"
-}
-
-// mediaType is a typ value as compared: lower case, without "application/".
-func mediaType(typ string) string {
-	return strings.TrimPrefix(strings.ToLower(typ), "application/")
-}
-
-// typAccepted implements the typ rule (RFC 7515 §4.1.9: media type, "application/" optional,
-// compared case-insensitively). at+jwt marks an access token (RFC 9068 §2.1), never an ID token.
-func typAccepted(typ string, idToken bool) bool {
-	switch mediaType(typ) {
-	case "jwt":
-		return true
-	case "at+jwt":
-		return !idToken
-	}
-	return false
-}
-
-// verifySignature finds the key for a token and checks the signature over signed with it,
-// returning the key that verified.
-func (k *KeySet) verifySignature(alg algorithm, kid string, signed, sig []byte) (*verificationKey, error) {
-	if len(sig) == 0 {
-		return nil, invalidf("signature missing")
-	}
-	if kid != "" {
-		for i := range k.keys {
-			key := &k.keys[i]
-			if key.kid != kid {
-				continue
-			}
-			if !key.fits(alg) {
-				return nil, invalidf("key %s cannot verify %s", quoted(kid), alg.name)
-			}
-			if !key.verify(alg, signed, sig) {
-				return nil, invalidf("signature does not verify with key %s", quoted(kid))
-			}
-			return key, nil
-		}
-		return nil, fmt.Errorf("%w: kid %s not in the key set", ErrUnknownKey, quoted(kid))
-	}
-	tried := 0
-	for i := range k.keys {
-		key := &k.keys[i]
-		if !key.fits(alg) {
-			continue
-		}
-		if key.verify(alg, signed, sig) {
-			return key, nil
-		}
-		if tried++; tried == maxKidlessTries {
-			break
-		}
-	}
-	if tried == 0 {
-		return nil, fmt.Errorf("%w: token has no kid and no key fits %s", ErrUnknownKey, alg.name)
-	}
-	return nil, invalidf("signature does not verify with any key fitting %s", alg.name)
 }
 
 // checkClaims applies the claim rules of Verify (and the nonce rule of VerifyIDToken). Time is

@@ -55,15 +55,14 @@ func (c *Config) decide(path string, id *identity, fold bool) bool {
 // forbidden answers an authenticated user the rules do not admit: a page for browsers,
 // JSON for API clients, naming no rule and no claim.
 func (h *httpContext) forbidden() types.Action {
-	h.p.metrics.count(metricAccessDenied)
+	h.rp.metrics.count(metricAccessDenied)
 	if isBrowserNavigation(h.headers) {
-		return h.page(403, "Access denied", "You are signed in, but this account may not use this page. Sign out to use another account.", h.p.cfg.LogoutPath, nil)
+		return h.page(403, "Access denied", "You are signed in, but this account may not use this page. Sign out to use another account.", h.rp.cfg.LogoutPath, nil)
 	}
 	return h.apiError(403, "access_denied", "this account may not use this resource", nil)
 }
 
-func parseAuthorization(root gjson.Result, groupsClaim string, trust oidc.EmailTrust) ([]AuthzRule, error) {
-	v := root.Get("authorization")
+func parseAuthorization(v gjson.Result, groupsClaim string, trust oidc.EmailTrust) ([]AuthzRule, error) {
 	if !v.Exists() {
 		return nil, nil
 	}

@@ -3,7 +3,6 @@ package plugin
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -16,7 +15,7 @@ import (
 // there is no bearer credential at all. Several Authorization headers are ambiguous (which
 // one would the upstream read?): they are reported as an empty, hence invalid, token.
 func (h *httpContext) bearerToken() (token string, present bool) {
-	if !h.p.cfg.BearerTokens {
+	if !h.rp.cfg.BearerTokens {
 		return "", false
 	}
 	values := h.headers.values("authorization")
@@ -38,22 +37,20 @@ func (h *httpContext) bearerToken() (token string, present bool) {
 // one a session forwards to apps, is no API credential) unless bearer_accept_login_tokens. A token seen before is served from the per-VM cache
 // until it expires; signature checks cost about a millisecond in a TinyGo module.
 func (h *httpContext) bearer(token string, refetched bool) types.Action {
-	now := time.Now()
-	if id, _, ok := h.p.tokens.get(token, now); ok {
+	now := h.rp.env.now()
+	if id, _, ok := h.rp.tokens.get(token, now); ok {
 		return h.continueWithBearer(id)
 	}
-	cfg := h.p.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Keys: h.p.idp.keys, Skew: idTokenSkew,
-		AcceptLoginTokens: cfg.BearerAcceptLoginTokens}
-	tok, err := v.Verify(token, now)
-	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.p.requestKeyRefresh() {
+	cfg := h.rp.cfg
+	tok, err := h.rp.idp.verifier.Verify(token, now)
+	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
 		retry := func() types.Action { return h.bearer(token, true) }
-		if h.p.hold(h.id, h.resumeWith(retry)) {
+		if h.rp.held.hold(h.id, h.resumeWith(retry)) {
 			return types.ActionPause
 		}
 	}
 	if err != nil {
-		h.p.metrics.count(metricBearerRejected)
+		h.rp.metrics.count(metricBearerRejected)
 		proxywasm.LogInfof("oidc-wasm: bearer token rejected: %v", err)
 		description := "the access token is invalid"
 		if errors.Is(err, oidc.ErrTokenExpired) {
@@ -65,14 +62,14 @@ func (h *httpContext) bearer(token string, refetched bool) types.Action {
 		}, description+"\n")
 	}
 	id := cfg.identify(tok.Claims)
-	h.p.tokens.put(token, id, tok.Expiry)
+	h.rp.tokens.put(token, id, tok.Expiry)
 	return h.continueWithBearer(id)
 }
 
 // continueWithBearer lets a request with a verified bearer token through. Its one
 // Authorization header is the token just verified, so it stays for the upstream.
 func (h *httpContext) continueWithBearer(id *identity) types.Action {
-	h.p.metrics.count(metricBearerAccepted)
+	h.rp.metrics.count(metricBearerAccepted)
 	return h.continueUpstream(id)
 }
 

@@ -28,7 +28,7 @@ func (h *httpContext) callback(rawPath string) types.Action {
 	var idpErr *oidc.CallbackError
 	switch {
 	case errors.As(err, &idpErr):
-		h.p.metrics.count(metricLoginFailedIdpError)
+		h.rp.metrics.count(metricLoginFailedIdpError)
 		proxywasm.LogWarnf("oidc-wasm: the identity provider refused the login: %v", idpErr)
 		status := uint32(400)
 		if idpErr.Code == "access_denied" {
@@ -36,12 +36,12 @@ func (h *httpContext) callback(rawPath string) types.Action {
 		}
 		return h.loginFailed(status, "The identity provider did not complete the login ("+idpErr.Code+").")
 	case err != nil:
-		h.p.metrics.count(metricLoginFailedBadCallback)
+		h.rp.metrics.count(metricLoginFailedBadCallback)
 		return h.loginFailed(400, "The login callback is malformed.")
 	}
 	state, ok := h.loginState(cb.State)
 	if !ok {
-		h.p.metrics.count(metricLoginFailedBadState)
+		h.rp.metrics.count(metricLoginFailedBadState)
 		return h.loginFailed(400, "The login state is missing, expired or does not match. Logins time out after 10 minutes and work in one tab at a time.")
 	}
 	redirectURI, ok := h.redirectURI()
@@ -53,11 +53,11 @@ func (h *httpContext) callback(rawPath string) types.Action {
 
 // loginState returns the login this browser started whose state the callback carries. Each
 // value of the state cookie is tried (a sibling subdomain may have planted one next to the
-// browser's own, which this host cannot clear): only one this provider sealed, unexpired,
+// browser's own, which this host cannot clear): only one this relying party sealed, unexpired,
 // holding exactly the callback's state, counts.
 func (h *httpContext) loginState(callbackState string) (*oidc.LoginState, bool) {
-	for _, sealed := range oidc.CookieValues(h.cookies, h.p.cfg.StateCookieName()) {
-		plain, err := h.p.sealer.Open(h.p.purposeState, sealed, time.Now())
+	for _, sealed := range oidc.CookieValues(h.cookies, h.rp.cfg.StateCookieName()) {
+		plain, err := h.rp.sealer.Open(h.rp.purposeState, sealed, h.rp.env.now())
 		if err != nil {
 			continue
 		}
@@ -71,21 +71,17 @@ func (h *httpContext) loginState(callbackState string) (*oidc.LoginState, bool) 
 
 // exchange trades the code for tokens at the token endpoint, then verifies the ID token.
 func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState) types.Action {
-	cfg := h.p.cfg
-	req := oidc.CodeExchangeRequest(h.p.idp.provider.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, code, redirectURI, state.CodeVerifier)
-	err := h.p.dispatch(req, func(a answer) {
+	cfg := h.rp.cfg
+	req := oidc.CodeExchangeRequest(h.rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, code, redirectURI, state.CodeVerifier)
+	err := h.rp.dispatch(req, func(a answer) {
 		if h.done {
 			return
 		}
-		if h.onTokens(a, state) == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(h.onTokens(a, state))
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: token request not sent: %s", dispatchProblem(cfg.Cluster, err))
-		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		h.rp.metrics.count(metricLoginFailedTokenEndpoint)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}
 	return types.ActionPause
@@ -94,7 +90,7 @@ func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState)
 func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
 	if a.err != nil {
 		proxywasm.LogErrorf("oidc-wasm: token endpoint: %v", a.err)
-		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		h.rp.metrics.count(metricLoginFailedTokenEndpoint)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}
 	tokens, err := oidc.ParseTokenResponse(a.status, a.body)
@@ -102,15 +98,15 @@ func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
 	switch {
 	case errors.As(err, &tokenErr):
 		proxywasm.LogWarnf("oidc-wasm: the token endpoint refused the code: %v", tokenErr)
-		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		h.rp.metrics.count(metricLoginFailedTokenEndpoint)
 		return h.loginFailed(400, "The identity provider refused the login code ("+tokenErr.Code+"). Codes are single-use and short-lived.")
 	case err != nil:
 		proxywasm.LogErrorf("oidc-wasm: unusable token endpoint answer: %v", err)
-		h.p.metrics.count(metricLoginFailedTokenEndpoint)
+		h.rp.metrics.count(metricLoginFailedTokenEndpoint)
 		return h.loginFailed(502, "The identity provider's answer was not usable.")
 	case tokens.IDToken == "":
 		proxywasm.LogErrorf("oidc-wasm: the token endpoint answered without an id_token (is the openid scope requested?)")
-		h.p.metrics.count(metricLoginFailedIdToken)
+		h.rp.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(502, "The identity provider did not return an ID token.")
 	}
 	return h.verifyIDToken(tokens, state, false)
@@ -119,21 +115,19 @@ func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
 // verifyIDToken checks the ID token. A key id the JWKS does not know may mean the IdP has
 // rotated its keys: the request waits for one (rate-limited) JWKS refetch and tries again.
 func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.LoginState, refetched bool) types.Action {
-	s := &h.p.idp
-	v := oidc.Verifier{Issuer: h.p.cfg.Issuer, ClientID: h.p.cfg.ClientID, Audiences: []string{h.p.cfg.ClientID}, Keys: s.keys, Skew: idTokenSkew}
-	tok, err := v.VerifyIDToken(tokens.IDToken, state.Nonce, time.Now())
-	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.p.requestKeyRefresh() {
+	tok, err := h.rp.idp.verifier.VerifyIDToken(tokens.IDToken, state.Nonce, h.rp.env.now())
+	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
 		retry := func() types.Action { return h.verifyIDToken(tokens, state, true) }
-		if h.p.hold(h.id, h.resumeWith(retry)) {
+		if h.rp.held.hold(h.id, h.resumeWith(retry)) {
 			return types.ActionPause
 		}
 	}
 	if err != nil {
 		proxywasm.LogWarnf("oidc-wasm: ID token rejected: %v", err)
-		h.p.metrics.count(metricLoginFailedIdToken)
+		h.rp.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(401, "The identity provider's ID token could not be verified.")
 	}
-	if h.p.cfg.Userinfo {
+	if h.rp.cfg.Userinfo {
 		return h.fetchUserinfo(tok, tokens, state)
 	}
 	return h.startSession(tok, tokens, state)
@@ -143,26 +137,21 @@ func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.Logi
 // the verified ID token's before the session starts. A login that was asked for userinfo
 // and cannot get it fails, rather than starting a session with part of the identity.
 func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
-	endpoint := h.p.idp.provider.UserinfoEndpoint
+	endpoint := h.rp.idp.discovery.UserinfoEndpoint
 	if endpoint == "" || tokens.AccessToken == "" {
 		proxywasm.LogErrorf("oidc-wasm: userinfo is on, but the IdP publishes no userinfo_endpoint or gave no access token")
-		h.p.metrics.count(metricLoginFailedUserinfo)
+		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(502, "The identity provider's user information is not available.")
 	}
-	err := h.p.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
+	err := h.rp.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
 		if h.done {
 			return
 		}
-		action := h.onUserinfo(a, tok, tokens, state)
-		if action == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(h.onUserinfo(a, tok, tokens, state))
 	})
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %s", dispatchProblem(h.p.cfg.Cluster, err))
-		h.p.metrics.count(metricLoginFailedUserinfo)
+		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %s", dispatchProblem(h.rp.cfg.Cluster, err))
+		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}
 	return types.ActionPause
@@ -171,13 +160,13 @@ func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse,
 func (h *httpContext) onUserinfo(a answer, tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
 	if a.err != nil {
 		proxywasm.LogErrorf("oidc-wasm: userinfo endpoint: %v", a.err)
-		h.p.metrics.count(metricLoginFailedUserinfo)
+		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}
 	merged, err := oidc.MergeUserinfo(tok.Claims, tok.Subject, a.status, a.body)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: %v", err)
-		h.p.metrics.count(metricLoginFailedUserinfo)
+		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(502, "The identity provider's user information was not usable.")
 	}
 	withInfo := *tok
@@ -188,13 +177,13 @@ func (h *httpContext) onUserinfo(a answer, tok *oidc.Token, tokens *oidc.TokenRe
 // startSession issues a fresh session cookie (never one the browser brought: no session
 // fixation), clears the state cookie, and sends the browser back where it started.
 func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
-	now := time.Now()
-	sess := h.p.newSession(tok, tokens, now)
+	now := h.rp.env.now()
+	sess := h.rp.newSession(tok, tokens, now)
 	sess.IssuedAt = now
 	cookies, err := h.sealSession(sess, now)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot create the session of subject %q: %v", tok.Subject, err)
-		h.p.metrics.count(metricLoginFailedIdToken)
+		h.rp.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(502, "The session could not be created: the identity provider's tokens are too large.")
 	}
 	returnTo, ok := oidc.SafeReturnPath(state.ReturnTo)
@@ -202,22 +191,22 @@ func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 		returnTo = "/"
 	}
 	headers := append([][2]string{{"location", returnTo}}, cookies...)
-	headers = append(headers, [2]string{"set-cookie", h.cookie(h.p.cfg.StateCookieName(), "", 0)})
-	h.p.metrics.count(metricLoginSucceeded)
+	headers = append(headers, [2]string{"set-cookie", h.cookie(h.rp.cfg.StateCookieName(), "", 0)})
+	h.rp.metrics.count(metricLoginSucceeded)
 	proxywasm.LogInfof("oidc-wasm: login of subject %q", tok.Subject)
 	return h.respond(302, headers, "")
 }
 
 // newSession builds the session for a verified ID token and the token endpoint's answer.
 // The tokens expire with the ID token, or earlier with the access token.
-func (p *provider) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, now time.Time) *oidc.Session {
+func (rp *relyingParty) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, now time.Time) *oidc.Session {
 	sess := &oidc.Session{Claims: tok.Claims, TokenExpiry: tok.Expiry}
 	if tokens.ExpiresIn > 0 {
 		if at := now.Add(time.Duration(tokens.ExpiresIn) * time.Second); at.Before(sess.TokenExpiry) {
 			sess.TokenExpiry = at
 		}
 	}
-	if p.cfg.SessionTokens {
+	if rp.cfg.SessionTokens {
 		sess.IDToken, sess.AccessToken, sess.RefreshToken = tok.Raw, tokens.AccessToken, tokens.RefreshToken
 	}
 	return sess
@@ -226,7 +215,7 @@ func (p *provider) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, now t
 // loginFailed ends a callback on an error page that clears the state cookie. A 503 (the IdP
 // unreachable) says when to retry, like the plugin's other 503.
 func (h *httpContext) loginFailed(status uint32, message string) types.Action {
-	headers := [][2]string{{"set-cookie", h.cookie(h.p.cfg.StateCookieName(), "", 0)}}
+	headers := [][2]string{{"set-cookie", h.cookie(h.rp.cfg.StateCookieName(), "", 0)}}
 	if status == 503 {
 		headers = append(headers, [2]string{"retry-after", "5"})
 		message += " Please try again in a moment."

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -129,16 +130,46 @@ func TestInvalidConfigFailsPluginStart(t *testing.T) {
 	})
 }
 
-// The configuration reference lists exactly the keys the code accepts.
-func TestConfigReferenceMatchesCode(t *testing.T) {
-	documented := documentedConfigKeys(t)
-	for _, k := range slices.Concat(configKeys, []string{"providers"}, providerKeys) {
-		if !documented[k] {
-			t.Errorf("key %q is accepted but not documented in %s", k, configurationDoc)
-		}
-		delete(documented, k)
+// configReference renders the configuration reference from the key table.
+func configReference() string {
+	var b strings.Builder
+	b.WriteString("\n| key | meaning | default |\n|---|---|---|\n")
+	for _, k := range configKeys {
+		b.WriteString("| `" + k.name + "` | " + k.doc + " | " + k.def + " |\n")
 	}
-	for k := range documented {
-		t.Errorf("key %q is documented but not accepted by the code", k)
+	return b.String()
+}
+
+// The configuration reference is generated from the key table, so it lists exactly the keys
+// the code accepts, with the defaults and meanings the table states. After changing the
+// table: UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated
+func TestConfigReferenceIsGenerated(t *testing.T) {
+	got, want := docSection(t, configurationDoc, "config-reference"), configReference()
+	if got == want {
+		return
+	}
+	if os.Getenv("UPDATE_DOCS") != "" {
+		writeDocSection(t, configurationDoc, "config-reference", want)
+		return
+	}
+	t.Errorf("the configuration reference differs from the key table; regenerate it with UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated")
+}
+
+// Every key is documented, once, with a default, and read by exactly the code the table
+// names: a key without read is one another key reads (its *_env twin) or ParseConfig does.
+func TestConfigKeysTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range configKeys {
+		if seen[k.name] || k.doc == "" || k.def == "" {
+			t.Errorf("key %q: listed twice, or without meaning or default", k.name)
+		}
+		seen[k.name] = true
+		if k.read == nil && !strings.HasSuffix(k.name, "_env") && k.name != "providers" {
+			t.Errorf("key %q is read by nothing", k.name)
+		}
+	}
+	top, entry := keysAt(topLevel), keysAt(entryOnly)
+	if !slices.Contains(top, "providers") || slices.Contains(top, "hosts") || !slices.Contains(entry, "hosts") || slices.Contains(entry, "providers") || !slices.Contains(entry, "issuer") {
+		t.Errorf("placements: top %v, entry %v", top, entry)
 	}
 }

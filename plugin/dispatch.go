@@ -26,7 +26,7 @@ var errNoAnswer = errors.New("no answer (timeout, connection failure or unknown 
 
 // dispatch sends req to the IdP through the configured cluster. onAnswer runs in the
 // context that called dispatch, if that context still exists when the answer arrives.
-func (p *provider) dispatch(req oidc.Request, onAnswer func(answer)) error {
+func (rp *relyingParty) dispatch(req oidc.Request, onAnswer func(answer)) error {
 	_, authority, path, err := req.Target()
 	if err != nil {
 		return fmt.Errorf("bad request URL %q: %w", req.URL, err)
@@ -39,8 +39,8 @@ func (p *provider) dispatch(req oidc.Request, onAnswer func(answer)) error {
 		[2]string{"user-agent", "oidc-wasm"},
 	)
 	headers = append(headers, req.Header...)
-	timeout := uint32(p.cfg.Timeout.Milliseconds())
-	_, err = proxywasm.DispatchHttpCall(p.cfg.Cluster, headers, req.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
+	timeout := uint32(rp.cfg.Timeout.Milliseconds())
+	_, err = proxywasm.DispatchHttpCall(rp.cfg.Cluster, headers, req.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
 		onAnswer(readAnswer(numHeaders, bodySize))
 	})
 	return err

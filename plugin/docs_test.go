@@ -37,8 +37,23 @@ func tableKeys(section string) map[string]bool {
 	return keys
 }
 
-func documentedConfigKeys(t *testing.T) map[string]bool {
-	return tableKeys(docSection(t, configurationDoc, "config-reference"))
+// writeDocSection replaces the text of the document at path between a section's markers.
+func writeDocSection(t *testing.T, path, name, text string) {
+	t.Helper()
+	file := filepath.Join("..", path)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
+	i, j := strings.Index(s, start), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %s section", path, name)
+	}
+	if err := os.WriteFile(file, []byte(s[:i+len(start)]+text+s[j:]), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The metrics reference names exactly the counters the plugin defines.

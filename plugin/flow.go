@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"strings"
 	"time"
 
@@ -33,7 +32,7 @@ type httpContext struct {
 	types.DefaultHttpContext
 	id              uint32
 	plugin          *pluginContext
-	p               *provider // the request's provider, chosen from its host and path
+	rp              *relyingParty // the request's relying party, chosen from its host and path
 	headers         requestHeaders
 	cookies         []oidc.Cookie
 	path            requestPath // :path as every path decision reads it
@@ -59,28 +58,28 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
 	h.path = parsePath(rawPath)
-	pv, ok := h.plugin.router.match(h.headers.get(":authority"), h.path)
+	rp, ok := h.plugin.router.match(h.headers.get(":authority"), h.path)
 	if !ok {
-		// Which provider a path like "/grafana/../kubeflow" or "/admin;x/users" belongs to
-		// depends on who reads it; no provider may decide it.
+		// Which relying party a path like "/grafana/../kubeflow" or "/admin;x/users" belongs to
+		// depends on who reads it; no relying party may decide it.
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad request path\n")
 	}
-	if h.p = pv; h.p == nil {
+	if h.rp = rp; h.rp == nil {
 		return h.noProvider()
 	}
 	cookieHeaders := h.headers.values("cookie")
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	switch {
 	case skips(cfg.SkipPaths, h.path):
-		h.p.metrics.count(metricRequestsSkipped)
+		h.rp.metrics.count(metricRequestsSkipped)
 		return h.continueUpstream(nil)
 	case h.path.raw == cfg.RedirectPath:
 		return h.callback(rawPath)
 	case h.path.raw == cfg.LogoutPath:
 		return h.logout(rawPath)
 	}
-	now := time.Now()
+	now := h.rp.env.now()
 	if sess := h.session(now); sess != nil {
 		if sess.needsRefresh(now) {
 			return h.whenReady(func() types.Action { return h.refresh(sess) })
@@ -95,9 +94,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 
 func (h *httpContext) OnHttpStreamDone() {
 	h.done = true
-	if h.p != nil {
-		h.p.forget(h.id)
-		h.p.abandonRefresh(h)
+	if h.rp != nil {
+		h.rp.held.forget(h.id)
+		h.rp.abandonRefresh(h)
 	}
 }
 
@@ -114,7 +113,7 @@ func (h *httpContext) unauthenticated() types.Action {
 // header is set, and the ones the client sent are already gone.
 func (h *httpContext) continueUpstream(id *identity) types.Action {
 	if id != nil {
-		if !h.p.cfg.authorize(h.path, id) {
+		if !h.rp.cfg.authorize(h.path, id) {
 			return h.forbidden()
 		}
 		if err := h.injectIdentity(id); err != nil {
@@ -130,18 +129,17 @@ func (h *httpContext) continueUpstream(id *identity) types.Action {
 // whenReady runs next now if the IdP's metadata is loaded; otherwise it holds the request
 // until the next fetch settles, or answers 503 when the IdP is known to be down.
 func (h *httpContext) whenReady(next func() types.Action) types.Action {
-	s := &h.p.idp
+	s := &h.rp.idp
 	if s.ready() {
 		return next()
 	}
-	if s.backingOff() || !h.p.hold(h.id, h.resumeWith(next)) {
+	if s.backingOff() || !h.rp.held.hold(h.id, h.resumeWith(next)) {
 		return h.unavailable()
 	}
 	return types.ActionPause
 }
 
-// resumeWith adapts a flow step to run later, from another context's callback: the step's
-// Continue must become an explicit ResumeHttpRequest.
+// resumeWith adapts a flow step to run later, from another context's callback (resumeIf).
 func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 	return func(ok bool) {
 		if h.done {
@@ -151,11 +149,7 @@ func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 			h.unavailable()
 			return
 		}
-		if next() == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(next())
 	}
 }
 
@@ -177,18 +171,18 @@ func (h *httpContext) siteURL() (string, bool) {
 // redirectURI is the callback URL of the site the browser is on.
 func (h *httpContext) redirectURI() (string, bool) {
 	base, ok := h.siteURL()
-	return base + h.p.cfg.RedirectPath, ok
+	return base + h.rp.cfg.RedirectPath, ok
 }
 
 // login sends the browser to the IdP with a fresh state, nonce and PKCE verifier, sealed
 // into the state cookie together with where to come back to.
 func (h *httpContext) login() types.Action {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	redirectURI, ok := h.redirectURI()
 	if !ok {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad host header\n")
 	}
-	ar, err := oidc.NewAuthRequest(rand.Reader, h.p.idp.provider.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
+	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.rp.idp.discovery.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
@@ -203,7 +197,7 @@ func (h *httpContext) login() types.Action {
 		proxywasm.LogErrorf("oidc-wasm: cannot encode the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	sealed, err := h.p.sealer.Seal(rand.Reader, h.p.purposeState, time.Now().Add(loginStateTTL), plain)
+	sealed, err := h.rp.sealer.Seal(h.rp.env.random, h.rp.purposeState, h.rp.env.now().Add(loginStateTTL), plain)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot seal the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
@@ -211,13 +205,13 @@ func (h *httpContext) login() types.Action {
 	headers := [][2]string{{"location", ar.URL}}
 	headers = append(headers, h.clearSessionCookies(nil)...)
 	headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), sealed, int(loginStateTTL/time.Second))})
-	h.p.metrics.count(metricLoginStarted)
+	h.rp.metrics.count(metricLoginStarted)
 	return h.respond(302, headers, "")
 }
 
 // cookie renders a Set-Cookie value with the plugin's attributes.
 func (h *httpContext) cookie(name, value string, maxAge int) string {
-	return oidc.FormatCookie(name, value, maxAge, oidc.CookieOptions{Path: "/", Secure: h.p.cfg.CookieSecure, SameSite: "Lax"})
+	return oidc.FormatCookie(name, value, maxAge, oidc.CookieOptions{Path: "/", Secure: h.rp.cfg.CookieSecure, SameSite: "Lax"})
 }
 
 // clearSessionCookies deletes every session cookie (and chunk) the browser sent that is not
@@ -226,7 +220,7 @@ func (h *httpContext) clearSessionCookies(keep map[string]bool) [][2]string {
 	var out [][2]string
 	seen := map[string]bool{}
 	for _, c := range h.cookies {
-		if c.Name == h.p.cfg.StateCookieName() || !h.p.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
+		if c.Name == h.rp.cfg.StateCookieName() || !h.rp.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
 			continue
 		}
 		seen[c.Name] = true

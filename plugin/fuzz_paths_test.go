@@ -102,9 +102,9 @@ func FuzzPathSpellings(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	var providers []*provider
+	var providers []*relyingParty
 	for _, c := range cfgs {
-		providers = append(providers, &provider{cfg: c})
+		providers = append(providers, &relyingParty{cfg: c})
 	}
 	router := newRouter(providers)
 	site := cfgs[0]

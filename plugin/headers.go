@@ -104,7 +104,7 @@ const maxHeaderValue = 8 << 10
 // injectTokens sets the configured raw-token headers from the session.
 func (h *httpContext) injectTokens(idToken, accessToken string) error {
 	for _, th := range []struct{ header, value string }{
-		{h.p.cfg.IDTokenHeader, idToken}, {h.p.cfg.AccessTokenHeader, accessToken},
+		{h.rp.cfg.IDTokenHeader, idToken}, {h.rp.cfg.AccessTokenHeader, accessToken},
 	} {
 		if th.header == "" || th.value == "" {
 			continue
@@ -124,7 +124,7 @@ func (h *httpContext) lend(v string) string {
 	return v
 }
 
-// ownsCookie reports whether a cookie belongs to this provider: the session cookie, its
+// ownsCookie reports whether a cookie belongs to this relying party: the session cookie, its
 // chunks ("name_0", "name_1", ...), and the login state cookie, under the current and the
 // legacy name.
 func (c *Config) ownsCookie(name string) bool {
@@ -160,20 +160,20 @@ func ownedBy(name, base string, fold bool) bool {
 	return true
 }
 
-// ownsCookie reports whether a cookie belongs to any provider of the plugin.
+// ownsCookie reports whether a cookie belongs to any relying party of the plugin.
 func (p *pluginContext) ownsCookie(name string) bool {
-	for _, pv := range p.providers {
-		if pv.cfg.ownsCookie(name) {
+	for _, rp := range p.relyingParties {
+		if rp.cfg.ownsCookie(name) {
 			return true
 		}
 	}
 	return false
 }
 
-// ownsCookieAnyCase reports whether a cookie, in any letter case, belongs to any provider.
+// ownsCookieAnyCase reports whether a cookie, in any letter case, belongs to any relying party.
 func (p *pluginContext) ownsCookieAnyCase(name string) bool {
-	for _, pv := range p.providers {
-		if pv.cfg.ownsCookieAnyCase(name) {
+	for _, rp := range p.relyingParties {
+		if rp.cfg.ownsCookieAnyCase(name) {
 			return true
 		}
 	}
@@ -181,7 +181,7 @@ func (p *pluginContext) ownsCookieAnyCase(name string) bool {
 }
 
 // stripPluginCookies removes the plugin's cookies from the Cookie header sent upstream, so an
-// app never sees (or logs) a sealed session: not its own provider's, and not another's that
+// app never sees (or logs) a sealed session: not its own relying party's, and not another's that
 // the browser also sends (two providers on one host by path), which the app could replay.
 // The n Cookie headers the client sent are replaced by one holding the other cookies, or by
 // none.

@@ -34,8 +34,11 @@ const (
 // idpState is the IdP's discovery document and keys as this VM knows them, and the fetch
 // in progress, if any.
 type idpState struct {
-	provider *oidc.Provider
-	keys     *oidc.KeySet
+	discovery *oidc.Discovery
+	keys      *oidc.KeySet
+	// verifier judges ID tokens and bearer tokens against keys; built when they load, since
+	// nothing in it changes per request.
+	verifier oidc.Verifier
 
 	ticks         uint64
 	fetching      bool
@@ -51,7 +54,7 @@ type idpState struct {
 	loadedAt      int64  // unix time the metadata held was fetched (here or by another VM)
 }
 
-func (s *idpState) ready() bool { return s.provider != nil && s.keys != nil }
+func (s *idpState) ready() bool { return s.discovery != nil && s.keys != nil }
 
 // backingOff reports whether the last fetch failed and the next attempt is not due yet: a
 // request arriving now is answered 503 at once rather than held.
@@ -60,26 +63,26 @@ func (s *idpState) backingOff() bool { return s.failures > 0 && s.ticks < s.notB
 // watchdogTicks is how long an IdP call may go unanswered before it is given up: Envoy
 // answers every callout, with a failure after the timeout at the latest, so an answer that
 // has not come after twice that is lost.
-func (p *provider) watchdogTicks() uint64 {
-	return 2*uint64(p.cfg.Timeout.Milliseconds())/tickPeriodMS + 4
+func (rp *relyingParty) watchdogTicks() uint64 {
+	return 2*uint64(rp.cfg.Timeout.Milliseconds())/tickPeriodMS + 4
 }
 
 // watchdog is watchdogTicks as a duration, for deadlines other VMs read.
-func (p *provider) watchdog() time.Duration {
-	return time.Duration(p.watchdogTicks()*tickPeriodMS) * time.Millisecond
+func (rp *relyingParty) watchdog() time.Duration {
+	return time.Duration(rp.watchdogTicks()*tickPeriodMS) * time.Millisecond
 }
 
-// tick runs the provider's share of the plugin's OnTick: the watchdog, refresh flights, and
+// tick runs the relying party's share of the plugin's OnTick: the watchdog, refresh flights, and
 // the next metadata fetch when one is due.
-func (p *provider) tick() {
-	s := &p.idp
+func (rp *relyingParty) tick() {
+	s := &rp.idp
 	s.ticks++
 	if s.fetching {
-		if s.ticks-s.fetchStarted > p.watchdogTicks() {
-			p.fetchFailed("the identity provider's answer never arrived")
+		if s.ticks-s.fetchStarted > rp.watchdogTicks() {
+			rp.fetchFailed("the identity provider's answer never arrived")
 		}
 	}
-	p.tickRefreshes()
+	rp.tickRefreshes()
 	if s.fetching {
 		return
 	}
@@ -87,77 +90,80 @@ func (p *provider) tick() {
 		return
 	}
 	switch {
-	case s.provider == nil || (s.ready() && s.ticks >= s.refreshAt):
-		if !p.adoptSharedMetadata() {
-			p.fetchDiscovery()
+	case s.discovery == nil || (s.ready() && s.ticks >= s.refreshAt):
+		if !rp.adoptSharedMetadata() {
+			rp.fetchDiscovery()
 		}
 	case s.keys == nil || s.wantKeys:
-		if !p.adoptSharedMetadata() {
-			p.fetchKeys()
+		if !rp.adoptSharedMetadata() {
+			rp.fetchKeys()
 		}
 	}
 }
 
-func (p *provider) fetchDiscovery() {
-	p.fetch("discovery", oidc.DiscoveryRequest(p.cfg.Issuer), func(a answer) error {
-		provider, err := oidc.ParseDiscovery(p.cfg.Issuer, a.status, a.body)
+func (rp *relyingParty) fetchDiscovery() {
+	rp.fetch("discovery", oidc.DiscoveryRequest(rp.cfg.Issuer), func(a answer) error {
+		d, err := oidc.ParseDiscovery(rp.cfg.Issuer, a.status, a.body)
 		if err != nil {
 			return err
 		}
-		p.idp.provider, p.idp.discoveryBody = provider, a.body
-		p.metrics.count(metricIdpDiscoveryFetched)
-		p.fetchKeys()
+		rp.idp.discovery, rp.idp.discoveryBody = d, a.body
+		rp.metrics.count(metricIdpDiscoveryFetched)
+		rp.fetchKeys()
 		return nil
 	})
 }
 
-func (p *provider) fetchKeys() {
-	p.idp.wantKeys = false
-	p.fetch("jwks", oidc.JWKSRequest(p.idp.provider), func(a answer) error {
+func (rp *relyingParty) fetchKeys() {
+	rp.idp.wantKeys = false
+	rp.fetch("jwks", oidc.JWKSRequest(rp.idp.discovery), func(a answer) error {
 		keys, err := oidc.ParseJWKS(a.status, a.body)
 		if err != nil {
 			return err
 		}
-		p.metrics.count(metricIdpJwksFetched)
-		p.metadataLoaded(keys, time.Now().Unix())
-		setShared(p.sharedMetadataKey(), encodeSharedMetadata(p.idp.loadedAt, p.idp.discoveryBody, a.body))
+		rp.metrics.count(metricIdpJwksFetched)
+		rp.metadataLoaded(keys, rp.env.now().Unix())
+		setShared(rp.sharedMetadataKey(), encodeSharedMetadata(rp.idp.loadedAt, rp.idp.discoveryBody, a.body))
 		return nil
 	})
 }
 
-// metadataLoaded installs a new key set (with the provider already in place) and releases
+// metadataLoaded installs a new key set (with the discovery document already in place) and releases
 // every request that waited for it.
-func (p *provider) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
-	s := &p.idp
+func (rp *relyingParty) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
+	s := &rp.idp
 	s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
+	cfg := rp.cfg
+	s.verifier = oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Keys: keys,
+		Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens}
 	s.wantKeys, s.refreshAt, s.loadedAt = false, s.ticks+metadataRefreshTicks, loadedAt
-	p.tokens = newFIFOCache[*identity](maxCachedTokens) // a key withdrawn from the JWKS must stop vouching for tokens
-	proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), p.cfg.Issuer)
-	p.releaseWaiting(true)
+	rp.tokens.clear() // a key withdrawn from the JWKS must stop vouching for tokens
+	proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), rp.cfg.Issuer)
+	rp.held.release(true)
 }
 
 // The worker VMs of one Envoy share what they fetch: the VM that fetches publishes the
 // discovery document and the JWKS, with the time of the fetch, and the others adopt that
 // instead of fetching again, at start, at their periodic refresh and on an unknown kid.
 
-func (p *provider) sharedMetadataKey() string {
-	return sharedMetadataPrefix + p.cfg.Cluster + "/" + p.cfg.Issuer
+func (rp *relyingParty) sharedMetadataKey() string {
+	return sharedMetadataPrefix + rp.cfg.Cluster + "/" + rp.cfg.Issuer
 }
 
 // adoptSharedMetadata takes metadata another VM published, if it is newer than what this VM
 // holds and younger than the refresh interval. It reports whether it did.
-func (p *provider) adoptSharedMetadata() bool {
-	s := &p.idp
-	value, _, err := proxywasm.GetSharedData(p.sharedMetadataKey())
+func (rp *relyingParty) adoptSharedMetadata() bool {
+	s := &rp.idp
+	value, _, err := proxywasm.GetSharedData(rp.sharedMetadataKey())
 	if err != nil {
 		return false
 	}
-	loadedAt, discovery, jwks, ok := decodeSharedMetadata(value)
-	now := time.Now().Unix()
+	loadedAt, body, jwks, ok := decodeSharedMetadata(value)
+	now := rp.env.now().Unix()
 	if !ok || loadedAt <= s.loadedAt || now-loadedAt >= int64(metadataRefreshTicks*tickPeriodMS/1000) {
 		return false
 	}
-	provider, err := oidc.ParseDiscovery(p.cfg.Issuer, 200, discovery)
+	d, err := oidc.ParseDiscovery(rp.cfg.Issuer, 200, body)
 	if err != nil {
 		return false
 	}
@@ -165,9 +171,9 @@ func (p *provider) adoptSharedMetadata() bool {
 	if err != nil {
 		return false
 	}
-	s.provider, s.discoveryBody = provider, discovery
-	p.metrics.count(metricIdpMetadataShared)
-	p.metadataLoaded(keys, loadedAt)
+	s.discovery, s.discoveryBody = d, body
+	rp.metrics.count(metricIdpMetadataShared)
+	rp.metadataLoaded(keys, loadedAt)
 	return true
 }
 
@@ -208,48 +214,48 @@ func decodeSharedMetadata(v []byte) (loadedAt int64, discovery, jwks []byte, ok 
 // fetch dispatches one metadata request as the fetch in progress. use takes a usable answer;
 // a missing answer, an answer to a fetch already abandoned, or an error from use ends the
 // fetch through fetchFailed.
-func (p *provider) fetch(what string, req oidc.Request, use func(answer) error) {
-	s := &p.idp
+func (rp *relyingParty) fetch(what string, req oidc.Request, use func(answer) error) {
+	s := &rp.idp
 	s.fetching = true
 	s.fetchGen++
 	s.fetchStarted = s.ticks
 	gen := s.fetchGen
-	err := p.dispatch(req, func(a answer) {
-		if gen != p.idp.fetchGen {
+	err := rp.dispatch(req, func(a answer) {
+		if gen != rp.idp.fetchGen {
 			return
 		}
 		if a.err == nil {
 			a.err = use(a)
 		}
 		if a.err != nil {
-			p.fetchFailed(what + ": " + a.err.Error())
+			rp.fetchFailed(what + ": " + a.err.Error())
 		}
 	})
 	if err != nil {
-		p.fetchFailed(what + ": " + dispatchProblem(p.cfg.Cluster, err))
+		rp.fetchFailed(what + ": " + dispatchProblem(rp.cfg.Cluster, err))
 	}
 }
 
 // fetchFailed ends the fetch in progress, schedules the next attempt with exponential
 // backoff, and answers every held request 503: a request never waits longer than one
 // fetch, and never passes unauthenticated.
-func (p *provider) fetchFailed(reason string) {
-	s := &p.idp
+func (rp *relyingParty) fetchFailed(reason string) {
+	s := &rp.idp
 	s.fetching = false
 	s.fetchGen++
 	s.failures++
 	backoff := uint64(1) << min(s.failures, 7)
 	s.notBefore = s.ticks + min(backoff, maxBackoffTicks)
-	p.metrics.count(metricIdpFetchFailed)
+	rp.metrics.count(metricIdpFetchFailed)
 	proxywasm.LogErrorf("oidc-wasm: cannot load the identity provider's metadata from %s (attempt %d, next in %d ms): %s",
-		p.cfg.Issuer, s.failures, (s.notBefore-s.ticks)*tickPeriodMS, reason)
-	p.releaseWaiting(false)
+		rp.cfg.Issuer, s.failures, (s.notBefore-s.ticks)*tickPeriodMS, reason)
+	rp.held.release(false)
 }
 
 // requestKeyRefresh asks for a JWKS refetch after a token named an unknown key id. It reports
 // false when one was fetched too recently (rate limit); the token is then simply invalid.
-func (p *provider) requestKeyRefresh() bool {
-	s := &p.idp
+func (rp *relyingParty) requestKeyRefresh() bool {
+	s := &rp.idp
 	if s.fetching || s.wantKeys {
 		return true
 	}

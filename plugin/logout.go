@@ -3,7 +3,6 @@ package plugin
 import (
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -23,7 +22,7 @@ import (
 // the user can undo by signing in, but must not end the user's session at the IdP, and with it
 // every other application's.
 func (h *httpContext) logout(rawPath string) types.Action {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	target := cfg.LogoutRedirect
 	if _, query, ok := strings.Cut(rawPath, "?"); ok {
 		if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
@@ -37,9 +36,9 @@ func (h *httpContext) logout(rawPath string) types.Action {
 		headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), "", 0)})
 	}
 	location := target
-	if p := h.p.idp.provider; p != nil && p.EndSessionEndpoint != "" && !crossSite(h.headers) {
+	if p := h.rp.idp.discovery; p != nil && p.EndSessionEndpoint != "" && !crossSite(h.headers) {
 		hint := ""
-		if sess := h.session(time.Now()); sess != nil {
+		if sess := h.session(h.rp.env.now()); sess != nil {
 			hint = sess.IDToken
 		}
 		if u, err := oidc.EndSessionURL(p.EndSessionEndpoint, hint, cfg.ClientID, h.absoluteURL(target)); err == nil {
@@ -48,7 +47,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 			proxywasm.LogWarnf("oidc-wasm: logout is local only: %v", err)
 		}
 	}
-	h.p.metrics.count(metricLogout)
+	h.rp.metrics.count(metricLogout)
 	return h.respond(302, append(headers, [2]string{"location", location}), "")
 }
 

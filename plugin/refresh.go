@@ -45,7 +45,7 @@ type refreshFlight struct {
 
 // refresh queues the request until the session's tokens are renewed at the next tick.
 func (h *httpContext) refresh(sess *openSession) types.Action {
-	p := h.p
+	p := h.rp
 	key := sha256.Sum256([]byte(sess.RefreshToken))
 	f, ok := p.refreshing[key]
 	if !ok {
@@ -61,8 +61,8 @@ func (h *httpContext) refresh(sess *openSession) types.Action {
 }
 
 // abandonRefresh forgets a request that ended while it waited.
-func (p *provider) abandonRefresh(h *httpContext) {
-	for _, f := range p.refreshing {
+func (rp *relyingParty) abandonRefresh(h *httpContext) {
+	for _, f := range rp.refreshing {
 		for i, w := range f.waiters {
 			if w == h {
 				f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
@@ -74,12 +74,12 @@ func (p *provider) abandonRefresh(h *httpContext) {
 
 // tickRefreshes advances every flight: adopt another VM's result, wait for its pending
 // refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
-func (p *provider) tickRefreshes() {
-	now := time.Now()
-	for key, f := range p.refreshing {
+func (rp *relyingParty) tickRefreshes() {
+	now := rp.env.now()
+	for key, f := range rp.refreshing {
 		if f.dispatched {
-			if p.idp.ticks-f.since > p.watchdogTicks() {
-				p.finishRefresh(key, refreshOutcome{})
+			if rp.idp.ticks-f.since > rp.watchdogTicks() {
+				rp.finishRefresh(key, refreshOutcome{})
 			}
 			continue
 		}
@@ -87,44 +87,44 @@ func (p *provider) tickRefreshes() {
 		if e := slot.find(key); e != nil {
 			switch e.marker {
 			case refreshDone:
-				if sess := p.adoptShared(key, e.body); sess != nil {
-					p.finishRefresh(key, refreshOutcome{sess: sess})
+				if sess := rp.adoptShared(key, e.body); sess != nil {
+					rp.finishRefresh(key, refreshOutcome{sess: sess})
 					continue
 				}
 			case refreshPending:
 				continue // another VM is refreshing this token: wait for its result
 			}
 		}
-		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(p.watchdog()).UnixMilli()}
+		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.watchdog()).UnixMilli()}
 		if slot.put(claim) {
-			p.dispatchRefresh(key, f)
+			rp.dispatchRefresh(key, f)
 			continue
 		}
-		if len(slot.entries) >= refreshSlotEntries && p.idp.ticks-f.since > refreshSlotWaitTicks {
+		if len(slot.entries) >= refreshSlotEntries && rp.idp.ticks-f.since > refreshSlotWaitTicks {
 			proxywasm.LogWarnf("oidc-wasm: no room to coordinate a refresh with the other worker VMs (%s full); answering 503", slot.name)
-			p.finishRefresh(key, refreshOutcome{})
+			rp.finishRefresh(key, refreshOutcome{})
 		}
 	}
 }
 
-func (p *provider) dispatchRefresh(key [32]byte, f *refreshFlight) {
-	cfg := p.cfg
-	f.dispatched, f.since = true, p.idp.ticks
-	req := oidc.RefreshRequest(p.idp.provider.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
-	err := p.dispatch(req, func(a answer) {
-		if p.refreshing[key] != f {
+func (rp *relyingParty) dispatchRefresh(key [32]byte, f *refreshFlight) {
+	cfg := rp.cfg
+	f.dispatched, f.since = true, rp.idp.ticks
+	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
+	err := rp.dispatch(req, func(a answer) {
+		if rp.refreshing[key] != f {
 			return
 		}
-		out := p.refreshOutcome(f.old, a)
+		out := rp.refreshOutcome(f.old, a)
 		if out.sess != nil && cfg.Userinfo {
-			p.refreshUserinfo(key, f, out)
+			rp.refreshUserinfo(key, f, out)
 			return
 		}
-		p.finishRefresh(key, out)
+		rp.finishRefresh(key, out)
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: refresh not sent: %s", dispatchProblem(cfg.Cluster, err))
-		p.finishRefresh(key, refreshOutcome{})
+		rp.finishRefresh(key, refreshOutcome{})
 	}
 }
 
@@ -136,7 +136,7 @@ type refreshOutcome struct {
 	freshClaims bool // sess holds the claims of a refreshed ID token, not the session's
 }
 
-func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
+func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 	if a.err != nil {
 		proxywasm.LogErrorf("oidc-wasm: refresh: token endpoint: %v", a.err)
 		return refreshOutcome{}
@@ -151,7 +151,7 @@ func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 		proxywasm.LogErrorf("oidc-wasm: refresh: unusable token endpoint answer: %v", err)
 		return refreshOutcome{}
 	}
-	now := time.Now()
+	now := rp.env.now()
 	next := *old
 	next.AccessToken, next.TokenExpiry = tokens.AccessToken, now.Add(defaultTokenLifetime)
 	if tokens.ExpiresIn > 0 {
@@ -163,7 +163,7 @@ func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 	fresh := false
 	if tokens.IDToken != "" {
 		var ended bool
-		if fresh, ended = p.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
+		if fresh, ended = rp.adoptRefreshedIDToken(&next, tokens.IDToken, now); ended {
 			return refreshOutcome{ended: true}
 		}
 	}
@@ -173,12 +173,11 @@ func (p *provider) refreshOutcome(old *oidc.Session, a answer) refreshOutcome {
 // adoptRefreshedIDToken verifies the ID token a refresh returned and takes its claims. A
 // token for another subject ends the session. One signed with a key not yet known keeps the
 // previous claims and asks for the new keys: a key rotation must not log anyone out.
-func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (adopted, ended bool) {
-	cfg := p.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Keys: p.idp.keys, Skew: idTokenSkew}
-	tok, err := v.VerifyRefreshedIDToken(raw, now)
+func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (adopted, ended bool) {
+	cfg := rp.cfg
+	tok, err := rp.idp.verifier.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
-		p.requestKeyRefresh()
+		rp.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
 		return false, false
 	}
@@ -201,32 +200,28 @@ func (p *provider) adoptRefreshedIDToken(next *oidc.Session, raw string, now tim
 }
 
 // finishRefresh publishes the outcome for the other VMs and resumes every waiter.
-func (p *provider) finishRefresh(key [32]byte, out refreshOutcome) {
-	f := p.refreshing[key]
-	delete(p.refreshing, key)
+func (rp *relyingParty) finishRefresh(key [32]byte, out refreshOutcome) {
+	f := rp.refreshing[key]
+	delete(rp.refreshing, key)
 	if out.sess != nil {
-		p.metrics.count(metricRefreshSucceeded)
+		rp.metrics.count(metricRefreshSucceeded)
 	} else {
-		p.metrics.count(metricRefreshFailed)
+		rp.metrics.count(metricRefreshFailed)
 	}
 	if f.dispatched {
-		p.publishRefresh(key, out.sess)
+		rp.publishRefresh(key, out.sess)
 	}
 	for _, w := range f.waiters {
 		if w.done || proxywasm.SetEffectiveContext(w.id) != nil {
 			continue
 		}
-		if w.afterRefresh(out) == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(w.afterRefresh(out))
 	}
 }
 
 // afterRefresh completes one waiting request with the refresh's outcome.
 func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
-	now := time.Now()
+	now := h.rp.env.now()
 	switch {
 	case out.sess != nil:
 		cookies, err := h.sealSession(out.sess, now)
@@ -235,7 +230,7 @@ func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
 		}
 		h.responseCookies = append(h.responseCookies, cookies...)
 		// Just sealed: no idle renewal needed on this request.
-		return h.continueWithSession(&openSession{Session: out.sess, sealedUntil: out.sess.IssuedAt.Add(h.p.cfg.SessionMaxAge)}, now)
+		return h.continueWithSession(&openSession{Session: out.sess, sealedUntil: out.sess.IssuedAt.Add(h.rp.cfg.SessionMaxAge)}, now)
 	case out.ended:
 		return h.sessionEnded()
 	default:

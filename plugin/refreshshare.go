@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -115,11 +114,11 @@ func (s *refreshSlot) put(e refreshEntry) bool {
 
 // publishRefresh records the outcome of this VM's refresh of key for the others, retrying
 // a few times when other VMs write the same slot meanwhile.
-func (p *provider) publishRefresh(key [refreshKeySize]byte, sess *oidc.Session) {
-	now := time.Now()
+func (rp *relyingParty) publishRefresh(key [refreshKeySize]byte, sess *oidc.Session) {
+	now := rp.env.now()
 	e := refreshEntry{key: key, marker: refreshFailed, deadline: now.Add(refreshFailedTTL).UnixMilli()}
 	if sess != nil {
-		body, err := p.sealShared(key, sess, now)
+		body, err := rp.sealShared(key, sess, now)
 		if err != nil {
 			proxywasm.LogWarnf("oidc-wasm: cannot share a refreshed session: %v", err)
 		} else {
@@ -137,21 +136,21 @@ func (p *provider) publishRefresh(key [refreshKeySize]byte, sess *oidc.Session) 
 
 // sharePurpose binds a shared result to the token it renews: a result published under one
 // token's entry never opens as another's.
-func (p *provider) sharePurpose(key [refreshKeySize]byte) string {
-	return p.purposeSession + " refresh " + hex.EncodeToString(key[:])
+func (rp *relyingParty) sharePurpose(key [refreshKeySize]byte) string {
+	return rp.purposeSession + " refresh " + hex.EncodeToString(key[:])
 }
 
-func (p *provider) sealShared(key [refreshKeySize]byte, sess *oidc.Session, now time.Time) (string, error) {
+func (rp *relyingParty) sealShared(key [refreshKeySize]byte, sess *oidc.Session, now time.Time) (string, error) {
 	plain, err := sess.MarshalBinary()
 	if err != nil {
 		return "", err
 	}
-	return p.sealer.Seal(rand.Reader, p.sharePurpose(key), now.Add(refreshShareWindow), plain)
+	return rp.sealer.Seal(rp.env.random, rp.sharePurpose(key), now.Add(refreshShareWindow), plain)
 }
 
 // adoptShared opens a session another VM published for key.
-func (p *provider) adoptShared(key [refreshKeySize]byte, sealed string) *oidc.Session {
-	plain, err := p.sealer.Open(p.sharePurpose(key), sealed, time.Now())
+func (rp *relyingParty) adoptShared(key [refreshKeySize]byte, sealed string) *oidc.Session {
+	plain, err := rp.sealer.Open(rp.sharePurpose(key), sealed, rp.env.now())
 	if err != nil {
 		return nil
 	}

@@ -13,7 +13,7 @@ import (
 // login; without one, the answer replaces the session's older claims. If the call fails the
 // previous claims are kept: the refresh itself succeeded, and the rotated refresh token it
 // brought must reach the browser.
-func (p *provider) refreshUserinfo(key [refreshKeySize]byte, f *refreshFlight, out refreshOutcome) {
+func (rp *relyingParty) refreshUserinfo(key [refreshKeySize]byte, f *refreshFlight, out refreshOutcome) {
 	next := out.sess
 	keep := func(why string, args ...any) {
 		proxywasm.LogWarnf("oidc-wasm: refresh: userinfo "+why+"; keeping the session's previous claims", args...)
@@ -22,9 +22,9 @@ func (p *provider) refreshUserinfo(key [refreshKeySize]byte, f *refreshFlight, o
 				next.Claims = kept
 			}
 		}
-		p.finishRefresh(key, refreshOutcome{sess: next})
+		rp.finishRefresh(key, refreshOutcome{sess: next})
 	}
-	endpoint := p.idp.provider.UserinfoEndpoint
+	endpoint := rp.idp.discovery.UserinfoEndpoint
 	if endpoint == "" || next.AccessToken == "" {
 		keep("not available (no userinfo_endpoint or no access token)")
 		return
@@ -34,9 +34,9 @@ func (p *provider) refreshUserinfo(key [refreshKeySize]byte, f *refreshFlight, o
 	if out.freshClaims {
 		merge = oidc.MergeUserinfo
 	}
-	f.since = p.idp.ticks
-	err := p.dispatch(oidc.UserinfoRequest(endpoint, next.AccessToken), func(a answer) {
-		if p.refreshing[key] != f {
+	f.since = rp.idp.ticks
+	err := rp.dispatch(oidc.UserinfoRequest(endpoint, next.AccessToken), func(a answer) {
+		if rp.refreshing[key] != f {
 			return
 		}
 		if a.err != nil {
@@ -49,9 +49,9 @@ func (p *provider) refreshUserinfo(key [refreshKeySize]byte, f *refreshFlight, o
 			return
 		}
 		next.Claims = merged
-		p.finishRefresh(key, refreshOutcome{sess: next})
+		rp.finishRefresh(key, refreshOutcome{sess: next})
 	})
 	if err != nil {
-		keep("not sent: %s", dispatchProblem(p.cfg.Cluster, err))
+		keep("not sent: %s", dispatchProblem(rp.cfg.Cluster, err))
 	}
 }

@@ -22,6 +22,19 @@ func (h *httpContext) respond(status uint32, headers [][2]string, body string) t
 	return types.ActionPause
 }
 
+// resumeIf lets a paused request go on when a flow step that ran later, from another
+// context's callback (an IdP answer, the end of a refresh, metadata that loaded), ended in
+// Continue: in a callback, Continue must become an explicit ResumeHttpRequest. A step that
+// answered locally needs nothing more.
+func resumeIf(a types.Action) {
+	if a != types.ActionContinue {
+		return
+	}
+	if err := proxywasm.ResumeHttpRequest(); err != nil {
+		proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
+	}
+}
+
 // internalError logs what failed and answers 500: something the plugin cannot do (a host
 // call refused) must stop the request, never let it continue half-processed.
 func (h *httpContext) internalError(what string, err error) types.Action {
@@ -90,13 +103,13 @@ func (h *httpContext) apiError(status uint32, code, message string, headers [][2
 // unauthorized is the answer to an API or XHR request without a session: a 401 a client can
 // act on, never a login page it cannot render.
 func (h *httpContext) unauthorized() types.Action {
-	h.p.metrics.count(metricUnauthorized)
+	h.rp.metrics.count(metricUnauthorized)
 	return h.apiError(401, "unauthorized", "authentication required", [][2]string{{"www-authenticate", `Bearer realm="oidc-wasm"`}})
 }
 
 // unavailable is the answer when the IdP's metadata cannot be loaded: fail closed.
 func (h *httpContext) unavailable() types.Action {
-	h.p.metrics.count(metricUnavailable)
+	h.rp.metrics.count(metricUnavailable)
 	if isBrowserNavigation(h.headers) {
 		return h.page(503, "Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment.", "", [][2]string{{"retry-after", "5"}})
 	}

@@ -9,21 +9,21 @@ import (
 type route struct {
 	host   string // exact name, "*.<domain>" or "*"
 	prefix string // "" for every path
-	to     *provider
+	to     *relyingParty
 }
 
-// router picks the provider of a request. Routes are tried most specific first, as Envoy
+// router picks the relying party of a request. Routes are tried most specific first, as Envoy
 // picks virtual hosts: an exact host before a wildcard, a longer wildcard before a shorter
 // one, "*" last; within one host, a longer path prefix before a shorter one. The order of
 // the configuration never matters, so adding a provider cannot silently take another's
 // requests.
 type router struct {
 	routes     []route
-	hasPrefix  bool // some provider is chosen by path: every reading of the path must agree
-	singleHost bool // one provider for every host and path: nothing to choose
+	hasPrefix  bool // some relying party is chosen by path: every reading of the path must agree
+	singleHost bool // one relying party for every host and path: nothing to choose
 }
 
-func newRouter(providers []*provider) router {
+func newRouter(providers []*relyingParty) router {
 	var r router
 	for _, p := range providers {
 		for _, h := range p.cfg.Hosts {
@@ -57,11 +57,11 @@ func hostKind(h string) int {
 	return 2
 }
 
-// match returns the provider for a request's :authority and path, nil when none serves it.
+// match returns the relying party for a request's :authority and path, nil when none serves it.
 // ok is false when the path decides and is ambiguous: not in normal form, or read by some
-// upstream under another provider's prefix than by others ("/admin;x/users" is "/admin/users"
-// to Tomcat). No provider may take such a request.
-func (r *router) match(authority string, p requestPath) (pv *provider, ok bool) {
+// upstream under another relying party's prefix than by others ("/admin;x/users" is "/admin/users"
+// to Tomcat). No relying party may take such a request.
+func (r *router) match(authority string, p requestPath) (rp *relyingParty, ok bool) {
 	if r.singleHost {
 		return r.routes[0].to, true
 	}
@@ -72,18 +72,18 @@ func (r *router) match(authority string, p requestPath) (pv *provider, ok bool) 
 	if !p.normal {
 		return nil, false
 	}
-	pv = r.matchReading(host, p.readings[0])
+	rp = r.matchReading(host, p.readings[0])
 	for _, reading := range p.readings[1:] {
-		if r.matchReading(host, reading) != pv {
+		if r.matchReading(host, reading) != rp {
 			return nil, false
 		}
 	}
-	return pv, true
+	return rp, true
 }
 
-// matchReading returns the provider of the most specific route for host and one reading of
+// matchReading returns the relying party of the most specific route for host and one reading of
 // the path.
-func (r *router) matchReading(host, path string) *provider {
+func (r *router) matchReading(host, path string) *relyingParty {
 	for _, rt := range r.routes {
 		if rt.matchesHost(host) && (rt.prefix == "" || underPrefix(path, rt.prefix, false)) {
 			return rt.to

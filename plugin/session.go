@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -40,7 +39,7 @@ type cachedSession struct {
 // A browser may send several values for the session cookie: a copy planted by a sibling
 // subdomain (cookie tossing) next to its own, which this host's clearing Set-Cookie cannot
 // remove. Refusing them all would loop through logins forever, so each is opened and only
-// those that open count: a planted value this provider did not seal is ignored. If several
+// those that open count: a planted value this relying party did not seal is ignored. If several
 // open (an attacker planted a session of their own), the one sealed under the current name
 // wins over the legacy name, then the most recent login: a user who signs in again always
 // gets their own session back. __Host- names, the default, stop the planting itself.
@@ -49,7 +48,7 @@ type cachedSession struct {
 // another cookie) count as no session at all. Sessions under the legacy cookie name are read
 // with the purpose they were sealed for then.
 func (h *httpContext) session(now time.Time) *openSession {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	for _, legacy := range [...]bool{false, true} {
 		name := cfg.CookieName
 		if legacy {
@@ -70,24 +69,24 @@ func (h *httpContext) session(now time.Time) *openSession {
 
 // openSession opens one sealed session value, from the cache when it was opened before.
 func (h *httpContext) openSession(sealed string, now time.Time, legacy bool) *openSession {
-	cfg := h.p.cfg
-	c, until, cached := h.p.sessions.get(sealed, now)
+	cfg := h.rp.cfg
+	c, until, cached := h.rp.sessions.get(sealed, now)
 	if cached && c.legacy != legacy {
 		return nil // the same bytes under the other name: sealed for one purpose only
 	}
 	if !cached {
-		purpose := h.p.purposeSession
+		purpose := h.rp.purposeSession
 		if legacy {
-			purpose = h.p.purposeLegacySession
+			purpose = h.rp.purposeLegacySession
 		}
 		c = &cachedSession{legacy: legacy}
-		plain, expiry, err := h.p.sealer.OpenExpiry(purpose, sealed, now)
+		plain, expiry, err := h.rp.sealer.OpenExpiry(purpose, sealed, now)
 		if err != nil {
-			h.p.metrics.count(metricSessionInvalid)
+			h.rp.metrics.count(metricSessionInvalid)
 			return nil
 		}
 		if err := c.sess.UnmarshalBinary(plain); err != nil {
-			h.p.metrics.count(metricSessionInvalid)
+			h.rp.metrics.count(metricSessionInvalid)
 			return nil
 		}
 		until = expiry
@@ -95,12 +94,12 @@ func (h *httpContext) openSession(sealed string, now time.Time, legacy bool) *op
 	// The checks below run on cached sessions too: the cache only saves the AEAD open and
 	// the work on the claims.
 	if !now.Before(c.sess.IssuedAt.Add(cfg.SessionMaxAge)) {
-		h.p.metrics.count(metricSessionInvalid)
+		h.rp.metrics.count(metricSessionInvalid)
 		return nil
 	}
 	if !cached {
 		c.id = cfg.identify(c.sess.Claims)
-		h.p.sessions.put(sealed, c, until)
+		h.rp.sessions.put(sealed, c, until)
 	}
 	if !now.Before(c.sess.TokenExpiry) && c.sess.RefreshToken == "" {
 		return nil
@@ -117,7 +116,7 @@ var errSessionTooLarge = errors.New("the session does not fit in the cookies a b
 // sealSession seals sess into Set-Cookie headers, and deletes chunks of an older, larger
 // session the browser still holds.
 func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]string, error) {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	until := sess.IssuedAt.Add(cfg.SessionMaxAge)
 	if cfg.SessionIdleTimeout > 0 && now.Add(cfg.SessionIdleTimeout).Before(until) {
 		until = now.Add(cfg.SessionIdleTimeout)
@@ -129,7 +128,7 @@ func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]strin
 	if err != nil {
 		return nil, fmt.Errorf("encoding the session: %w", err)
 	}
-	sealed, err := h.p.sealer.Seal(rand.Reader, h.p.purposeSession, until, plain)
+	sealed, err := h.rp.sealer.Seal(h.rp.env.random, h.rp.purposeSession, until, plain)
 	if err != nil {
 		return nil, fmt.Errorf("sealing the session: %w", err)
 	}
@@ -156,7 +155,7 @@ func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]strin
 // idle timeout has passed or when it came under the legacy cookie name (which the new
 // cookies then clear).
 func (h *httpContext) continueWithSession(sess *openSession, now time.Time) types.Action {
-	cfg := h.p.cfg
+	cfg := h.rp.cfg
 	if err := removeAll("authorization", len(h.headers.values("authorization"))); err != nil {
 		return h.internalError("cannot remove the client's Authorization header", err)
 	}
@@ -177,7 +176,7 @@ func (h *httpContext) continueWithSession(sess *openSession, now time.Time) type
 		}
 		h.responseCookies = append(h.responseCookies, cookies...)
 	}
-	h.p.metrics.count(metricSessionValid)
+	h.rp.metrics.count(metricSessionValid)
 	if sess.id == nil {
 		sess.id = cfg.identify(sess.Claims)
 	}

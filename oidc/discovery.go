@@ -9,9 +9,9 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Provider holds the endpoints of an OpenID Provider, as published in its discovery document
+// Discovery is an OpenID Provider's metadata: the endpoints its discovery document publishes
 // and checked by [ParseDiscovery].
-type Provider struct {
+type Discovery struct {
 	Issuer                string
 	AuthorizationEndpoint string
 	TokenEndpoint         string
@@ -48,7 +48,7 @@ func DiscoveryRequest(issuer string) Request {
 // The endpoints must be absolute http(s) URLs with a host and neither user info nor fragment;
 // when the issuer is https they must be https too, so that a discovery document cannot
 // downgrade the code exchange or the key download to cleartext.
-func ParseDiscovery(issuer string, status int, body []byte) (*Provider, error) {
+func ParseDiscovery(issuer string, status int, body []byte) (*Discovery, error) {
 	if err := checkIssuer(issuer); err != nil {
 		return nil, fmt.Errorf("oidc: discovery: configured %w", err)
 	}
@@ -65,7 +65,7 @@ func ParseDiscovery(issuer string, status int, body []byte) (*Provider, error) {
 	}
 
 	httpsOnly := strings.HasPrefix(strings.ToLower(issuer), "https:")
-	p := &Provider{Issuer: issuer}
+	p := &Discovery{Issuer: issuer}
 	fields := []struct {
 		name     string
 		dst      *string

@@ -55,7 +55,7 @@ func providerDoc(t *testing.T, issuer string, overrides map[string]any) []byte {
 
 func TestParseDiscovery(t *testing.T) {
 	const iss = "https://idp.example.com"
-	full := &Provider{
+	full := &Discovery{
 		Issuer:                iss,
 		AuthorizationEndpoint: iss + "/auth",
 		TokenEndpoint:         iss + "/token",
@@ -68,18 +68,18 @@ func TestParseDiscovery(t *testing.T) {
 		issuer string // "" means iss
 		status int    // 0 means 200
 		body   []byte
-		want   *Provider // nil: an error containing msg
+		want   *Discovery // nil: an error containing msg
 		msg    string
 	}{
 		{name: "full", body: providerDoc(t, iss, nil), want: full},
 		{name: "minimal", body: providerDoc(t, iss, map[string]any{"userinfo_endpoint": nil, "end_session_endpoint": nil}),
-			want: &Provider{Issuer: iss, AuthorizationEndpoint: iss + "/auth", TokenEndpoint: iss + "/token", JWKSURI: iss + "/keys"}},
+			want: &Discovery{Issuer: iss, AuthorizationEndpoint: iss + "/auth", TokenEndpoint: iss + "/token", JWKSURI: iss + "/keys"}},
 		{name: "endpoints on other hosts and ports", body: providerDoc(t, iss, map[string]any{"jwks_uri": "https://keys.example.net:8443/k?v=1"}),
-			want: &Provider{Issuer: iss, AuthorizationEndpoint: iss + "/auth", TokenEndpoint: iss + "/token", JWKSURI: "https://keys.example.net:8443/k?v=1", UserinfoEndpoint: iss + "/userinfo", EndSessionEndpoint: iss + "/logout"}},
+			want: &Discovery{Issuer: iss, AuthorizationEndpoint: iss + "/auth", TokenEndpoint: iss + "/token", JWKSURI: "https://keys.example.net:8443/k?v=1", UserinfoEndpoint: iss + "/userinfo", EndSessionEndpoint: iss + "/logout"}},
 		{name: "http issuer for local development", issuer: "http://127.0.0.1:5556/dex", body: providerDoc(t, "http://127.0.0.1:5556/dex", nil),
-			want: &Provider{Issuer: "http://127.0.0.1:5556/dex", AuthorizationEndpoint: "http://127.0.0.1:5556/dex/auth", TokenEndpoint: "http://127.0.0.1:5556/dex/token", JWKSURI: "http://127.0.0.1:5556/dex/keys", UserinfoEndpoint: "http://127.0.0.1:5556/dex/userinfo", EndSessionEndpoint: "http://127.0.0.1:5556/dex/logout"}},
+			want: &Discovery{Issuer: "http://127.0.0.1:5556/dex", AuthorizationEndpoint: "http://127.0.0.1:5556/dex/auth", TokenEndpoint: "http://127.0.0.1:5556/dex/token", JWKSURI: "http://127.0.0.1:5556/dex/keys", UserinfoEndpoint: "http://127.0.0.1:5556/dex/userinfo", EndSessionEndpoint: "http://127.0.0.1:5556/dex/logout"}},
 		{name: "escaped slashes", body: []byte(`{"issuer":"https:\/\/idp.example.com","authorization_endpoint":"https:\/\/idp.example.com\/auth","token_endpoint":"https://idp.example.com/token","jwks_uri":"https://idp.example.com/keys"}`),
-			want: &Provider{Issuer: iss, AuthorizationEndpoint: iss + "/auth", TokenEndpoint: iss + "/token", JWKSURI: iss + "/keys"}},
+			want: &Discovery{Issuer: iss, AuthorizationEndpoint: iss + "/auth", TokenEndpoint: iss + "/token", JWKSURI: iss + "/keys"}},
 
 		// Issuer.
 		{name: "other issuer", body: providerDoc(t, "https://evil.example.com", nil), msg: `issuer "https://evil.example.com" does not match`},

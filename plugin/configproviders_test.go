@@ -106,10 +106,10 @@ func TestProvidersConfigErrors(t *testing.T) {
 // The most specific route wins whatever the order of the configuration; the port and case
 // of the host do not matter; a wildcard does not cover its apex.
 func TestRouterPicksTheMostSpecificProvider(t *testing.T) {
-	named := func(name, prefix string, hosts ...string) *provider {
-		return &provider{cfg: &Config{Name: name, Hosts: hosts, PathPrefix: prefix}}
+	named := func(name, prefix string, hosts ...string) *relyingParty {
+		return &relyingParty{cfg: &Config{Name: name, Hosts: hosts, PathPrefix: prefix}}
 	}
-	r := newRouter([]*provider{
+	r := newRouter([]*relyingParty{
 		named("any", "", "*"),
 		named("wild", "", "*.example.com"),
 		named("deep", "", "*.apps.example.com"),
@@ -138,7 +138,7 @@ func TestRouterPicksTheMostSpecificProvider(t *testing.T) {
 			t.Errorf("%s%s: want %s, got %+v", c.authority, c.path, c.want, got)
 		}
 	}
-	only := newRouter([]*provider{named("grafana", "", "grafana.example.com"), named("wild", "", "*.example.com")})
+	only := newRouter([]*relyingParty{named("grafana", "", "grafana.example.com"), named("wild", "", "*.example.com")})
 	for _, authority := range []string{"example.com", "grafana.example.com.evil.net", "", "xexample.com"} {
 		if got, _ := only.match(authority, parsePath("/")); got != nil {
 			t.Errorf("%q: want no provider, got %s", authority, got.cfg.Name)

@@ -1,0 +1,210 @@
+package plugin
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// The readers of configuration values: each names its key in every error.
+
+// getter is where a value is read from: a view (a provider's keys, inherited or its own) or
+// a JSON object such as an entry of "providers".
+type getter interface{ Get(key string) gjson.Result }
+
+// Defaults for optional keys.
+const (
+	defaultRedirectPath = "/oauth2/callback"
+	// defaultCookieName is the session cookie over HTTPS. The __Host- prefix makes browsers
+	// refuse the cookie unless it is Secure, Path=/ and host-only, so a sibling subdomain
+	// cannot plant one (cookie tossing). Plain-HTTP sites cannot use it and keep
+	// legacyCookieName, the name of earlier releases.
+	defaultCookieName = "__Host-oidc_session"
+	legacyCookieName  = "_oidc_session"
+	defaultTimeoutMS  = 5000
+	maxTimeoutMS      = 60000
+	defaultLogoutPath = "/oauth2/logout"
+	defaultMaxAgeS    = 24 * 3600
+	maxSessionAgeS    = 365 * 24 * 3600
+)
+
+var (
+	defaultScopes          = []string{"openid", "profile", "email"}
+	defaultClaimsToHeaders = []HeaderClaim{
+		{Header: "x-auth-request-email", Claim: "email"},
+		{Header: "x-auth-request-user", Claim: "sub"},
+	}
+)
+
+// stringList reads an array of non-empty strings; nil when the key is absent.
+func readStrings(root getter, key string) ([]string, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return nil, nil
+	}
+	if !v.IsArray() {
+		return nil, configErr(key, "must be an array of strings")
+	}
+	out := []string{}
+	for i, item := range v.Array() {
+		if item.Type != gjson.String || strings.TrimSpace(item.Str) == "" {
+			return nil, configErr(fmt.Sprintf("%s[%d]", key, i), "must be a non-empty string")
+		}
+		out = append(out, item.Str)
+	}
+	return out, nil
+}
+
+func isAbsolutePath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.ContainsAny(p, "?#\\ \t\r\n")
+}
+
+func parseIssuer(issuer string) (*url.URL, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, configErr("issuer", "%q must be an absolute http(s) URL without query or fragment", issuer)
+	}
+	return u, nil
+}
+
+// istioClusterName is the cluster Istio creates for a ServiceEntry or Service on the issuer's
+// host and port: "outbound|<port>||<host>".
+func istioClusterName(issuer *url.URL) string {
+	port := issuer.Port()
+	if port == "" {
+		port = "443"
+		if issuer.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return "outbound|" + port + "||" + issuer.Hostname()
+}
+
+func readRequired(root getter, key string) (string, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return "", configErr(key, "required")
+	}
+	if v.Type != gjson.String {
+		return "", configErr(key, "must be a string")
+	}
+	if v.Str == "" {
+		return "", configErr(key, "must not be empty")
+	}
+	return v.Str, nil
+}
+
+func readString(root getter, key, def string) (string, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return def, nil
+	}
+	if v.Type != gjson.String {
+		return "", configErr(key, "must be a string")
+	}
+	return v.Str, nil
+}
+
+func readBool(root getter, key string, def bool) (bool, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return def, nil
+	}
+	if v.Type != gjson.True && v.Type != gjson.False {
+		return false, configErr(key, "must be true or false")
+	}
+	return v.Bool(), nil
+}
+
+func readInt(root getter, key string, def int) (int, error) {
+	v := root.Get(key)
+	if !v.Exists() {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v.Raw)
+	if v.Type != gjson.Number || err != nil {
+		return 0, configErr(key, "must be a whole number")
+	}
+	return n, nil
+}
+
+// secret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
+// VM's environment (Istio: vmConfig.env fed by a Kubernetes Secret) for real deployments.
+func readSecret(root getter, key string, getenv func(string) (string, bool)) (string, error) {
+	envKey := key + "_env"
+	inline, fromEnv := root.Get(key), root.Get(envKey)
+	switch {
+	case inline.Exists() && fromEnv.Exists():
+		return "", configErr(key, "set either %s or %s, not both", key, envKey)
+	case inline.Exists():
+		return readRequired(root, key)
+	case fromEnv.Exists():
+		name, err := readRequired(root, envKey)
+		if err != nil {
+			return "", err
+		}
+		v, ok := getenv(name)
+		if !ok || v == "" {
+			return "", configErr(envKey, "environment variable %q is not set or empty in the Wasm VM (Istio: vmConfig.env; Envoy: vm_config.environment_variables)", name)
+		}
+		return v, nil
+	default:
+		return "", configErr(key, "required (or %s naming an environment variable)", envKey)
+	}
+}
+
+func readCookieSecret(root getter, getenv func(string) (string, bool)) ([]byte, error) {
+	s, err := readSecret(root, "cookie_secret", getenv)
+	if err != nil {
+		return nil, err
+	}
+	key := "cookie_secret"
+	if root.Get("cookie_secret_env").Exists() {
+		key = "cookie_secret_env"
+	}
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, configErr(key, "must decode to exactly 32 bytes, got %d (generate one with: openssl rand -base64 32)", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, configErr(key, "not valid base64 (generate one with: openssl rand -base64 32)")
+}
+
+func readScopes(root getter) ([]string, error) {
+	v := root.Get("scopes")
+	if !v.Exists() {
+		return append([]string(nil), defaultScopes...), nil
+	}
+	if !v.IsArray() {
+		return nil, configErr("scopes", "must be an array of strings")
+	}
+	var out []string
+	for i, s := range v.Array() {
+		if s.Type != gjson.String || s.Str == "" || strings.ContainsAny(s.Str, " \t\r\n\"\\") {
+			return nil, configErr(fmt.Sprintf("scopes[%d]", i), "must be a non-empty string without spaces or quotes")
+		}
+		out = append(out, s.Str)
+	}
+	return out, nil
+}
+
+func isSafeCookieName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
