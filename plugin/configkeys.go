@@ -98,18 +98,12 @@ var configKeys = []configKey{
 		return err
 	}},
 	{name: "timeout_ms", def: "`5000`", doc: "Timeout of every call to the IdP, 1 to 60000.", read: func(c *Config, v view) error {
-		ms, err := readInt(v, "timeout_ms", defaultTimeoutMS)
-		if err == nil && (ms < 1 || ms > maxTimeoutMS) {
-			err = configErr("timeout_ms", "%d is out of range 1..%d", ms, maxTimeoutMS)
-		}
+		ms, err := readIntIn(v, "timeout_ms", defaultTimeoutMS, 1, maxTimeoutMS, "")
 		c.Timeout = time.Duration(ms) * time.Millisecond
 		return err
 	}},
 	{name: "session_max_age", def: "`86400`", doc: "Absolute session lifetime in seconds from login (60 to one year), enforced by data inside the sealed cookie; refreshing does not extend it.", read: func(c *Config, v view) error {
-		s, err := readInt(v, "session_max_age", defaultMaxAgeS)
-		if err == nil && (s < 60 || s > maxSessionAgeS) {
-			err = configErr("session_max_age", "%d seconds is out of range 60..%d", s, maxSessionAgeS)
-		}
+		s, err := readIntIn(v, "session_max_age", defaultMaxAgeS, 60, maxSessionAgeS, " seconds")
 		c.SessionMaxAge = time.Duration(s) * time.Second
 		return err
 	}},

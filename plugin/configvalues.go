@@ -132,7 +132,16 @@ func readInt(root getter, key string, def int) (int, error) {
 	return n, nil
 }
 
-// secret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
+// readIntIn reads a whole number in min..max; unit (" seconds") words the error.
+func readIntIn(root getter, key string, def, min, max int, unit string) (int, error) {
+	n, err := readInt(root, key, def)
+	if err == nil && (n < min || n > max) {
+		err = configErr(key, "%d%s is out of range %d..%d", n, unit, min, max)
+	}
+	return n, err
+}
+
+// readSecret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
 // VM's environment (Istio: vmConfig.env fed by a Kubernetes Secret) for real deployments.
 func readSecret(root getter, key string, getenv func(string) (string, bool)) (string, error) {
 	envKey := key + "_env"
