@@ -15,7 +15,27 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
+
+// UnverifiedIssuer reads the iss claim of a compact JWS without verifying anything, or ""
+// when there is none. It is only for choosing which issuer's verifier to ask: what it returns
+// must never be trusted or shown as an identity.
+func UnverifiedIssuer(raw string) string {
+	jws, err := splitCompact(raw)
+	if err != nil {
+		return ""
+	}
+	payload, err := base64URL.DecodeString(jws.payload)
+	if err != nil || !ValidJSON(payload) {
+		return ""
+	}
+	if iss := gjson.GetBytes(payload, "iss"); iss.Type == gjson.String {
+		return iss.Str
+	}
+	return ""
+}
 
 // compactJWS is a token split into its parts.
 type compactJWS struct {

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,23 @@ type Verifier struct {
 	// cannot be replayed as an API credential. Tokens of scripts and API clients (password,
 	// client-credentials, device and token-exchange grants, Kubernetes tokens) carry no nonce.
 	AcceptLoginTokens bool
+
+	// AnyAudience lets [Verifier.Verify] accept a token whatever its aud and azp: for an issuer
+	// whose tokens are not minted for this gateway, such as a Kubernetes API server's
+	// service-account tokens (aud: the API server). The issuer and its keys are then all that
+	// binds a token to its purpose; use it only for issuers that mint tokens for no one else.
+	AnyAudience bool
+
+	// AudienceClaims are the claims [Verifier.Verify] reads a bearer token's audience from,
+	// the first present: nil means aud alone. AWS Cognito's access tokens carry client_id and
+	// no aud; azp rules apply to aud only.
+	AudienceClaims []string
+
+	// MoreIssuers are accepted besides Issuer, for every token: the issuers of the tenants a
+	// multi-tenant relying party allows (Entra ID; see ExpandIssuers). AccessTokenIssuers are
+	// accepted besides them by [Verifier.Verify] only: Entra ID's v1 access tokens carry
+	// https://sts.windows.net/<tenant>/ though its ID tokens carry the v2 issuer.
+	MoreIssuers, AccessTokenIssuers []string
 }
 
 // Token is a verified JWT.
@@ -180,6 +198,8 @@ func (v *Verifier) checkConfig(r rules) error {
 		return invalidf("verifier has no keys")
 	case r.idToken && v.ClientID == "":
 		return invalidf("verifier has no client ID")
+	case !r.idToken && v.AnyAudience:
+		return nil
 	}
 	for _, a := range r.audiences {
 		if a != "" {
@@ -208,11 +228,13 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
-	if iss != v.Issuer {
+	if iss != v.Issuer && !slices.Contains(v.MoreIssuers, iss) && (r.idToken || !slices.Contains(v.AccessTokenIssuers, iss)) {
 		return nil, invalidf("issuer %s not accepted", quoted(iss))
 	}
-	if err := v.checkAudience(c, r); err != nil {
-		return nil, err
+	if r.idToken || !v.AnyAudience {
+		if err := v.checkAudience(c, r); err != nil {
+			return nil, err
+		}
 	}
 	sub, err := requiredString(c, "sub")
 	if err != nil {
@@ -261,9 +283,24 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 
 // checkAudience applies the aud and azp rules (Core §3.1.3.7 steps 3 to 5).
 func (v *Verifier) checkAudience(c map[string]gjson.Result, r rules) error {
-	aud, ok := c["aud"]
+	name := "aud"
+	if !r.idToken {
+		for _, n := range v.AudienceClaims {
+			if _, ok := c[n]; ok {
+				name = n
+				break
+			}
+		}
+	}
+	aud, ok := c[name]
 	if !ok {
 		return invalidf("aud is missing")
+	}
+	if name != "aud" {
+		if aud.Type != gjson.String || !anyAccepted([]string{aud.Str}, r.audiences) {
+			return invalidf("%s %s not accepted", name, quoted(aud.Raw))
+		}
+		return nil
 	}
 	var auds []string
 	switch {

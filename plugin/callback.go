@@ -73,7 +73,7 @@ func (h *httpContext) loginState(callbackState string) (*oidc.LoginState, bool) 
 func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState) types.Action {
 	cfg := h.rp.cfg
 	req := oidc.CodeExchangeRequest(h.rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, code, redirectURI, state.CodeVerifier)
-	err := h.rp.dispatch(req, func(a answer) {
+	err := h.rp.idp.dispatch(req, func(a answer) {
 		if h.done {
 			return
 		}
@@ -116,9 +116,9 @@ func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
 // rotated its keys: the request waits for one (rate-limited) JWKS refetch and tries again.
 func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.LoginState, refetched bool) types.Action {
 	tok, err := h.rp.idp.verifier.VerifyIDToken(tokens.IDToken, state.Nonce, h.rp.env.now())
-	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
+	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.idp.requestKeyRefresh() {
 		retry := func() types.Action { return h.verifyIDToken(tokens, state, true) }
-		if h.rp.held.hold(h.id, h.resumeWith(retry)) {
+		if h.rp.idp.held.hold(h.id, h.resumeWith(retry)) {
 			return types.ActionPause
 		}
 	}
@@ -143,7 +143,7 @@ func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse,
 		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(502, "The identity provider's user information is not available.")
 	}
-	err := h.rp.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
+	err := h.rp.idp.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
 		if h.done {
 			return
 		}

@@ -1,8 +1,12 @@
 package plugin
 
 import (
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
@@ -60,6 +64,40 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "tenants", def: "none", doc: "For a multi-tenant issuer (Entra ID's `https://login.microsoftonline.com/organizations/v2.0`, whose discovery document names the template `https://login.microsoftonline.com/{tenantid}/v2.0`): the tenant IDs whose users may log in. Tokens must carry the issuer of one of them; without `tenants` such a template is refused at discovery.", read: func(c *Config, v view) (err error) {
+		if c.Tenants, err = readStrings(v, "tenants"); err != nil {
+			return err
+		}
+		for i, t := range c.Tenants {
+			if !isTenantID(t) {
+				return configErr(fmt.Sprintf("tenants[%d]", i), "%q must be a tenant ID (letters, digits, '-' and '.')", t)
+			}
+		}
+		if c.Tenants != nil && len(c.Tenants) == 0 {
+			return configErr("tenants", "must list at least one tenant (leave it out for a single-tenant issuer)")
+		}
+		return nil
+	}},
+	{name: "authorization_endpoint", def: "from discovery", doc: "Where browsers are sent to log in, instead of the discovery document's: an absolute URL, or a path on the request's own host (Kubeflow: `/dex/auth`, Dex served by the gateway). With `token_endpoint` and `jwks_uri` also set, discovery is not fetched at all. The ID token's `iss` must still equal `issuer`.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.AuthorizationEndpoint, err = readEndpoint(v, "authorization_endpoint", true)
+		return err
+	}},
+	{name: "token_endpoint", def: "from discovery", doc: "The token endpoint, called through `cluster`, instead of the discovery document's: an absolute URL (Kubeflow: `http://dex.auth.svc.cluster.local:5556/dex/token`).", read: func(c *Config, v view) (err error) {
+		c.Endpoints.TokenEndpoint, err = readEndpoint(v, "token_endpoint", false)
+		return err
+	}},
+	{name: "jwks_uri", def: "from discovery", doc: "The IdP's signing keys, called through `cluster`, instead of the discovery document's: an absolute URL.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.JWKSURI, err = readEndpoint(v, "jwks_uri", false)
+		return err
+	}},
+	{name: "userinfo_endpoint", def: "from discovery", doc: "The userinfo endpoint (see `userinfo`), called through `cluster`, instead of the discovery document's: an absolute URL.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.UserinfoEndpoint, err = readEndpoint(v, "userinfo_endpoint", false)
+		return err
+	}},
+	{name: "end_session_endpoint", def: "from discovery", doc: "Where a logout sends the browser to end the IdP's session, instead of the discovery document's: an absolute URL or a path on the request's own host.", read: func(c *Config, v view) (err error) {
+		c.Endpoints.EndSessionEndpoint, err = readEndpoint(v, "end_session_endpoint", true)
+		return err
+	}},
 	{name: "client_id", def: "required", doc: "OAuth client id registered at the IdP.", read: func(c *Config, v view) (err error) {
 		c.ClientID, err = readRequired(v, "client_id")
 		return err
@@ -85,12 +123,40 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "redirect_uri", def: "`<scheme>://<authority><redirect_path>` of the request", doc: "The redirect URI sent to the IdP exactly as configured: a path (`/oauth2/callback`, for IdPs with a relative redirect URI registered, as Kubeflow's Dex), or an absolute URL (the site's external URL behind a proxy that terminates TLS). Its path must be `redirect_path`; the callback is still bound to the browser that started the login by the state cookie of its host.", read: readRedirectURI},
 	{name: "scopes", def: "`[\"openid\",\"profile\",\"email\"]`", doc: "Requested scopes; `openid` is always sent first.", read: func(c *Config, v view) (err error) {
 		c.Scopes, err = readScopes(v)
 		return err
 	}},
+	{name: "authorization_params", def: "none", doc: "Extra parameters of the authorization request, an object of name to value: Google's `{\"access_type\":\"offline\",\"prompt\":\"consent\",\"hd\":\"example.com\"}`, Auth0's `audience`, Entra ID's `domain_hint`. Parameters the plugin owns (`state`, `nonce`, `redirect_uri`, `code_challenge`, `scope`, `response_mode`, `request`, ...) are refused at start.", read: readAuthParams},
+	{name: "authorization_params_from_request", def: "none", doc: "Names of authorization request parameters copied from the query of the request that starts a login (a page load, or `login_path`), such as `[\"login_hint\"]`: `/oauth2/start?login_hint=alice@example.com`. Values over 512 bytes or with control characters are dropped; owned parameters are refused at start.", read: func(c *Config, v view) (err error) {
+		if c.AuthParamsFromRequest, err = readStrings(v, "authorization_params_from_request"); err != nil {
+			return err
+		}
+		for i, name := range c.AuthParamsFromRequest {
+			if oidc.OwnsAuthParam(name) {
+				return configErr(fmt.Sprintf("authorization_params_from_request[%d]", i), "%q is set by the plugin itself", name)
+			}
+		}
+		return nil
+	}},
+	{name: "refresh_scopes", def: "none (the login's scopes)", doc: "Scopes sent with a refresh. Entra ID returns no new ID token on a refresh without `openid`: `[\"openid\",\"profile\",\"email\",\"offline_access\"]`. Left out, no `scope` is sent and the IdP keeps the login's.", read: func(c *Config, v view) (err error) {
+		if !v.Get("refresh_scopes").Exists() {
+			return nil
+		}
+		c.RefreshScopes, err = readScopeList(v, "refresh_scopes")
+		return err
+	}},
 	{name: "skip_paths", def: "`[]`", doc: "List of `{\"exact\":…}`, `{\"prefix\":…}` or `{\"regex\":…}` matched on the path without query. A prefix without trailing `/` matches whole segments (`/public` covers `/public/x`, not `/publicity`); a regex must match the whole path. Only a plain path is ever skipped: in normal form, without `;` and without an escape of a letter, digit, `-`, `_`, `~`, `?` or `#` (`/admin/users;.js` is no script). Exact paths and prefixes are written in canonical form (no `;`, printable ASCII unescaped, upper-case hex).", read: func(c *Config, v view) (err error) {
 		c.SkipPaths, err = parsePathRules(v.Get("skip_paths"), "skip_paths")
+		return err
+	}},
+	{name: "api_paths", def: "`[]`", doc: "Path rules as in `skip_paths` where a request without a session or token always gets 401, never a login redirect, whatever it accepts (oauth2-proxy's `api_routes`; Kubeflow: `/api/`, `/apis/`, `/ml_metadata`).", read: func(c *Config, v view) (err error) {
+		c.APIPaths, err = parsePathRules(v.Get("api_paths"), "api_paths")
+		return err
+	}},
+	{name: "page_paths", def: "`[]`", doc: "Path rules as in `skip_paths` where a GET or HEAD request without a session is sent to the login whatever it accepts, for scripts that log in by following redirects with `Accept: */*` (Kubeflow's `KFPClientManager`). `api_paths` win over these; elsewhere only a browser's page load is redirected and other requests get 401.", read: func(c *Config, v view) (err error) {
+		c.PagePaths, err = parsePathRules(v.Get("page_paths"), "page_paths")
 		return err
 	}},
 	{name: "claims_to_headers", def: "`{\"x-auth-request-user\":\"sub\",\"x-auth-request-email\":\"email\"}`", doc: "Map of header name to claim path ([gjson syntax](https://github.com/tidwall/gjson/blob/master/SYNTAX.md)), or to `{\"claim\": path, \"prefix\": text, \"separator\": text, \"transform\": [{\"match\": regex, \"replace\": text}]}`: arrays joined with `separator` (default `,`), then each matching transform applied in order (Kubeflow's `USERID_TRANSFORMERS`), then `prefix` prepended (Kubeflow's `USERID_PREFIX`). A value with control characters or over 8 KiB leaves the header absent. A header mapped from the `email` claim is set only when the email is verified (`email_verified: true`; see `assume_email_verified`). These headers are always removed from incoming requests.", read: func(c *Config, v view) (err error) {
@@ -128,6 +194,33 @@ var configKeys = []configKey{
 		c.BearerAcceptLoginTokens, err = readBool(v, "bearer_accept_login_tokens", false)
 		return err
 	}},
+	{name: "bearer_audience_claims", def: "`[\"aud\"]`", doc: "Claims a bearer token's audience is read from, the first present: AWS Cognito's access tokens carry `client_id` and no `aud`: `[\"aud\",\"client_id\"]`. The value must be one of `bearer_audiences`.", read: func(c *Config, v view) (err error) {
+		c.BearerAudienceClaims, err = readStrings(v, "bearer_audience_claims")
+		if err == nil && c.BearerAudienceClaims != nil && len(c.BearerAudienceClaims) == 0 {
+			err = configErr("bearer_audience_claims", "must name at least one claim (leave it out for aud)")
+		}
+		return err
+	}},
+	{name: "bearer_accepted_issuers", def: "none", doc: "Issuers bearer tokens signed with the IdP's keys may carry besides `issuer`, `{tenantid}` expanded with `tenants`: Entra ID's v1 access tokens carry `https://sts.windows.net/{tenantid}/` while its ID tokens carry the v2 issuer. ID tokens never get these.", read: func(c *Config, v view) (err error) {
+		if c.BearerAcceptedIssuers, err = readStrings(v, "bearer_accepted_issuers"); err != nil {
+			return err
+		}
+		for i, iss := range c.BearerAcceptedIssuers {
+			key := fmt.Sprintf("bearer_accepted_issuers[%d]", i)
+			if strings.Contains(iss, oidc.TenantPlaceholder) && len(c.Tenants) == 0 {
+				return configErr(key, "%q names %s: list the allowed tenants in tenants", iss, oidc.TenantPlaceholder)
+			}
+			if _, err := parseIssuer(strings.ReplaceAll(iss, oidc.TenantPlaceholder, "t")); err != nil {
+				return configErr(key, "%q must be an absolute http(s) URL without query or fragment", iss)
+			}
+		}
+		return nil
+	}},
+	{name: "bearer_passthrough", def: "`false`", doc: "Let a request without a session that carries one `Authorization: Bearer` token through **unverified**, token untouched and no identity header set (client-sent managed headers are still removed), for the mesh to judge: Kubeflow's `RequestAuthentication` `dex-jwt` and `m2m-token-issuer` with the `AuthorizationPolicy` `require-jwt`. This is an open door unless the mesh verifies every such token and denies requests without a verified principal; the plugin logs a warning at start. The alternative is `bearer_issuers`: tokens verified here. Cannot be combined with `authorization` rules, which such requests would skip.", read: func(c *Config, v view) (err error) {
+		c.BearerPassthrough, err = readBool(v, "bearer_passthrough", false)
+		return err
+	}},
+	{name: "bearer_issuers", def: "none", doc: "Extra issuers of bearer tokens, verified here: a list of `{\"issuer\": …, \"jwks_uri\": …, \"cluster\": …, \"audiences\": […], \"claims_to_headers\": {…}}`. A token is judged by the issuer its `iss` names: signature by that issuer's keys (fetched from `jwks_uri` through `cluster`, default Istio's name for its host; refreshed and refetched on an unknown `kid` like the IdP's), `exp`/`nbf`, and one of `audiences`, or any audience when left out (Kubernetes service-account tokens carry the API server's). Its `claims_to_headers` (default `{\"x-auth-request-user\":\"sub\"}`) set the identity headers, which are stripped from every request like the others; `authorization` rules apply to its tokens too. Kubeflow: the cluster's service-account issuer with `jwks_uri` `http://cluster-jwks-proxy.istio-system.svc.cluster.local/openid/v1/jwks` and `{\"kubeflow-userid\":\"sub\"}`. The alternative to `bearer_passthrough`.", read: readBearerIssuers},
 	{name: "forward_token", def: "none", doc: "Send the session's `id_token` or `access_token` upstream as `Authorization: Bearer` (for Istio `RequestAuthentication` behind the gateway). Otherwise a client's `Authorization` header only reaches upstream when it is the bearer token just verified. Every app behind the provider then holds a live token of the user: see SECURITY.md, \"Known limits\".", read: readForwardToken},
 	{name: "logout_path", def: "`/oauth2/logout`", doc: "Logout endpoint: clears every plugin cookie, then redirects to the IdP's `end_session_endpoint` (with `id_token_hint`, `client_id`, `post_logout_redirect_uri`) or, when there is none, to `logout_redirect`. A logout another site triggered (`Sec-Fetch-Site: cross-site` or `same-site`) is local only: it never ends the user's session at the IdP. An `rd` query parameter chooses the landing page if it passes the redirect checks.", read: func(c *Config, v view) (err error) {
 		if c.LogoutPath, err = readString(v, "logout_path", c.PathPrefix+defaultLogoutPath); err != nil {
@@ -138,6 +231,18 @@ var configKeys = []configKey{
 		}
 		if c.LogoutPath == c.RedirectPath {
 			return configErr("logout_path", "%q must differ from redirect_path", c.LogoutPath)
+		}
+		return nil
+	}},
+	{name: "login_path", def: "`/oauth2/start`", doc: "Starts a login for any client, whatever it accepts, and returns to its `rd` query parameter when that is a path of this site (oauth2-proxy's `/oauth2/start`, which scripted logins such as Kubeflow's `KFPClientManager` call). In a `providers` entry with `path_prefix` it defaults to `<path_prefix>/oauth2/start`.", read: func(c *Config, v view) (err error) {
+		if c.LoginPath, err = readString(v, "login_path", c.PathPrefix+defaultLoginPath); err != nil {
+			return err
+		}
+		if _, err := configPath("login_path", c.LoginPath); err != nil {
+			return err
+		}
+		if c.LoginPath == c.RedirectPath || c.LoginPath == c.LogoutPath {
+			return configErr("login_path", "%q must differ from redirect_path and logout_path", c.LoginPath)
 		}
 		return nil
 	}},
@@ -154,6 +259,7 @@ var configKeys = []configKey{
 		}
 		return nil
 	}},
+	{name: "logout_url", def: "the end-session request of OpenID Connect RP-Initiated Logout", doc: "Where a logout sends the browser, for IdPs whose logout is not the standard end-session request: a URL or path with placeholders `{end_session_endpoint}`, `{id_token}`, `{client_id}`, `{post_logout_redirect_uri}`, each filled URL-escaped (the endpoint as it is). Cognito: `https://<domain>.auth.<region>.amazoncognito.com/logout?client_id={client_id}&logout_uri={post_logout_redirect_uri}`. A template naming `{end_session_endpoint}` or `{id_token}` falls back to a local logout when there is none.", read: readLogoutURL},
 	{name: "userinfo", def: "`false`", doc: "At login, fetch the IdP's userinfo endpoint with the access token and add its claims (groups often live only there) to the session; the ID token's own claims win. The login fails if the answer is unusable or for another `sub`. At every refresh it is fetched again with the new access token, so a group removed at the IdP goes with the next refresh (if that call fails, the previous claims are kept).", read: func(c *Config, v view) (err error) {
 		c.Userinfo, err = readBool(v, "userinfo", false)
 		return err
@@ -168,8 +274,16 @@ var configKeys = []configKey{
 		c.EmailTrust.AssumeVerified, err = readBool(v, "assume_email_verified", false)
 		return err
 	}},
+	{name: "email_verified_claim", def: "`email_verified`", doc: "The claim that must be `true` for the email to count as verified, for IdPs that say it under another name (Entra ID: `xms_edov`, with the optional claim configured in the app registration). Applies to email conditions and headers mapped from `email`.", read: func(c *Config, v view) (err error) {
+		if c.EmailTrust.VerifiedClaim, err = readString(v, "email_verified_claim", "email_verified"); err == nil && c.EmailTrust.VerifiedClaim == "" {
+			err = configErr("email_verified_claim", "must not be empty")
+		}
+		return err
+	}},
 	{name: "authorization", def: "none", doc: "Who may enter, by path: a list of `{\"path_prefix\": \"/admin\", \"allow\": [conditions]}` (no `path_prefix`: every path). The first rule whose prefix matches decides; a user passes when one condition holds; with no matching rule every authenticated user passes. A path is decided as every common upstream may read it (escapes decoded, `;params` cut) and must be admitted under each reading: `/admin;x/users` and `/%61dmin` fall under `/admin`. Conditions: `{\"email_domain\": \"example.com\"}` and `{\"email\": \"a@example.com\"}` (the email must be verified, `email_verified: true`, and parse strictly: `a@evil.com@example.com` is no one), `{\"group\": \"admins\"}` (in `groups_claim`), `{\"claim\": \"realm_access.roles\", \"contains\": \"admin\"}`, `{\"claim\": \"tenant\", \"equals\": \"t1\"}`. Denied: 403 page (browser) or `{\"error\":\"access_denied\"}`.", read: func(c *Config, v view) (err error) {
-		c.Authorization, err = parseAuthorization(v.Get("authorization"), c.GroupsClaim, c.EmailTrust)
+		if c.Authorization, err = parseAuthorization(v.Get("authorization"), c.GroupsClaim, c.EmailTrust); err == nil && c.BearerPassthrough && len(c.Authorization) > 0 {
+			err = configErr("bearer_passthrough", "cannot be combined with authorization rules: requests it lets through carry no identity the plugin verified")
+		}
 		return err
 	}},
 	{name: "authorization_case_insensitive", def: "`false`", doc: "Match `authorization` path prefixes regardless of ASCII letter case as well, so `/ADMIN` falls under `/admin`. Turn it on when an app behind the gateway ignores case in its routes (Express and ASP.NET by default, IIS); Envoy's routes and skip rules stay case-sensitive.", read: func(c *Config, v view) (err error) {
@@ -280,4 +394,98 @@ func readTokenHeader(c *Config, v view, key string) (string, error) {
 		return "", configErr(key, "needs session_tokens: the session must keep the token")
 	}
 	return name, nil
+}
+
+// readEndpoint reads an endpoint URL: absolute http(s) without fragment, or, for an endpoint
+// the browser is sent to (relative), also an absolute path on the request's own host.
+func readEndpoint(v view, key string, relative bool) (string, error) {
+	s, err := readString(v, key, "")
+	if err != nil || !v.Get(key).Exists() {
+		return s, err
+	}
+	if relative && isAbsolutePath(s) {
+		return s, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" || strings.ContainsAny(s, " \t\r\n") {
+		what := "an absolute http(s) URL"
+		if relative {
+			what += " or a path starting with '/'"
+		}
+		return "", configErr(key, "%q must be %s, without fragment", s, what)
+	}
+	return s, nil
+}
+
+// readRedirectURI reads redirect_uri: a path or an absolute URL whose path is redirect_path.
+func readRedirectURI(c *Config, v view) (err error) {
+	if c.RedirectURI, err = readString(v, "redirect_uri", ""); err != nil || !v.Get("redirect_uri").Exists() {
+		return err
+	}
+	path := c.RedirectURI
+	if !strings.HasPrefix(path, "/") {
+		u, err := url.Parse(c.RedirectURI)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !isAuthority(u.Host) {
+			return configErr("redirect_uri", "%q must be a path or an absolute http(s) URL without query or fragment", c.RedirectURI)
+		}
+		path = u.EscapedPath()
+	}
+	if path != c.RedirectPath {
+		return configErr("redirect_uri", "%q: its path must be redirect_path %q, where the plugin receives the callback", c.RedirectURI, c.RedirectPath)
+	}
+	return nil
+}
+
+// readAuthParams reads authorization_params: an object of parameter name to value, in order.
+func readAuthParams(c *Config, v view) error {
+	obj := v.Get("authorization_params")
+	if !obj.Exists() {
+		return nil
+	}
+	if !obj.IsObject() {
+		return configErr("authorization_params", "must be an object of parameter name to value")
+	}
+	var err error
+	obj.ForEach(func(k, val gjson.Result) bool {
+		key := "authorization_params." + k.String()
+		switch {
+		case k.String() == "" || oidc.OwnsAuthParam(k.String()):
+			err = configErr(key, "is set by the plugin itself")
+		case val.Type != gjson.String || strings.ContainsFunc(val.Str, isControl):
+			err = configErr(key, "must be a string without control characters")
+		}
+		c.AuthParams = append(c.AuthParams, [2]string{k.String(), val.Str})
+		return err == nil
+	})
+	return err
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// logoutPlaceholders are what logout_url may name.
+var logoutPlaceholders = []string{"{end_session_endpoint}", "{id_token}", "{client_id}", "{post_logout_redirect_uri}"}
+
+// readLogoutURL reads logout_url: with every placeholder filled, an absolute http(s) URL or
+// a path.
+func readLogoutURL(c *Config, v view) (err error) {
+	if c.LogoutURL, err = readString(v, "logout_url", ""); err != nil || !v.Get("logout_url").Exists() {
+		return err
+	}
+	probe := c.LogoutURL
+	for _, p := range logoutPlaceholders {
+		probe = strings.ReplaceAll(probe, p, "x")
+	}
+	if strings.HasPrefix(c.LogoutURL, "{end_session_endpoint}") {
+		probe = "https://idp.example" + strings.TrimPrefix(probe, "x")
+	}
+	u, perr := url.Parse(probe)
+	if perr != nil || strings.ContainsAny(probe, "{} \t\r\n") || !isAbsolutePath(u.Path) && u.Path != "" || !strings.HasPrefix(probe, "/") && (u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+		return configErr("logout_url", "%q must be an absolute http(s) URL or a path once its placeholders (%s) are filled", c.LogoutURL, strings.Join(logoutPlaceholders, ", "))
+	}
+	return nil
+}
+
+// isTenantID accepts what Entra ID puts in an issuer for a tenant: a GUID, or a domain.
+func isTenantID(s string) bool {
+	return s != "" && len(s) <= 253 && strings.Trim(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz0123456789-.") == ""
 }

@@ -28,6 +28,7 @@ const (
 	defaultTimeoutMS  = 5000
 	maxTimeoutMS      = 60000
 	defaultLogoutPath = "/oauth2/logout"
+	defaultLoginPath  = "/oauth2/start"
 	defaultMaxAgeS    = 24 * 3600
 	maxSessionAgeS    = 365 * 24 * 3600
 )
@@ -188,17 +189,22 @@ func readCookieSecret(root getter, getenv func(string) (string, bool)) ([]byte, 
 }
 
 func readScopes(root getter) ([]string, error) {
-	v := root.Get("scopes")
-	if !v.Exists() {
+	if !root.Get("scopes").Exists() {
 		return append([]string(nil), defaultScopes...), nil
 	}
+	return readScopeList(root, "scopes")
+}
+
+// readScopeList reads a list of scopes (RFC 6749 §3.3 tokens).
+func readScopeList(root getter, key string) ([]string, error) {
+	v := root.Get(key)
 	if !v.IsArray() {
-		return nil, configErr("scopes", "must be an array of strings")
+		return nil, configErr(key, "must be an array of strings")
 	}
 	var out []string
 	for i, s := range v.Array() {
 		if s.Type != gjson.String || s.Str == "" || strings.ContainsAny(s.Str, " \t\r\n\"\\") {
-			return nil, configErr(fmt.Sprintf("scopes[%d]", i), "must be a non-empty string without spaces or quotes")
+			return nil, configErr(fmt.Sprintf("%s[%d]", key, i), "must be a non-empty string without spaces or quotes")
 		}
 		out = append(out, s.Str)
 	}

@@ -24,9 +24,9 @@ type answer struct {
 
 var errNoAnswer = errors.New("no answer (timeout, connection failure or unknown cluster)")
 
-// dispatch sends req to the IdP through the configured cluster. onAnswer runs in the
+// dispatch sends req to the IdP through its cluster. onAnswer runs in the
 // context that called dispatch, if that context still exists when the answer arrives.
-func (rp *relyingParty) dispatch(req oidc.Request, onAnswer func(answer)) error {
+func (s *idpState) dispatch(req oidc.Request, onAnswer func(answer)) error {
 	_, authority, path, err := req.Target()
 	if err != nil {
 		return fmt.Errorf("bad request URL %q: %w", req.URL, err)
@@ -39,8 +39,8 @@ func (rp *relyingParty) dispatch(req oidc.Request, onAnswer func(answer)) error 
 		[2]string{"user-agent", "oidc-wasm"},
 	)
 	headers = append(headers, req.Header...)
-	timeout := uint32(rp.cfg.Timeout.Milliseconds())
-	_, err = proxywasm.DispatchHttpCall(rp.cfg.Cluster, headers, req.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
+	timeout := uint32(s.src.timeout.Milliseconds())
+	_, err = proxywasm.DispatchHttpCall(s.src.cluster, headers, req.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
 		onAnswer(readAnswer(numHeaders, bodySize))
 	})
 	return err

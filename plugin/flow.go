@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -21,8 +22,8 @@ const (
 // httpContext is one request's walk through the flow (OnHttpRequestHeaders):
 //
 //	strip managed headers -> bad :path? 400 -> provider by host and path (ambiguous: 400,
-//	none: 403) -> skip path? -> callback? -> logout? -> valid session (refresh if due)? ->
-//	bearer token? -> login redirect or 401
+//	none: 403) -> skip path? -> callback? -> logout? -> login path? -> valid session
+//	(refresh if due)? -> bearer token (verified, or passed through)? -> login redirect or 401
 //
 // A verified session or token then passes the authorization rules (else 403) on its way
 // upstream. Every branch ends in exactly one of: continue upstream (with identity headers only
@@ -78,16 +79,27 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.callback(rawPath)
 	case h.path.raw == cfg.LogoutPath:
 		return h.logout(rawPath)
+	case h.path.raw == cfg.LoginPath:
+		returnTo := "/"
+		if _, query, ok := strings.Cut(rawPath, "?"); ok {
+			if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
+				returnTo = values.Get("rd")
+			}
+		}
+		return h.whenReady(func() types.Action { return h.login(returnTo) })
 	}
 	now := h.rp.env.now()
 	if sess := h.session(now); sess != nil {
-		if sess.needsRefresh(now) {
+		if sess.needsRefresh(h.rp.cfg, now) {
 			return h.whenReady(func() types.Action { return h.refresh(sess) })
 		}
 		return h.continueWithSession(sess, now)
 	}
 	if token, ok := h.bearerToken(); ok {
-		return h.whenReady(func() types.Action { return h.bearer(token, false) })
+		if cfg.BearerPassthrough {
+			return h.passThrough(token)
+		}
+		return h.bearer(token)
 	}
 	return h.unauthenticated()
 }
@@ -95,18 +107,32 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 func (h *httpContext) OnHttpStreamDone() {
 	h.done = true
 	if h.rp != nil {
-		h.rp.held.forget(h.id)
+		h.rp.forget(h.id)
 		h.rp.abandonRefresh(h)
 	}
 }
 
-// unauthenticated answers a request without a valid session or token: browsers go to the
-// IdP, everything else gets 401.
+// unauthenticated answers a request without a valid session or token: a login redirect
+// when it wants one (wantsLogin), else 401.
 func (h *httpContext) unauthenticated() types.Action {
-	if !isBrowserNavigation(h.headers) {
+	if !h.wantsLogin() {
 		return h.unauthorized()
 	}
-	return h.whenReady(h.login)
+	return h.whenReady(func() types.Action { return h.login(h.headers.get(":path")) })
+}
+
+// wantsLogin decides between a login redirect and a 401: never on api_paths; for GET and
+// HEAD on page_paths (scripts that log in by following redirects); elsewhere for a
+// browser's page load only (isBrowserNavigation).
+func (h *httpContext) wantsLogin() bool {
+	cfg := h.rp.cfg
+	switch method := h.headers.get(":method"); {
+	case matches(cfg.APIPaths, h.path):
+		return false
+	case (method == "GET" || method == "HEAD") && matches(cfg.PagePaths, h.path):
+		return true
+	}
+	return isBrowserNavigation(h.headers)
 }
 
 // continueUpstream lets the request through. id is nil on skip paths: then no identity
@@ -129,11 +155,16 @@ func (h *httpContext) continueUpstream(id *identity) types.Action {
 // whenReady runs next now if the IdP's metadata is loaded; otherwise it holds the request
 // until the next fetch settles, or answers 503 when the IdP is known to be down.
 func (h *httpContext) whenReady(next func() types.Action) types.Action {
-	s := &h.rp.idp
+	return h.whenLoaded(&h.rp.idp, next)
+}
+
+// whenLoaded is whenReady for the metadata of one key source: the IdP's, or a bearer
+// issuer's.
+func (h *httpContext) whenLoaded(s *idpState, next func() types.Action) types.Action {
 	if s.ready() {
 		return next()
 	}
-	if s.backingOff() || !h.rp.held.hold(h.id, h.resumeWith(next)) {
+	if s.backingOff() || !s.held.hold(h.id, h.resumeWith(next)) {
 		return h.unavailable()
 	}
 	return types.ActionPause
@@ -168,26 +199,44 @@ func (h *httpContext) siteURL() (string, bool) {
 	return scheme + "://" + authority, true
 }
 
-// redirectURI is the callback URL of the site the browser is on.
+// redirectURI is the callback URL of the site the browser is on, or redirect_uri as
+// configured.
 func (h *httpContext) redirectURI() (string, bool) {
 	base, ok := h.siteURL()
+	if uri := h.rp.cfg.RedirectURI; uri != "" {
+		return uri, ok
+	}
 	return base + h.rp.cfg.RedirectPath, ok
 }
 
+// absoluteURL turns a path of this site into an absolute URL, for the IdP (a relative
+// authorization endpoint, a post_logout_redirect_uri); absolute ones are returned as they are.
+func (h *httpContext) absoluteURL(target string) string {
+	if !strings.HasPrefix(target, "/") {
+		return target
+	}
+	base, ok := h.siteURL()
+	if !ok {
+		return ""
+	}
+	return base + target
+}
+
 // login sends the browser to the IdP with a fresh state, nonce and PKCE verifier, sealed
-// into the state cookie together with where to come back to.
-func (h *httpContext) login() types.Action {
+// into the state cookie together with where to come back to (returnTo, when it is a path of
+// this site; else "/").
+func (h *httpContext) login(returnTo string) types.Action {
 	cfg := h.rp.cfg
 	redirectURI, ok := h.redirectURI()
 	if !ok {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad host header\n")
 	}
-	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.rp.idp.discovery.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
+	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.absoluteURL(h.rp.idp.discovery.AuthorizationEndpoint), cfg.ClientID, redirectURI, cfg.Scopes, h.authParams())
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	returnTo, ok := oidc.SafeReturnPath(h.headers.get(":path"))
+	returnTo, ok = oidc.SafeReturnPath(returnTo)
 	if !ok {
 		returnTo = "/"
 	}
@@ -208,6 +257,32 @@ func (h *httpContext) login() types.Action {
 	h.rp.metrics.count(metricLoginStarted)
 	return h.respond(302, headers, "")
 }
+
+// authParams are the extra authorization request parameters: authorization_params, then
+// those of authorization_params_from_request the request's query carries, once each, short
+// and without control characters.
+func (h *httpContext) authParams() [][2]string {
+	cfg := h.rp.cfg
+	out := cfg.AuthParams
+	if len(cfg.AuthParamsFromRequest) == 0 {
+		return out
+	}
+	_, query, _ := strings.Cut(h.headers.get(":path"), "?")
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return out
+	}
+	out = append([][2]string(nil), out...)
+	for _, name := range cfg.AuthParamsFromRequest {
+		if v := values[name]; len(v) == 1 && len(v[0]) <= maxForwardedParam && !strings.ContainsFunc(v[0], isControl) {
+			out = append(out, [2]string{name, v[0]})
+		}
+	}
+	return out
+}
+
+// maxForwardedParam bounds a parameter copied from a request into the authorization request.
+const maxForwardedParam = 512
 
 // cookie renders a Set-Cookie value with the plugin's attributes.
 func (h *httpContext) cookie(name, value string, maxAge int) string {

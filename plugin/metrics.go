@@ -31,6 +31,7 @@ const (
 	metricAccessDenied             = "oidc_wasm.access_denied"               // 403: authenticated, but no authorization rule admits the user
 	metricNoProvider               = "oidc_wasm.no_provider"                 // 403: no provider serves the request's host and path
 	metricUpstreamCookieDropped    = "oidc_wasm.upstream_cookie_dropped"     // an upstream response set one of the plugin's cookies: removed
+	metricBearerPassedThrough      = "oidc_wasm.bearer_passed_through"       // bearer_passthrough: a bearer token let through unverified for the mesh to judge
 )
 
 // metricNames lists every counter, so the list in docs/configuration.md is checked against it.
@@ -60,6 +61,7 @@ var metricNames = []string{
 	metricAccessDenied,
 	metricNoProvider,
 	metricUpstreamCookieDropped,
+	metricBearerPassedThrough,
 }
 
 type metrics struct {

@@ -202,6 +202,18 @@ func skips(rules []PathRule, p requestPath) bool {
 	return false
 }
 
+// matches reports whether a rule of api_paths or page_paths covers the request's path as
+// sent. These only choose between a login redirect and a 401, both refusals, so unlike skip
+// rules they need no plain path: a path in normal form is enough.
+func matches(rules []PathRule, p requestPath) bool {
+	for _, r := range rules {
+		if p.normal && r.Match(p.raw) {
+			return true
+		}
+	}
+	return false
+}
+
 // normalPath reports whether path (without query) is in normal form: no dot segments
 // ("/pub/../admin", also "/pub/..;/admin"), no empty segments ("//", also "/;x/" once its
 // parameter is cut), no backslash, control or non-ASCII bytes, no escapes of '/', '\', '.',

@@ -81,6 +81,10 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	}
 	for _, rp := range p.relyingParties {
 		proxywasm.LogInfof("oidc-wasm: started %sfor issuer %s through cluster %q", rp.describe(), rp.cfg.Issuer, rp.cfg.Cluster)
+		if rp.cfg.BearerPassthrough {
+			proxywasm.LogWarnf("oidc-wasm: %sbearer_passthrough is on: requests with a bearer token reach the upstream unverified; "+
+				"the mesh must verify every such token (RequestAuthentication) and deny requests without a verified principal (AuthorizationPolicy)", rp.describe())
+		}
 	}
 	return types.OnPluginStartStatusOK
 }

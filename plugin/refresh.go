@@ -7,6 +7,7 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tidwall/gjson"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
@@ -78,7 +79,7 @@ func (rp *relyingParty) tickRefreshes() {
 	now := rp.env.now()
 	for key, f := range rp.refreshing {
 		if f.dispatched {
-			if rp.idp.ticks-f.since > rp.watchdogTicks() {
+			if rp.idp.ticks-f.since > rp.idp.watchdogTicks() {
 				rp.finishRefresh(key, refreshOutcome{})
 			}
 			continue
@@ -95,7 +96,7 @@ func (rp *relyingParty) tickRefreshes() {
 				continue // another VM is refreshing this token: wait for its result
 			}
 		}
-		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.watchdog()).UnixMilli()}
+		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.idp.watchdog()).UnixMilli()}
 		if slot.put(claim) {
 			rp.dispatchRefresh(key, f)
 			continue
@@ -110,8 +111,8 @@ func (rp *relyingParty) tickRefreshes() {
 func (rp *relyingParty) dispatchRefresh(key [32]byte, f *refreshFlight) {
 	cfg := rp.cfg
 	f.dispatched, f.since = true, rp.idp.ticks
-	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
-	err := rp.dispatch(req, func(a answer) {
+	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, cfg.RefreshScopes)
+	err := rp.idp.dispatch(req, func(a answer) {
 		if rp.refreshing[key] != f {
 			return
 		}
@@ -167,6 +168,19 @@ func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 			return refreshOutcome{ended: true}
 		}
 	}
+	if !fresh && rp.cfg.forwardsIDToken() {
+		// The IdP sent no new ID token (allowed: Core 12.2), and the one upstreams receive
+		// keeps its exp: the session cannot outlive it. When it is about to expire the
+		// session ends, and the browser logs in again (silently while the IdP's session lives).
+		idExpiry := time.Unix(gjson.GetBytes(next.Claims, "exp").Int(), 0)
+		if !idExpiry.After(now.Add(forwardMargin)) {
+			proxywasm.LogInfof("oidc-wasm: refresh gave no new ID token and the forwarded one expires at %s; the session ends", idExpiry.UTC().Format(time.RFC3339))
+			return refreshOutcome{ended: true}
+		}
+		if idExpiry.Before(next.TokenExpiry) {
+			next.TokenExpiry = idExpiry
+		}
+	}
 	return refreshOutcome{sess: &next, freshClaims: fresh}
 }
 
@@ -177,7 +191,7 @@ func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, no
 	cfg := rp.cfg
 	tok, err := rp.idp.verifier.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
-		rp.requestKeyRefresh()
+		rp.idp.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
 		return false, false
 	}
@@ -238,11 +252,11 @@ func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
 	}
 }
 
-// sessionEnded answers a request whose session the IdP ended: browsers log in again (the
-// stale cookies are cleared by the login redirect), API clients get 401.
+// sessionEnded answers a request whose session the IdP ended: a login again when the request
+// wants one (the stale cookies are cleared by the login redirect), else 401.
 func (h *httpContext) sessionEnded() types.Action {
-	if !isBrowserNavigation(h.headers) {
+	if !h.wantsLogin() {
 		return h.unauthorized()
 	}
-	return h.login()
+	return h.login(h.headers.get(":path"))
 }

@@ -10,9 +10,9 @@ import (
 // relyingParty is this gateway as the client of one identity provider, as one entry of the
 // configuration describes it (a configuration without "providers" has one). Its own fields
 // never change after newRelyingParty; what changes lives in parts, each changed in one file:
-// the IdP's metadata and keys (idpState, idp.go), the requests waiting for them
-// (heldRequests, held.go), its caches (fifoCache, sessioncache.go) and its refresh flights
-// (refresh.go). Each request is bound to exactly one relying party (routes.go) before
+// the IdP's metadata and keys and the requests waiting for them (idpState, idp.go), those of
+// extra bearer issuers (bearerissuers.go), its caches (fifoCache, sessioncache.go) and its
+// refresh flights (refresh.go). Each request is bound to exactly one relying party (routes.go) before
 // anything else is decided.
 type relyingParty struct {
 	cfg            *Config
@@ -24,7 +24,7 @@ type relyingParty struct {
 	metrics              *metrics
 	env                  env // time and randomness (plugin.go)
 	idp                  idpState
-	held                 heldRequests // requests waiting for the IdP's metadata (held.go)
+	issuers              []*bearerIssuer // extra issuers of bearer tokens (bearer_issuers)
 
 	tokens     *fifoCache[*identity]       // identities of verified bearer tokens
 	sessions   *fifoCache[*cachedSession]  // opened session cookies (see sessioncache.go)
@@ -36,7 +36,7 @@ func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &relyingParty{
+	rp := &relyingParty{
 		cfg:                  cfg,
 		sealer:               sealer,
 		purposeSession:       sealPurpose(oidc.PurposeSession, cfg, cfg.CookieName),
@@ -44,11 +44,21 @@ func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
 		purposeLegacySession: sealPurpose(oidc.PurposeSession, cfg, ""),
 		metrics:              m,
 		env:                  e,
-		held:                 heldRequests{waiting: map[uint32]*waiter{}},
 		tokens:               newFIFOCache[*identity](maxCachedTokens),
 		sessions:             newFIFOCache[*cachedSession](maxCachedSessions),
 		refreshing:           map[[32]byte]*refreshFlight{},
-	}, nil
+	}
+	// A key withdrawn from any JWKS must stop vouching for the tokens it verified.
+	clearTokens := func() { rp.tokens.clear() }
+	rp.idp = newIDPState(keySource{
+		issuer: cfg.Issuer, cluster: cfg.Cluster, timeout: cfg.Timeout, endpoints: cfg.Endpoints, skipDiscovery: cfg.discoveryConfigured(), tenants: cfg.Tenants,
+		verifier: oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens,
+			AudienceClaims: cfg.BearerAudienceClaims, AccessTokenIssuers: oidc.ExpandIssuers(cfg.BearerAcceptedIssuers, cfg.Tenants)},
+	}, e, m, clearTokens)
+	for _, bi := range cfg.BearerIssuers {
+		rp.issuers = append(rp.issuers, newBearerIssuer(bi, cfg, e, m, clearTokens))
+	}
+	return rp, nil
 }
 
 // describe names a relying party in log lines by its provider entry ("" for a configuration without providers).
