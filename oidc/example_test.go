@@ -47,7 +47,7 @@ func Example_login() {
 	// state cookie with the page to come back to, and the browser sent to the IdP. The plugin
 	// binds more than the bare purpose into the sealed data (its provider and the cookie
 	// name: sealPurpose in package plugin).
-	ar, err := oidc.NewAuthRequest(rand.Reader, discovery.AuthorizationEndpoint, clientID, redirectURI, []string{"profile", "email"})
+	ar, err := oidc.NewAuthRequest(rand.Reader, discovery.AuthorizationEndpoint, clientID, redirectURI, []string{"profile", "email"}, nil)
 	check(err)
 	started := oidc.LoginState{State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, ReturnTo: "/reports?week=9"}
 	plain, err := started.MarshalBinary()

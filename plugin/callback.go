@@ -130,7 +130,7 @@ func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.Logi
 	if h.rp.cfg.Userinfo {
 		return h.fetchUserinfo(tok, tokens, state)
 	}
-	return h.startSession(tok, tokens, state)
+	return h.resolveGroups(tok, tokens, state)
 }
 
 // fetchUserinfo merges the userinfo endpoint's claims (groups often live only there) into
@@ -171,7 +171,7 @@ func (h *httpContext) onUserinfo(a answer, tok *oidc.Token, tokens *oidc.TokenRe
 	}
 	withInfo := *tok
 	withInfo.Claims = merged
-	return h.startSession(&withInfo, tokens, state)
+	return h.resolveGroups(&withInfo, tokens, state)
 }
 
 // startSession issues a fresh session cookie (never one the browser brought: no session

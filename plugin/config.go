@@ -96,6 +96,9 @@ type Config struct {
 	Authorization                []AuthzRule
 	AuthorizationCaseInsensitive bool
 	GroupsClaim                  string
+	// GroupsOverageCluster reaches Microsoft Graph, to read the groups of a user whose Entra
+	// ID token carries a groups overage; "" reads none.
+	GroupsOverageCluster string
 
 	// EmailTrust says when the email claim names the user, for email conditions and for
 	// headers mapped from it.

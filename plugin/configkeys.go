@@ -270,6 +270,12 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "groups_overage_cluster", def: "none (overage users get no groups)", doc: "Entra ID sends no `groups` claim for a user in more than 200 groups, a groups overage (`_claim_names`, `_claim_sources`) instead. With this Envoy cluster to `graph.microsoft.com` (Istio: `outbound|443||graph.microsoft.com`), the plugin reads the user's group IDs from Microsoft Graph at login with the access token (delegated permission `GroupMember.Read.All`), at most 10 pages of 999; if that fails the login fails. Without it such a user has no groups, and group conditions refuse them (a warning says so). At a refresh whose ID token again carries the overage, the groups read at login are kept.", read: func(c *Config, v view) (err error) {
+		if c.GroupsOverageCluster, err = readString(v, "groups_overage_cluster", ""); err == nil && v.Get("groups_overage_cluster").Exists() && c.GroupsOverageCluster == "" {
+			err = configErr("groups_overage_cluster", "must not be empty (leave it out to read no groups)")
+		}
+		return err
+	}},
 	{name: "assume_email_verified", def: "`false`", doc: "Trust the IdP's `email` as verified when the IdP sends no `email_verified` claim at all, for email conditions and for headers mapped from `email`. Only for IdPs that vouch for every address they assert and never send the claim: **Entra ID** is one (its work-account addresses are managed by the tenant). An explicit `email_verified: false` still means unverified. Leave it off for IdPs that allow self-registration.", read: func(c *Config, v view) (err error) {
 		c.EmailTrust.AssumeVerified, err = readBool(v, "assume_email_verified", false)
 		return err

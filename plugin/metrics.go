@@ -32,6 +32,7 @@ const (
 	metricNoProvider               = "oidc_wasm.no_provider"                 // 403: no provider serves the request's host and path
 	metricUpstreamCookieDropped    = "oidc_wasm.upstream_cookie_dropped"     // an upstream response set one of the plugin's cookies: removed
 	metricBearerPassedThrough      = "oidc_wasm.bearer_passed_through"       // bearer_passthrough: a bearer token let through unverified for the mesh to judge
+	metricLoginFailedGroups        = "oidc_wasm.login_failed_groups"         // groups_overage_cluster on, and Microsoft Graph did not give the user's groups
 )
 
 // metricNames lists every counter, so the list in docs/configuration.md is checked against it.
@@ -62,6 +63,7 @@ var metricNames = []string{
 	metricNoProvider,
 	metricUpstreamCookieDropped,
 	metricBearerPassedThrough,
+	metricLoginFailedGroups,
 }
 
 type metrics struct {

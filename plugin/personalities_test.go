@@ -282,3 +282,78 @@ func TestPersonalityEntraMultiTenant(t *testing.T) {
 		}
 	})
 }
+
+// Entra ID groups overage: the ID token of a user in many groups carries _claim_names and
+// _claim_sources instead of groups. With groups_overage_cluster the groups are read from
+// Microsoft Graph at login, page by page, with the access token; without it the user has no
+// groups; a next page elsewhere than Graph fails the login.
+func TestPersonalityEntraGroupsOverage(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		const graph = "outbound|443||graph.microsoft.com"
+		rule := `"authorization":[{"allow":[{"group":"g-admins"}]}]`
+		for _, c := range []struct {
+			name    string
+			config  string
+			pages   []string // Graph's answers, in order
+			allowed bool
+			failed  bool
+		}{
+			{"read from Graph over two pages", `,"groups_overage_cluster":"` + graph + `"`, []string{
+				`{"value":[{"id":"g-dev"}],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/transitiveMemberOf/microsoft.graph.group?$skiptoken=p2"}`,
+				`{"value":[{"id":"g-admins"}]}`}, true, false},
+			{"not configured: no groups", "", nil, false, false},
+			{"next page elsewhere", `,"groups_overage_cluster":"` + graph + `"`, []string{
+				`{"value":[{"id":"g-admins"}],"@odata.nextLink":"https://evil.example/steal"}`}, false, true},
+			{"Graph refuses", `,"groups_overage_cluster":"` + graph + `"`, []string{`{"error":{"code":"Authorization_RequestDenied"}}`}, false, true},
+		} {
+			h := wasmhost.MustStart(t, vm, testConfig(rule+c.config))
+			idp := newFakeIdP(t, m)
+			delete(idp.claims, "groups")
+			idp.claims["_claim_names"] = map[string]any{"groups": "src1"}
+			idp.claims["_claim_sources"] = map[string]any{"src1": map[string]any{"endpoint": "https://graph.windows.net/t/users/u/getMemberObjects"}}
+			idp.serveMetadata(h)
+			q, state := startLogin(t, h)
+			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
+			for i, page := range c.pages {
+				call := h.OnePending(id)
+				if call.Cluster != graph || call.Headers["authorization"] != "Bearer at-1" || !strings.HasPrefix(call.URL(), "https://graph.microsoft.com/v1.0/me/transitiveMemberOf/") {
+					t.Fatalf("%s: Graph call %d: %+v", c.name, i, call)
+				}
+				status := 200
+				if strings.Contains(page, `"error"`) {
+					status = 403
+				}
+				h.Answer(call, status, page)
+			}
+			r := h.Reply(id)
+			if c.failed {
+				if r == nil || r.Status != 502 || r.SetCookies()["__Host-oidc_session"] != "" {
+					t.Errorf("%s: want the login to fail with 502, got %+v", c.name, r)
+				}
+				continue
+			}
+			if r == nil || r.Status != 302 {
+				t.Fatalf("%s: login: %+v", c.name, r)
+			}
+			session := "__Host-oidc_session=" + wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session"])
+			if id, action := h.Request(wasmhost.APIGet("/app", [2]string{"cookie", session})); (action == types.ActionContinue) != c.allowed {
+				t.Errorf("%s: allowed=%v, want %v (%+v)", c.name, action == types.ActionContinue, c.allowed, h.Reply(id))
+			}
+		}
+	})
+}
+
+// A refresh whose ID token carries the overage again keeps the groups read at login; one with
+// groups takes those.
+func TestKeepOverageGroups(t *testing.T) {
+	previous := []byte(`{"sub":"u","groups":["g-admins"]}`)
+	overage := []byte(`{"sub":"u","_claim_names":{"groups":"s"},"_claim_sources":{"s":{"endpoint":"x"}}}`)
+	if got := keepOverageGroups(overage, previous); !strings.Contains(string(got), `"groups":["g-admins"]`) || strings.Contains(string(got), "_claim_names") {
+		t.Errorf("overage again: %s", got)
+	}
+	fresh := []byte(`{"sub":"u","groups":["g-dev"]}`)
+	if got := keepOverageGroups(fresh, previous); string(got) != string(fresh) {
+		t.Errorf("fresh groups: %s", got)
+	}
+}

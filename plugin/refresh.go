@@ -203,7 +203,7 @@ func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, no
 		proxywasm.LogWarnf("oidc-wasm: refreshed ID token is for another subject, the session ends")
 		return false, true
 	}
-	next.Claims = tok.Claims
+	next.Claims = keepOverageGroups(tok.Claims, next.Claims)
 	if tok.Expiry.Before(next.TokenExpiry) {
 		next.TokenExpiry = tok.Expiry
 	}
@@ -259,4 +259,20 @@ func (h *httpContext) sessionEnded() types.Action {
 		return h.unauthorized()
 	}
 	return h.login(h.headers.get(":path"))
+}
+
+// keepOverageGroups keeps, when a refreshed ID token carries Entra ID's groups overage again,
+// the groups the session read from Graph at login (groupsoverage.go).
+func keepOverageGroups(fresh, previous []byte) []byte {
+	if !oidc.GroupsOverage(fresh) {
+		return fresh
+	}
+	var groups []string
+	for _, g := range gjson.GetBytes(previous, "groups").Array() {
+		groups = append(groups, g.String())
+	}
+	if merged, err := oidc.WithGroups(fresh, groups); err == nil {
+		return merged
+	}
+	return fresh
 }
