@@ -53,12 +53,14 @@ type Config struct {
 	// APIPaths answer 401 to requests without a credential, never a login redirect;
 	// PagePaths send GET and HEAD requests without one to the login whatever they accept.
 	APIPaths, PagePaths []PathRule
+	// AllowPreflight lets CORS preflights through without authentication.
+	AllowPreflight bool
 
-	ClientID     string
-	ClientSecret string
-	CookieSecret []byte
-	CookieName   string
-	CookieSecure bool
+	ClientID      string
+	ClientSecret  string
+	CookieSecrets [][]byte // the first seals, every one opens
+	CookieName    string
+	CookieSecure  bool
 	// LegacyCookieName is the session cookie name releases before __Host- names used (see
 	// defaultCookieName); sessions under it, sealed before the name was bound into sealed
 	// data, are still read for one release and moved to CookieName, so nobody is logged out

@@ -42,7 +42,7 @@ func TestConfigDefaults(t *testing.T) {
 		func(k string) (string, bool) {
 			return map[string]string{"CS": "from-env", "CK": testCookieKey}[k], k == "CS" || k == "CK"
 		})
-	if c.Cluster != "outbound|5556||dex.auth" || c.ClientSecret != "from-env" || len(c.CookieSecret) != 32 {
+	if c.Cluster != "outbound|5556||dex.auth" || c.ClientSecret != "from-env" || len(c.CookieSecrets[0]) != 32 {
 		t.Errorf("env config: %+v", c)
 	}
 }

@@ -107,11 +107,11 @@ var configKeys = []configKey{
 		return err
 	}},
 	{name: "client_secret_env", def: "see `client_secret`", doc: "Name of the VM environment variable holding the client secret (Istio: `vmConfig.env`)."},
-	{name: "cookie_secret", def: "one of `cookie_secret` / `cookie_secret_env`", doc: "Base64 of 32 random bytes (`openssl rand -base64 32`): the key of every sealed cookie.", read: func(c *Config, v view) (err error) {
-		c.CookieSecret, err = readCookieSecret(v, v.getenv)
+	{name: "cookie_secret", def: "one of `cookie_secret` / `cookie_secret_env`", doc: "Base64 of 32 random bytes (`openssl rand -base64 32`): the key of every sealed cookie. A list rotates it without logging anyone out: the first seals, every one (at most 4) opens; put the new one first and drop the old one after `session_max_age`.", read: func(c *Config, v view) (err error) {
+		c.CookieSecrets, err = readCookieSecrets(v, v.getenv)
 		return err
 	}},
-	{name: "cookie_secret_env", def: "see `cookie_secret`", doc: "Name of the VM environment variable holding the cookie secret."},
+	{name: "cookie_secret_env", def: "see `cookie_secret`", doc: "Name of the VM environment variable holding the cookie secret, or a list of names, the secret that seals first (rotation, as `cookie_secret`)."},
 	{name: "cookie_secure", def: "`true`", doc: "Set `Secure` on cookies. Only turn off for plain-HTTP local testing.", read: func(c *Config, v view) (err error) {
 		c.CookieSecure, err = readBool(v, "cookie_secure", true)
 		return err
@@ -147,8 +147,12 @@ var configKeys = []configKey{
 		c.RefreshScopes, err = readScopeList(v, "refresh_scopes")
 		return err
 	}},
-	{name: "skip_paths", def: "`[]`", doc: "List of `{\"exact\":…}`, `{\"prefix\":…}` or `{\"regex\":…}` matched on the path without query. A prefix without trailing `/` matches whole segments (`/public` covers `/public/x`, not `/publicity`); a regex must match the whole path. Only a plain path is ever skipped: in normal form, without `;` and without an escape of a letter, digit, `-`, `_`, `~`, `?` or `#` (`/admin/users;.js` is no script). Exact paths and prefixes are written in canonical form (no `;`, printable ASCII unescaped, upper-case hex).", read: func(c *Config, v view) (err error) {
+	{name: "skip_paths", def: "`[]`", doc: "List of `{\"exact\":…}`, `{\"prefix\":…}` or `{\"regex\":…}` matched on the path without query. A prefix without trailing `/` matches whole segments (`/public` covers `/public/x`, not `/publicity`); a regex must match the whole path. A rule with `\"methods\": [\"GET\",\"HEAD\"]` skips only those methods. Only a plain path is ever skipped: in normal form, without `;` and without an escape of a letter, digit, `-`, `_`, `~`, `?` or `#` (`/admin/users;.js` is no script). Exact paths and prefixes are written in canonical form (no `;`, printable ASCII unescaped, upper-case hex).", read: func(c *Config, v view) (err error) {
 		c.SkipPaths, err = parsePathRules(v.Get("skip_paths"), "skip_paths")
+		return err
+	}},
+	{name: "allow_preflight", def: "`false`", doc: "Let CORS preflights through without authentication: `OPTIONS` requests with `Origin` and `Access-Control-Request-Method`. Browsers send preflights without cookies, so a cross-origin app otherwise gets a 401 on every preflight. The app answers them (CORS headers only); no identity header is set, and client-sent ones are removed as always. For other methods on chosen paths, give a skip rule `methods`.", read: func(c *Config, v view) (err error) {
+		c.AllowPreflight, err = readBool(v, "allow_preflight", false)
 		return err
 	}},
 	{name: "api_paths", def: "`[]`", doc: "Path rules as in `skip_paths` where a request without a session or token always gets 401, never a login redirect, whatever it accepts (oauth2-proxy's `api_routes`; Kubeflow: `/api/`, `/apis/`, `/ml_metadata`).", read: func(c *Config, v view) (err error) {

@@ -38,7 +38,7 @@ func TestProvidersConfig(t *testing.T) {
 	}
 	g, k, a := cfgs[0], cfgs[1], cfgs[2]
 	if g.Name != "grafana" || g.CookieName != "__Host-oidc_session_grafana" || g.RedirectPath != "/oauth2/callback" ||
-		g.ClientSecret != testSecret || len(g.CookieSecret) != 32 || g.Cluster != "outbound|443||idp-a.example.net" {
+		g.ClientSecret != testSecret || len(g.CookieSecrets[0]) != 32 || g.Cluster != "outbound|443||idp-a.example.net" {
 		t.Errorf("grafana: %+v", g)
 	}
 	if k.Hosts[0] != "*.example.com" || k.ClaimsToHeaders[0].Header != "kubeflow-userid" || len(k.ClaimsToHeaders) != 1 {

@@ -167,15 +167,59 @@ func readSecret(root getter, key string, getenv func(string) (string, bool)) (st
 	}
 }
 
-func readCookieSecret(root getter, getenv func(string) (string, bool)) ([]byte, error) {
-	s, err := readSecret(root, "cookie_secret", getenv)
-	if err != nil {
-		return nil, err
-	}
+// readCookieSecrets reads cookie_secret or cookie_secret_env: one secret, or a list of them
+// (a list of environment variable names for cookie_secret_env). The first seals, every one
+// opens, so a secret is rotated without logging anyone out: put the new one first, keep the
+// old one until the sessions it sealed have ended (session_max_age), then drop it.
+func readCookieSecrets(root getter, getenv func(string) (string, bool)) ([][]byte, error) {
 	key := "cookie_secret"
-	if root.Get("cookie_secret_env").Exists() {
+	if root.Get("cookie_secret_env").Exists() && !root.Get("cookie_secret").Exists() {
 		key = "cookie_secret_env"
 	}
+	list := root.Get(key)
+	if !list.IsArray() {
+		s, err := readSecret(root, "cookie_secret", getenv)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeCookieSecret(key, s)
+		return [][]byte{b}, err
+	}
+	if root.Get("cookie_secret").Exists() && root.Get("cookie_secret_env").Exists() {
+		return nil, configErr("cookie_secret", "set either cookie_secret or cookie_secret_env, not both")
+	}
+	items := list.Array()
+	if len(items) == 0 || len(items) > maxCookieSecrets {
+		return nil, configErr(key, "must list 1 to %d secrets, the one that seals first", maxCookieSecrets)
+	}
+	var out [][]byte
+	for i, item := range items {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		if item.Type != gjson.String || item.Str == "" {
+			return nil, configErr(at, "must be a non-empty string")
+		}
+		s := item.Str
+		if key == "cookie_secret_env" {
+			v, ok := getenv(item.Str)
+			if !ok || v == "" {
+				return nil, configErr(at, "environment variable %q is not set or empty in the Wasm VM (Istio: vmConfig.env; Envoy: vm_config.environment_variables)", item.Str)
+			}
+			s = v
+		}
+		b, err := decodeCookieSecret(at, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// maxCookieSecrets bounds the secrets a cookie is tried with: each costs an AEAD open of a
+// value that fails.
+const maxCookieSecrets = 4
+
+func decodeCookieSecret(key, s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {

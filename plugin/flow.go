@@ -22,8 +22,9 @@ const (
 // httpContext is one request's walk through the flow (OnHttpRequestHeaders):
 //
 //	strip managed headers -> bad :path? 400 -> provider by host and path (ambiguous: 400,
-//	none: 403) -> skip path? -> callback? -> logout? -> login path? -> valid session
-//	(refresh if due)? -> bearer token (verified, or passed through)? -> login redirect or 401
+//	none: 403) -> skip path or CORS preflight? -> callback? -> logout? -> login path? ->
+//	valid session (refresh if due)? -> bearer token (verified, or passed through)? -> login
+//	redirect or 401
 //
 // A verified session or token then passes the authorization rules (else 403) on its way
 // upstream. Every branch ends in exactly one of: continue upstream (with identity headers only
@@ -72,8 +73,11 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.rp.cfg
 	switch {
-	case skips(cfg.SkipPaths, h.path):
+	case skips(cfg.SkipPaths, h.path, h.headers.get(":method")):
 		h.rp.metrics.count(metricRequestsSkipped)
+		return h.continueUpstream(nil)
+	case cfg.AllowPreflight && isPreflight(h.headers):
+		h.rp.metrics.count(metricPreflightPassed)
 		return h.continueUpstream(nil)
 	case h.path.raw == cfg.RedirectPath:
 		return h.callback(rawPath)
@@ -119,6 +123,13 @@ func (h *httpContext) unauthenticated() types.Action {
 		return h.unauthorized()
 	}
 	return h.whenReady(func() types.Action { return h.login(h.headers.get(":path")) })
+}
+
+// isPreflight reports whether a request is a CORS preflight: OPTIONS with Origin and
+// Access-Control-Request-Method. A browser sends it without cookies or credentials, so it
+// can never authenticate; what it reaches is the app's CORS answer, not its data.
+func isPreflight(h requestHeaders) bool {
+	return h.get(":method") == "OPTIONS" && h.get("origin") != "" && h.get("access-control-request-method") != ""
 }
 
 // wantsLogin decides between a login redirect and a 401: never on api_paths; for GET and

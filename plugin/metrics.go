@@ -33,6 +33,7 @@ const (
 	metricUpstreamCookieDropped    = "oidc_wasm.upstream_cookie_dropped"     // an upstream response set one of the plugin's cookies: removed
 	metricBearerPassedThrough      = "oidc_wasm.bearer_passed_through"       // bearer_passthrough: a bearer token let through unverified for the mesh to judge
 	metricLoginFailedGroups        = "oidc_wasm.login_failed_groups"         // groups_overage_cluster on, and Microsoft Graph did not give the user's groups
+	metricPreflightPassed          = "oidc_wasm.preflight_passed"            // allow_preflight: a CORS preflight let through without authentication
 )
 
 // metricNames lists every counter, so the list in docs/configuration.md is checked against it.
@@ -64,6 +65,7 @@ var metricNames = []string{
 	metricUpstreamCookieDropped,
 	metricBearerPassedThrough,
 	metricLoginFailedGroups,
+	metricPreflightPassed,
 }
 
 type metrics struct {

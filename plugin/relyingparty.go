@@ -32,7 +32,7 @@ type relyingParty struct {
 }
 
 func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
-	sealer, err := oidc.NewSealer(cfg.CookieSecret)
+	sealer, err := oidc.NewKeyring(cfg.CookieSecrets[0], cfg.CookieSecrets[1:]...)
 	if err != nil {
 		return nil, err
 	}
