@@ -97,5 +97,5 @@ func (h *httpContext) invalidBearer(description string) types.Action {
 	}, description+"\n")
 }
 
-// maxCachedTokens bounds the verified-token cache of one plugin context.
+// maxCachedTokens bounds the verified-token cache of one relying party in one VM.
 const maxCachedTokens = 1024

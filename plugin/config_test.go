@@ -144,12 +144,12 @@ func configReference() string {
 // the code accepts, with the defaults and meanings the table states. After changing the
 // table: UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated
 func TestConfigReferenceIsGenerated(t *testing.T) {
-	got, want := readmeSection(t, "config-reference"), configReference()
+	got, want := docSection(t, configurationDoc, "config-reference"), configReference()
 	if got == want {
 		return
 	}
 	if os.Getenv("UPDATE_DOCS") != "" {
-		writeReadmeSection(t, "config-reference", want)
+		writeDocSection(t, configurationDoc, "config-reference", want)
 		return
 	}
 	t.Errorf("the configuration reference differs from the key table; regenerate it with UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated")

@@ -116,7 +116,7 @@ var configKeys = []configKey{
 		c.CookieSecure, err = readBool(v, "cookie_secure", true)
 		return err
 	}},
-	{name: "cookie_name", def: "`__Host-oidc_session` (`_oidc_session` with `cookie_secure: false`); in a `providers` entry `__Host-oidc_session_<name>`", doc: "Name of the session cookie; chunks are `<name>_0`, `<name>_1`, ..., the login state `<name>_state`. Each provider of `providers` needs its own. The default's `__Host-` prefix makes browsers refuse the cookie unless it is `Secure`, `Path=/` and set by this very host, so a sibling subdomain cannot plant one (cookie tossing); a `__Host-` or `__Secure-` name needs `cookie_secure`. See [Upgrading](#upgrading) for sessions under the old default name.", read: readCookieName},
+	{name: "cookie_name", def: "`__Host-oidc_session` (`_oidc_session` with `cookie_secure: false`); in a `providers` entry `__Host-oidc_session_<name>`", doc: "Name of the session cookie; chunks are `<name>_0`, `<name>_1`, ..., the login state `<name>_state`. Each provider of `providers` needs its own. The default's `__Host-` prefix makes browsers refuse the cookie unless it is `Secure`, `Path=/` and set by this very host, so a sibling subdomain cannot plant one (cookie tossing); a `__Host-` or `__Secure-` name needs `cookie_secure`. See [Upgrading](upgrading.md) for sessions under the old default name.", read: readCookieName},
 	{name: "redirect_path", def: "`/oauth2/callback`", doc: "Callback path; the redirect URI is `<scheme>://<authority><redirect_path>` of the request and must be registered at the IdP.", read: func(c *Config, v view) (err error) {
 		if c.RedirectPath, err = readString(v, "redirect_path", c.PathPrefix+defaultRedirectPath); err == nil {
 			_, err = configPath("redirect_path", c.RedirectPath)

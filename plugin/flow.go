@@ -19,13 +19,17 @@ const (
 	maxPathBytes = 8192
 )
 
-// httpContext is one request's walk through the flow:
+// httpContext is one request's walk through the flow (OnHttpRequestHeaders):
 //
-//	strip managed headers -> skip path? -> callback? -> logout? -> valid session (refresh if
-//	due)? -> bearer token? -> login redirect or 401
+//	strip managed headers -> bad :path? 400 -> provider by host and path (ambiguous: 400,
+//	none: 403) -> skip path or CORS preflight? -> callback? -> logout? -> login path? ->
+//	valid session (refresh if due)? -> bearer token (verified, or passed through)? -> login
+//	redirect or 401
 //
-// Every branch ends in exactly one of: continue upstream (with identity headers only when a
-// session or token was verified), or a local response.
+// A verified session or token then passes the authorization rules (else 403) on its way
+// upstream. Every branch ends in exactly one of: continue upstream (with identity headers only
+// when a session or token was verified), or a local response. The README's "How it works"
+// follows these steps.
 type httpContext struct {
 	types.DefaultHttpContext
 	id              uint32

@@ -36,7 +36,7 @@ const (
 	metricPreflightPassed          = "oidc_wasm.preflight_passed"            // allow_preflight: a CORS preflight let through without authentication
 )
 
-// metricNames lists every counter, so the README's list is checked against it.
+// metricNames lists every counter, so the list in docs/configuration.md is checked against it.
 var metricNames = []string{
 	metricRequestsSkipped,
 	metricSessionValid,

@@ -29,9 +29,9 @@ const (
 	refreshSlotWaitTicks = 40
 	// defaultTokenLifetime applies when a refresh answer says nothing about expiry.
 	defaultTokenLifetime = 5 * time.Minute
-	// maxRefreshFlights bounds the refreshes one VM has queued or in flight (one token
-	// call each); a request that would start another gets 503, like a request beyond
-	// maxWaiting.
+	// maxRefreshFlights bounds the refreshes one provider has queued or in flight in one VM
+	// (one token call each); a request that would start another gets 503, like a request
+	// beyond maxWaiting.
 	maxRefreshFlights = 256
 )
 

@@ -25,7 +25,7 @@ import (
 // session() applies every other check (absolute lifetime, token expiry and refresh, idle
 // renewal from sealedUntil) to cached and freshly opened sessions alike.
 
-// maxCachedSessions bounds the opened-session cache of one plugin context.
+// maxCachedSessions bounds the opened-session cache of one provider in one VM.
 const maxCachedSessions = 1024
 
 // maxCachedBytes bounds the credentials one cache holds, whatever their size: 1024 typical
