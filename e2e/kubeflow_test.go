@@ -97,7 +97,7 @@ func kfBrowserLogin(t *testing.T, dex *testidp.Dex) func(b *testidp.Browser, aut
 
 // The Kubeflow installation end to end, natively and in both modules: a browser login
 // through /dex/auth on the gateway's host whose requests then carry the Dex ID token that
-// dex-jwt accepts, and the dashboard's sign-out link.
+// dex-jwt accepts, the scripted login of KFPClientManager, and the dashboard's sign-out link.
 func TestKubeflow(t *testing.T) {
 	dex := startKubeflowDex(t, 0)
 	istio := newDexJWT(t, dex)
@@ -114,6 +114,7 @@ func TestKubeflow(t *testing.T) {
 				}
 				istio.admits(t, g.Upstream(id), time.Now())
 			})
+			t.Run("scripted login", func(t *testing.T) { kfScriptedLogins(t, g, dex, istio) })
 			t.Run("sign out", func(t *testing.T) {
 				if session == "" {
 					t.Skip("no session: the browser login failed")
