@@ -70,15 +70,18 @@ func startKubeflow(t *testing.T, vm types.VMContext, dex *testidp.Dex, extra str
 
 // runMode is one way the plugin runs: linked natively, or as a compiled module, which reads
 // the SDK wasm host's fake clock (wasmhost.WasmEpoch, 2022) while Dex dates its tokens today.
+// Tokens the tests mint are dated from now().
 type runMode struct {
 	name string
 	vm   func(t *testing.T) types.VMContext
+	now  func() time.Time
 }
 
 func runModes() []runMode {
-	modes := []runMode{{"native", func(*testing.T) types.VMContext { return plugin.NewVMContext() }}}
+	modes := []runMode{{"native", func(*testing.T) types.VMContext { return plugin.NewVMContext() }, time.Now}}
 	for _, m := range wasmhost.Modules {
-		modes = append(modes, runMode{m.Name, func(t *testing.T) types.VMContext { return wasmhost.LoadModule(t, "../"+m.Path) }})
+		modes = append(modes, runMode{m.Name, func(t *testing.T) types.VMContext { return wasmhost.LoadModule(t, "../"+m.Path) },
+			func() time.Time { return wasmhost.WasmEpoch }})
 	}
 	return modes
 }
@@ -97,13 +100,15 @@ func kfBrowserLogin(t *testing.T, dex *testidp.Dex) func(b *testidp.Browser, aut
 
 // The Kubeflow installation end to end, natively and in both modules: a browser login
 // through /dex/auth on the gateway's host whose requests then carry the Dex ID token that
-// dex-jwt accepts, the scripted login of KFPClientManager, and the dashboard's sign-out link.
+// dex-jwt accepts, the scripted login of KFPClientManager, service-account tokens verified by
+// the plugin (bearer_issuers), and the dashboard's sign-out link.
 func TestKubeflow(t *testing.T) {
 	dex := startKubeflowDex(t, 0)
 	istio := newDexJWT(t, dex)
+	sa := startServiceAccountIssuer(t)
 	for _, m := range runModes() {
 		t.Run(m.name, func(t *testing.T) {
-			g := startKubeflow(t, m.vm(t), dex, "", nil)
+			g := startKubeflow(t, m.vm(t), dex, `,"bearer_issuers":[`+sa.config()+`]`, map[string]idp{saCluster: {saIssuer, sa.addr}})
 			var session string
 			t.Run("browser login", func(t *testing.T) {
 				session = g.login("/jupyter/?ns=kubeflow-user-example-com", kfBrowserLogin(t, dex))
@@ -115,6 +120,7 @@ func TestKubeflow(t *testing.T) {
 				istio.admits(t, g.Upstream(id), time.Now())
 			})
 			t.Run("scripted login", func(t *testing.T) { kfScriptedLogins(t, g, dex, istio) })
+			t.Run("service accounts verified", func(t *testing.T) { serviceAccountsVerified(t, g, sa, m.now()) })
 			t.Run("sign out", func(t *testing.T) {
 				if session == "" {
 					t.Skip("no session: the browser login failed")
