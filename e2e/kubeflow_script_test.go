@@ -164,10 +164,12 @@ var (
 	loginPathRE = regexp.MustCompile(`/auth/.*/login$`)
 )
 
-// kfpLogin is _get_session_cookies step by step: GET the endpoint; on 401 or 403 GET
-// /oauth2/start?rd=<its path>; from where the redirects end, reach Dex's login form of the
-// "local" connector, POST the credentials, approve if Dex asks; then every cookie as the
-// Cookie header kfp.Client(cookies=...) sends.
+// kfpLogin is _get_session_cookies step by step: GET the endpoint, which must end in 200
+// after redirects; from there reach Dex's login form of the "local" connector, POST the
+// credentials, approve if Dex asks; then every cookie as the Cookie header
+// kfp.Client(cookies=...) sends. The class's branch for a 403 (oauth2-proxy's sign-in page,
+// answered with GET /oauth2/start?rd=<path>) is left out: the plugin never answers 403 to a
+// request without a session. Any other status makes the class raise, and kfpLogin fail.
 func kfpLogin(f *frontDoor, endpoint string) (cookies string, err error) {
 	jar, _ := cookiejar.New(nil)
 	s := &kfpSession{client: f.client(jar)}
@@ -181,12 +183,8 @@ func kfpLogin(f *frontDoor, endpoint string) (cookies string, err error) {
 	if err != nil {
 		return "", err
 	}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		u := *resp.Request.URL
-		u.Path, u.RawQuery = "/oauth2/start", url.Values{"rd": {u.Path}}.Encode()
-		if resp, err = s.do(http.MethodGet, u.String(), nil); err != nil {
-			return "", err
-		}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("HTTP status code %d for GET against %s", resp.StatusCode, endpoint)
 	}
 	if s.hops == 0 {
 		return "", fmt.Errorf("GET %s: %s without a redirect: the endpoint looks unsecured", endpoint, resp.Status)
@@ -222,9 +220,11 @@ func kfpLogin(f *frontDoor, endpoint string) (cookies string, err error) {
 	return strings.Join(pairs, "; "), nil
 }
 
-// kfScriptedLogins plays KFPClientManager from an API path (401, then /oauth2/start) and from
-// a page (page_paths: straight to Dex); then API calls with the cookies as a Cookie header
-// reach the app with the Dex ID token dex-jwt accepts, and without them get 401.
+// kfScriptedLogins plays KFPClientManager from its documented api_url, /pipeline (page_paths:
+// a redirect straight to Dex, where oauth2-proxy answered 403), and from /oauth2/start with
+// an API path to return to (what a script does on an API path's 401, on which the class
+// itself raises, as it does with oauth2-proxy's api_routes); then API calls with the cookies
+// as a Cookie header reach the app with the Dex ID token dex-jwt accepts.
 func kfScriptedLogins(t *testing.T, g *gateway, dex *testidp.Dex, istio *dexJWT) {
 	f := openFrontDoor(t, g, dex)
 	api := func(cookie string) (int, error) {
@@ -242,7 +242,7 @@ func kfScriptedLogins(t *testing.T, g *gateway, dex *testidp.Dex, istio *dexJWT)
 	if status, err := api(""); err != nil || status != http.StatusUnauthorized {
 		t.Fatalf("an API call without cookies: want 401, got %d %v", status, err)
 	}
-	for _, endpoint := range []string{"/apis/v2beta1/healthz", "/pipeline/"} {
+	for _, endpoint := range []string{"/pipeline", "/oauth2/start?rd=" + url.QueryEscape("/apis/v2beta1/healthz")} {
 		cookies, err := kfpLogin(f, "https://"+kfHost+endpoint)
 		if err != nil {
 			t.Errorf("KFPClientManager from %s: %v", endpoint, err)
