@@ -165,11 +165,12 @@ var (
 )
 
 // kfpLogin is _get_session_cookies step by step: GET the endpoint, which must end in 200
-// after redirects; from there reach Dex's login form of the "local" connector, POST the
-// credentials, approve if Dex asks; then every cookie as the Cookie header
-// kfp.Client(cookies=...) sends. The class's branch for a 403 (oauth2-proxy's sign-in page,
-// answered with GET /oauth2/start?rd=<path>) is left out: the plugin never answers 403 to a
-// request without a session. Any other status makes the class raise, and kfpLogin fail.
+// after redirects; from there reach Dex's login form of the "local" connector and POST the
+// credentials, which must end at the app; then every cookie as the Cookie header
+// kfp.Client(cookies=...) sends. Two branches of the class are left out, as they never apply
+// here: a 403 (oauth2-proxy's sign-in page, answered with GET /oauth2/start?rd=<path>), which
+// the plugin never answers to a request without a session (any status but 200 makes the
+// class raise, and kfpLogin fail), and Dex's approval page, which Kubeflow's Dex skips.
 func kfpLogin(f *frontDoor, endpoint string) (cookies string, err error) {
 	jar, _ := cookiejar.New(nil)
 	s := &kfpSession{client: f.client(jar)}
@@ -189,6 +190,8 @@ func kfpLogin(f *frontDoor, endpoint string) (cookies string, err error) {
 	if s.hops == 0 {
 		return "", fmt.Errorf("GET %s: %s without a redirect: the endpoint looks unsecured", endpoint, resp.Status)
 	}
+	// With one connector Dex's redirects end on its login form; with several, on its chooser
+	// at .../auth, which the class skips by going to the connector's path.
 	u := *resp.Request.URL
 	u.Path = authPathRE.ReplaceAllString(u.Path, "/auth/local")
 	loginURL := u.String()
@@ -204,11 +207,6 @@ func kfpLogin(f *frontDoor, endpoint string) (cookies string, err error) {
 	}
 	if s.hops == 0 {
 		return "", fmt.Errorf("POST %s: %s without a redirect: credentials refused", loginURL, resp.Status)
-	}
-	if strings.HasSuffix(resp.Request.URL.Path, "/approval") {
-		if resp, err = s.do(http.MethodPost, resp.Request.URL.String(), url.Values{"approval": {"approve"}}); err != nil {
-			return "", err
-		}
 	}
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Host != kfHost || strings.HasPrefix(resp.Request.URL.Path, "/dex/") {
 		return "", fmt.Errorf("the login ended at %s with %s, want the app", resp.Request.URL, resp.Status)
