@@ -85,7 +85,7 @@ test-deploy: build build-go $(STATICCHECK) ## validate examples and OCI images
 	for m in examples/validate build/oci; do \
 	  ( cd $$m && unformatted=$$(gofmt -l .) && \
 	    if [ -n "$$unformatted" ]; then echo "gofmt needed in $$m: $$unformatted"; exit 1; fi && \
-	    go vet -mod=mod ./... && $(STATICCHECK) ./... && OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./... ); \
+	    go vet -mod=mod ./... && $(STATICCHECK) ./... && OIDC_WASM_REQUIRE_WASM=1 go test -count=1 -timeout 30m ./... ); \
 	done
 
 # CI runs every fuzz target briefly on top of its seeds, so a regression the fuzzer finds in
@@ -99,7 +99,7 @@ fuzz-short:
 .PHONY: test
 test: lint build build-go dex hydra test-browser test-deploy fuzz-short ## everything CI runs: lint, builds, native + wasm + end-to-end + browser + deployment tests, 5000 inputs of each fuzzer
 	@echo "==> go test (native mode, wasm mode against both modules, the project's host, end to end against Dex, oidc-provider and Hydra, a short load)"
-	DEX_BIN=$$(bash build/install-dex.sh) HYDRA_BIN=$$(bash build/install-hydra.sh) OIDC_WASM_REQUIRE_WASM=1 go test -count=1 ./...
+	DEX_BIN=$$(bash build/install-dex.sh) HYDRA_BIN=$$(bash build/install-hydra.sh) OIDC_WASM_REQUIRE_WASM=1 go test -count=1 -timeout 30m ./...
 
 # bench/ is a nested Go module (jwx and the SDK's emulator imported directly stay out of the
 # plugin's go.mod); oauth2-proxy is built once into the cache by bench/install-oauth2-proxy.sh.

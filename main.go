@@ -1,5 +1,5 @@
 // Command oidc-wasm is the Proxy-Wasm module: it only registers the plugin's contexts. Build
-// it with `make build` (TinyGo) or `make build-go` (Go's wasip1 port); see the README.
+// it with `make build` (TinyGo) or `make build-go` (Go's wasip1 port); see docs/envoy.md.
 package main
 
 import (

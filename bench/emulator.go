@@ -101,14 +101,14 @@ func (b *emuTarget) login() (string, time.Duration) {
 		log.Fatalf("login: want 302, got %+v", r)
 	}
 	b.complete(id)
-	state := wasmhost.CookieValue(r.SetCookies()[stateCookie])
+	state := r.StateCookie(sessionCookieName)
 	u, _ := url.Parse(r.Header("location"))
 	q := u.Query()
 	b.n++
 	answer := b.idp.tokenAnswer(emulatorIssuer, wasmhost.WasmEpoch, q.Get("nonce"), fmt.Sprintf("user-%d", b.n))
 	t0 := time.Now()
 	cb, _ := b.h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c0de&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", stateCookie + "=" + state}))
+		[2]string{"cookie", state}))
 	b.h.Answer(b.h.OnePending(cb), 200, string(answer))
 	took := time.Since(t0)
 	done := b.h.Reply(cb)
@@ -118,7 +118,7 @@ func (b *emuTarget) login() (string, time.Duration) {
 	}
 	var parts []string
 	for name, sc := range done.SetCookies() {
-		if strings.HasPrefix(name, sessionCookieName) && name != stateCookie && wasmhost.CookieValue(sc) != "" {
+		if strings.HasPrefix(name, sessionCookieName) && !strings.HasPrefix(name, sessionCookieName+"_state") && wasmhost.CookieValue(sc) != "" {
 			parts = append(parts, name+"="+wasmhost.CookieValue(sc))
 		}
 	}

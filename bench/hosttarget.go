@@ -90,11 +90,11 @@ func (b *hostTarget) login() (string, time.Duration) {
 	b.n++
 	code := randomHex(8)
 	b.idp.expect(code, b.idp.tokenAnswer(hostIssuer, time.Now(), q.Get("nonce"), fmt.Sprintf("user-%d", b.n)))
-	state := proxyhost.SetCookies(o.Headers)[stateCookie]
+	state := proxyhost.StateCookie(o.Headers, sessionCookieName)
 	b.barrier()
 	before := b.vm.Stats().Busy
 	done, _ := b.request(wasmhost.BrowserGet("/oauth2/callback?code="+code+"&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", stateCookie + "=" + state}))
+		[2]string{"cookie", state}))
 	b.barrier()
 	took := b.vm.Stats().Busy - before
 	if done.Status() != 302 {
@@ -102,7 +102,7 @@ func (b *hostTarget) login() (string, time.Duration) {
 	}
 	var parts []string
 	for name, v := range proxyhost.SetCookies(done.Headers) {
-		if strings.HasPrefix(name, sessionCookieName) && name != stateCookie && v != "" {
+		if strings.HasPrefix(name, sessionCookieName) && !strings.HasPrefix(name, sessionCookieName+"_state") && v != "" {
 			parts = append(parts, name+"="+v)
 		}
 	}

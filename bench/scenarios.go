@@ -15,10 +15,8 @@ import (
 )
 
 const (
-	// sessionCookieName is the plugin's default session cookie (cookie_secure on), and
-	// stateCookie its login state cookie.
+	// sessionCookieName is the plugin's default session cookie (cookie_secure on).
 	sessionCookieName = "__Host-oidc_session"
-	stateCookie       = sessionCookieName + "_state"
 	clientID          = "app"
 	cookieKey         = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	// claimsOnly keeps no token in the session cookie: the smallest sessions.

@@ -3,38 +3,18 @@
 #
 # Dex is the identity provider of the Kubeflow reference architecture. `go install` cannot build
 # it (its go.mod has replace lines and its v2 tags are not served by the module proxy), so it is
-# built through a small wrapper module in the cache directory ($OIDC_WASM_CACHE, default
-# ~/.cache/oidc-wasm). A binary named by $DEX_BIN is used as it is.
-# Progress goes to stderr; stdout carries only the path.
+# built through a wrapper module (build/cached-build.sh). A binary named by $DEX_BIN is used as
+# it is.
 set -euo pipefail
 
 DEX_VERSION="${DEX_VERSION:-v0.0.0-20250829100637-2dce75009acf}" # Dex v2.44.0
 DEX_API_VERSION=v2.4.0
-CACHE="${OIDC_WASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oidc-wasm}"
+TOOL=dex
+OVERRIDE="${DEX_BIN:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/cached-build.sh"
 DEST="$CACHE/dex-$DEX_VERSION"
 
-log() { printf '[install-dex] %s\n' "$*" >&2; }
-
-if [ -n "${DEX_BIN:-}" ]; then
-	echo "$DEX_BIN"
-	exit 0
-fi
-if [ -x "$DEST/dex" ]; then
-	log "cached: $DEST/dex"
-	echo "$DEST/dex"
-	exit 0
-fi
-
-log "building Dex $DEX_VERSION into $DEST (about 4 minutes, once)"
-mkdir -p "$CACHE"
-WORK="$(mktemp -d "$CACHE/.dex-build.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-printf 'module local/dexbuild\n\ngo 1.25.0\n' >go.mod
-printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/dexidp/dex/cmd/dex"\n' >tools.go
+start_build "$DEX_VERSION" "about 4 minutes" github.com/dexidp/dex/cmd/dex 1.25.0
 GOFLAGS=-mod=mod go get "github.com/dexidp/dex@$DEX_VERSION" "github.com/dexidp/dex/api/v2@$DEX_API_VERSION" >&2
 GOFLAGS=-mod=mod go build -o dex github.com/dexidp/dex/cmd/dex >&2
-mkdir -p "$DEST"
-mv dex "$DEST/dex.tmp" && mv "$DEST/dex.tmp" "$DEST/dex"
-log "built $DEST/dex"
-echo "$DEST/dex"
+finish_build

@@ -3,11 +3,9 @@
 #
 # Hydra is an OpenID-certified server whose login and consent pages are apps of one's own (the
 # tests play them). `go install` cannot build it: its go.mod replaces gobuffalo/pop with Ory's
-# fork, and `go install` ignores replace lines. So it is built through a small wrapper module in
-# the cache directory ($OIDC_WASM_CACHE, default ~/.cache/oidc-wasm) that repeats the replace,
-# with the sqlite tag and cgo, which Hydra's in-memory storage (DSN=memory) needs.
-# A binary named by $HYDRA_BIN is used as it is.
-# Progress goes to stderr; stdout carries only the path.
+# fork, and `go install` ignores replace lines. So it is built through a wrapper module
+# (build/cached-build.sh) that repeats the replace, with the sqlite tag and cgo, which Hydra's
+# in-memory storage (DSN=memory) needs. A binary named by $HYDRA_BIN is used as it is.
 set -euo pipefail
 
 HYDRA_VERSION="${HYDRA_VERSION:-v2.3.0}"
@@ -15,32 +13,13 @@ HYDRA_VERSION="${HYDRA_VERSION:-v2.3.0}"
 HYDRA_CLIENT_VERSION=v2.2.1
 # The pop fork Hydra v2.3.0's go.mod names in its replace line.
 POP_FORK=github.com/ory/pop/v6@v6.2.1-0.20241121111754-e5dfc0f3344b
-CACHE="${OIDC_WASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oidc-wasm}"
+TOOL=hydra
+OVERRIDE="${HYDRA_BIN:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/cached-build.sh"
 DEST="$CACHE/hydra-$HYDRA_VERSION"
 
-log() { printf '[install-hydra] %s\n' "$*" >&2; }
-
-if [ -n "${HYDRA_BIN:-}" ]; then
-	echo "$HYDRA_BIN"
-	exit 0
-fi
-if [ -x "$DEST/hydra" ]; then
-	log "cached: $DEST/hydra"
-	echo "$DEST/hydra"
-	exit 0
-fi
-
-log "building Hydra $HYDRA_VERSION into $DEST (about 4 minutes, once)"
-mkdir -p "$CACHE"
-WORK="$(mktemp -d "$CACHE/.hydra-build.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-printf 'module local/hydrabuild\n\ngo 1.26.0\n' >go.mod
-printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/ory/hydra/v2"\n' >tools.go
+start_build "$HYDRA_VERSION" "about 4 minutes" github.com/ory/hydra/v2 1.26.0
 go mod edit -replace "github.com/gobuffalo/pop/v6=$POP_FORK"
 GOFLAGS=-mod=mod go get "github.com/ory/hydra/v2@$HYDRA_VERSION" "github.com/ory/hydra-client-go/v2@$HYDRA_CLIENT_VERSION" >&2
 CGO_ENABLED=1 GOFLAGS=-mod=mod go build -tags sqlite -o hydra github.com/ory/hydra/v2 >&2
-mkdir -p "$DEST"
-mv hydra "$DEST/hydra.tmp" && mv "$DEST/hydra.tmp" "$DEST/hydra"
-log "built $DEST/hydra"
-echo "$DEST/hydra"
+finish_build

@@ -88,12 +88,12 @@ func (g *gateway) loginAt(host, path, issuer, cookie string, atIdP func(b *testi
 	if r == nil || r.Status != 302 || !strings.HasPrefix(r.Header("location"), issuer) {
 		g.t.Fatalf("want a redirect to %s, got %+v", issuer, r)
 	}
-	state := wasmhost.CookieValue(r.SetCookies()[cookie+"_state"])
+	state := r.StateCookie(cookie)
 	cb, err := atIdP(testidp.NewBrowser(), r.Header("location"))
 	if err != nil {
 		g.t.Fatalf("login at the IdP: %v", err)
 	}
-	id, action := g.Request(onHost(host, wasmhost.BrowserGet(callbackFor(g.t, cb, host), [2]string{"cookie", cookie + "_state=" + state})))
+	id, action := g.Request(onHost(host, wasmhost.BrowserGet(callbackFor(g.t, cb, host), [2]string{"cookie", state})))
 	if action != types.ActionPause || g.carry(id) != 1 {
 		g.t.Fatalf("callback must exchange the code at the IdP's token endpoint")
 	}
@@ -166,8 +166,7 @@ func TestLoginThroughDex(t *testing.T) {
 			// A callback with a state that is not this browser's: 4xx, no exchange.
 			id, _ = g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged"))
 			start, _ := g.Request(wasmhost.BrowserGet("/"))
-			state := wasmhost.CookieValue(g.Reply(start).SetCookies()["__Host-oidc_session_state"])
-			wrong, _ := g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged", [2]string{"cookie", "__Host-oidc_session_state=" + state}))
+			wrong, _ := g.Request(wasmhost.BrowserGet("/oauth2/callback?code=x&state=forged", [2]string{"cookie", g.Reply(start).StateCookie("__Host-oidc_session")}))
 			for _, cid := range []uint32{id, wrong} {
 				if r := g.Reply(cid); r == nil || r.Status < 400 || r.Status > 499 || g.HasPending(cid) {
 					t.Errorf("wrong state: want 4xx without a token call, got %+v", r)

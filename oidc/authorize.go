@@ -21,6 +21,23 @@ var authParams = [...]string{
 	"code_challenge", "code_challenge_method",
 }
 
+// OwnsAuthParam reports whether an extra authorization parameter would take a decision that
+// is not the caller's to make: one NewAuthRequest sets, or one that changes how the answer
+// comes back or where the request's parameters come from (response_mode, request,
+// request_uri), which the code flow here depends on.
+func OwnsAuthParam(name string) bool {
+	for _, p := range authParams {
+		if strings.EqualFold(p, name) {
+			return true
+		}
+	}
+	switch strings.ToLower(name) {
+	case "response_mode", "request", "request_uri":
+		return true
+	}
+	return false
+}
+
 // AuthRequest is one authorization-code login: the secrets to keep in the sealed state
 // cookie and the URL to send the browser to.
 type AuthRequest struct {
@@ -38,7 +55,11 @@ type AuthRequest struct {
 // with spaces, duplicates dropped, and "openid" is put first when missing, since without it
 // the provider does not speak OpenID Connect and returns no ID token. A scope that is empty
 // or has characters RFC 6749 §3.3 forbids (spaces, quotes, backslash, controls) is an error.
-func NewAuthRequest(random io.Reader, authorizationEndpoint, clientID, redirectURI string, scopes []string) (*AuthRequest, error) {
+//
+// extra are further parameters an IdP needs (Google's access_type and hd, Auth0's audience,
+// Entra's domain_hint, a login_hint), added after the others, in order; one that OwnsAuthParam
+// refuses, or with an empty name, is an error.
+func NewAuthRequest(random io.Reader, authorizationEndpoint, clientID, redirectURI string, scopes []string, extra [][2]string) (*AuthRequest, error) {
 	u, err := url.Parse(authorizationEndpoint)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: authorization endpoint: %w", err)
@@ -65,6 +86,11 @@ func NewAuthRequest(random io.Reader, authorizationEndpoint, clientID, redirectU
 	if err != nil {
 		return nil, fmt.Errorf("oidc: authorization request: %w", err)
 	}
+	for _, kv := range extra {
+		if kv[0] == "" || OwnsAuthParam(kv[0]) {
+			return nil, fmt.Errorf("oidc: authorization request: parameter %q is not an extra one", kv[0])
+		}
+	}
 
 	var secrets [3]string
 	for i := range secrets {
@@ -83,10 +109,14 @@ func NewAuthRequest(random io.Reader, authorizationEndpoint, clientID, redirectU
 	q.Set("nonce", ar.Nonce)
 	q.Set("code_challenge", CodeChallengeS256(ar.CodeVerifier))
 	q.Set("code_challenge_method", "S256")
+	query := q.Encode()
+	for _, kv := range extra {
+		query += "&" + url.QueryEscape(kv[0]) + "=" + url.QueryEscape(kv[1])
+	}
 	if u.RawQuery != "" {
-		u.RawQuery += "&" + q.Encode()
+		u.RawQuery += "&" + query
 	} else {
-		u.RawQuery = q.Encode()
+		u.RawQuery = query
 	}
 	ar.URL = u.String()
 	return ar, nil

@@ -27,7 +27,7 @@ func TestCodeChallengeS256RFC7636(t *testing.T) {
 	octets := []byte{116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186,
 		22, 212, 37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121}
 	random := io.MultiReader(bytes.NewReader(make([]byte, 64)), bytes.NewReader(octets))
-	ar, err := oidc.NewAuthRequest(random, "https://idp/auth", "c", "https://app/cb", nil)
+	ar, err := oidc.NewAuthRequest(random, "https://idp/auth", "c", "https://app/cb", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestCodeChallengeS256RFC7636(t *testing.T) {
 
 func TestNewAuthRequest(t *testing.T) {
 	ar, err := oidc.NewAuthRequest(&sealCounterReader{}, "https://idp.example.com/authorize?tenant=a%20b&x=1&x=2",
-		"client & co", "https://app.example.com/oauth2/callback?k=v", []string{"email", "profile"})
+		"client & co", "https://app.example.com/oauth2/callback?k=v", []string{"email", "profile"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestNewAuthRequest(t *testing.T) {
 }
 
 func TestNewAuthRequestSecrets(t *testing.T) {
-	ar, err := oidc.NewAuthRequest(rand.Reader, "https://idp/auth", "c", "https://app/cb", nil)
+	ar, err := oidc.NewAuthRequest(rand.Reader, "https://idp/auth", "c", "https://app/cb", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestNewAuthRequestScopes(t *testing.T) {
 		{[]string{"offline_access", "api:read", "https://graph/x.y"}, "openid offline_access api:read https://graph/x.y"},
 	}
 	for _, tc := range cases {
-		ar, err := oidc.NewAuthRequest(rand.Reader, "https://idp/auth", "c", "https://app/cb", tc.scopes)
+		ar, err := oidc.NewAuthRequest(rand.Reader, "https://idp/auth", "c", "https://app/cb", tc.scopes, nil)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.scopes, err)
 		}
@@ -169,7 +169,7 @@ func TestNewAuthRequestErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ar, err := oidc.NewAuthRequest(tc.random, tc.endpoint, tc.client, tc.redir, tc.scopes)
+			ar, err := oidc.NewAuthRequest(tc.random, tc.endpoint, tc.client, tc.redir, tc.scopes, nil)
 			if err == nil {
 				t.Fatalf("accepted: %+v", ar)
 			}
@@ -183,3 +183,25 @@ func TestNewAuthRequestErrors(t *testing.T) {
 type failingReader struct{ err error }
 
 func (r *failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// Extra parameters follow the request's own, in order and escaped; one the request owns, or
+// that changes how the answer comes back, is refused.
+func TestNewAuthRequestExtraParams(t *testing.T) {
+	ar, err := oidc.NewAuthRequest(rand.Reader, "https://idp/auth", "c", "https://app/cb", nil,
+		[][2]string{{"access_type", "offline"}, {"hd", "example.com"}, {"login_hint", "a&b=c@x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(ar.URL)
+	if q := u.Query(); q.Get("access_type") != "offline" || q.Get("hd") != "example.com" || q.Get("login_hint") != "a&b=c@x" || q.Get("state") == "" {
+		t.Errorf("extra parameters lost: %s", ar.URL)
+	}
+	if !strings.HasSuffix(ar.URL, "&access_type=offline&hd=example.com&login_hint=a%26b%3Dc%40x") {
+		t.Errorf("extra parameters not appended in order: %s", ar.URL)
+	}
+	for _, owned := range []string{"state", "Nonce", "redirect_uri", "code_challenge", "code_challenge_method", "client_id", "scope", "response_type", "response_mode", "request", "request_uri", ""} {
+		if _, err := oidc.NewAuthRequest(rand.Reader, "https://idp/auth", "c", "https://app/cb", nil, [][2]string{{owned, "x"}}); err == nil {
+			t.Errorf("%q accepted as an extra parameter", owned)
+		}
+	}
+}

@@ -42,6 +42,10 @@ type EmailTrust struct {
 	// email_verified at all (Entra ID, whose work accounts carry addresses the tenant
 	// manages). An explicit email_verified that is not true still means unverified.
 	AssumeVerified bool
+	// VerifiedClaim is the claim that says the email is verified, when the IdP does not use
+	// email_verified (Entra ID's xms_edov); it must be the JSON value true. "" means
+	// email_verified.
+	VerifiedClaim string
 }
 
 // VerifiedEmail returns the email of a verified claims object when the trust admits it.
@@ -50,7 +54,11 @@ func (t EmailTrust) VerifiedEmail(claims []byte) (string, bool) {
 	if email.Type != gjson.String {
 		return "", false
 	}
-	switch verified := gjson.GetBytes(claims, "email_verified"); {
+	claim := t.VerifiedClaim
+	if claim == "" {
+		claim = "email_verified"
+	}
+	switch verified := gjson.GetBytes(claims, claim); {
 	case verified.Type == gjson.True:
 		return email.Str, true
 	case !verified.Exists() && t.AssumeVerified:

@@ -49,6 +49,8 @@ func TestConditionAllows(t *testing.T) {
 		{"long s is not s (email)", Condition{Email: "sam@example.com"}, []byte(`{"email":"\u017Fam@example.com","email_verified":true}`), false},
 		{"Kelvin sign is not k (domain)", Condition{EmailDomain: "kelvin.example"}, []byte(`{"email":"a@\u212Aelvin.example","email_verified":true}`), false},
 		{"ASCII case is folded (email)", Condition{Email: "kelly@example.com"}, []byte(`{"email":"KELLY@Example.COM","email_verified":true}`), true},
+		{"verified by another claim", Condition{EmailDomain: "example.com", EmailTrust: EmailTrust{VerifiedClaim: "xms_edov"}}, []byte(`{"email":"a@example.com","xms_edov":true}`), true},
+		{"another claim named: email_verified no longer counts", Condition{EmailDomain: "example.com", EmailTrust: EmailTrust{VerifiedClaim: "xms_edov"}}, []byte(`{"email":"a@example.com","email_verified":true}`), false},
 		{"assumed verified, absent", Condition{EmailDomain: "example.com", EmailTrust: assume}, noClaim, true},
 		{"assumed verified, but false", Condition{EmailDomain: "example.com", EmailTrust: assume}, unverified, false},
 		{"assumed verified, but a string", Condition{Email: "alice@example.com", EmailTrust: assume}, stringVerified, false},

@@ -49,6 +49,39 @@ func DiscoveryRequest(issuer string) Request {
 // when the issuer is https they must be https too, so that a discovery document cannot
 // downgrade the code exchange or the key download to cleartext.
 func ParseDiscovery(issuer string, status int, body []byte) (*Discovery, error) {
+	return parseDiscovery(issuer, false, status, body)
+}
+
+// TenantPlaceholder stands for the tenant in an issuer template, as Entra ID's
+// multi-tenant discovery documents write it: https://login.microsoftonline.com/{tenantid}/v2.0.
+const TenantPlaceholder = "{tenantid}"
+
+// ParseTenantDiscovery is ParseDiscovery for a multi-tenant endpoint (Entra ID's
+// .../organizations/v2.0 or .../common/v2.0): the document's issuer may also be a template
+// holding TenantPlaceholder on the configured issuer's scheme and host, and the Discovery's
+// Issuer is then that template. Tokens carry the issuer of one tenant: a relying party
+// accepts exactly those of the tenants it allows (ExpandIssuers), never the template.
+func ParseTenantDiscovery(issuer string, status int, body []byte) (*Discovery, error) {
+	return parseDiscovery(issuer, true, status, body)
+}
+
+// ExpandIssuers returns each issuer of templates, with TenantPlaceholder replaced by each
+// tenant for those that hold it, in order.
+func ExpandIssuers(templates, tenants []string) []string {
+	var out []string
+	for _, t := range templates {
+		if !strings.Contains(t, TenantPlaceholder) {
+			out = append(out, t)
+			continue
+		}
+		for _, tenant := range tenants {
+			out = append(out, strings.ReplaceAll(t, TenantPlaceholder, tenant))
+		}
+	}
+	return out
+}
+
+func parseDiscovery(issuer string, template bool, status int, body []byte) (*Discovery, error) {
 	if err := checkIssuer(issuer); err != nil {
 		return nil, fmt.Errorf("oidc: discovery: configured %w", err)
 	}
@@ -60,12 +93,12 @@ func ParseDiscovery(issuer string, status int, body []byte) (*Discovery, error) 
 	if err != nil {
 		return nil, fmt.Errorf("oidc: discovery: %w", err)
 	}
-	if got != issuer {
+	if got != issuer && !(template && sameOrigin(got, issuer) && strings.Count(got, TenantPlaceholder) == 1) {
 		return nil, fmt.Errorf("oidc: discovery: issuer %s does not match the configured issuer %q", quoted(got), issuer)
 	}
 
 	httpsOnly := strings.HasPrefix(strings.ToLower(issuer), "https:")
-	p := &Discovery{Issuer: issuer}
+	p := &Discovery{Issuer: got}
 	fields := []struct {
 		name     string
 		dst      *string
@@ -94,6 +127,32 @@ func ParseDiscovery(issuer string, status int, body []byte) (*Discovery, error) 
 		*f.dst = s
 	}
 	return p, nil
+}
+
+// Override returns d with every endpoint o sets in place of d's: endpoints a relying party is
+// configured with where the discovery document says something else (Kubeflow's Dex is
+// reached in-cluster for tokens and keys, and through the gateway's own host for login). The
+// issuer stays d's: tokens must still carry it.
+func (d Discovery) Override(o Discovery) Discovery {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&d.AuthorizationEndpoint, o.AuthorizationEndpoint}, {&d.TokenEndpoint, o.TokenEndpoint},
+		{&d.JWKSURI, o.JWKSURI}, {&d.UserinfoEndpoint, o.UserinfoEndpoint}, {&d.EndSessionEndpoint, o.EndSessionEndpoint},
+	} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	return d
+}
+
+// sameOrigin reports whether two URLs have the same scheme and host.
+func sameOrigin(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	return errA == nil && errB == nil && ua.Scheme == ub.Scheme && ua.Host == ub.Host && ua.Host != ""
 }
 
 // checkIssuer refuses an issuer that could never be valid (Discovery §2: an https URL with no

@@ -162,3 +162,42 @@ func TestParseDiscovery(t *testing.T) {
 		})
 	}
 }
+
+func TestDiscoveryOverride(t *testing.T) {
+	d := Discovery{Issuer: "https://idp", AuthorizationEndpoint: "https://idp/auth", TokenEndpoint: "https://idp/token", JWKSURI: "https://idp/keys", EndSessionEndpoint: "https://idp/logout"}
+	got := d.Override(Discovery{Issuer: "https://other", AuthorizationEndpoint: "/dex/auth", TokenEndpoint: "http://dex.auth:5556/dex/token"})
+	want := Discovery{Issuer: "https://idp", AuthorizationEndpoint: "/dex/auth", TokenEndpoint: "http://dex.auth:5556/dex/token", JWKSURI: "https://idp/keys", EndSessionEndpoint: "https://idp/logout"}
+	if got != want {
+		t.Errorf("Override = %+v, want %+v", got, want)
+	}
+	if d.Override(Discovery{}) != d {
+		t.Error("an empty override changed the document")
+	}
+}
+
+// A multi-tenant endpoint's document names an issuer template on its own origin; nothing else
+// passes, and ParseDiscovery never accepts a template.
+func TestParseTenantDiscovery(t *testing.T) {
+	const base = "https://login.microsoftonline.com/organizations/v2.0"
+	doc := func(iss string) []byte {
+		return []byte(`{"issuer":"` + iss + `","authorization_endpoint":"https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",` +
+			`"token_endpoint":"https://login.microsoftonline.com/organizations/oauth2/v2.0/token","jwks_uri":"https://login.microsoftonline.com/organizations/discovery/v2.0/keys"}`)
+	}
+	d, err := ParseTenantDiscovery(base, 200, doc("https://login.microsoftonline.com/{tenantid}/v2.0"))
+	if err != nil || d.Issuer != "https://login.microsoftonline.com/{tenantid}/v2.0" {
+		t.Fatalf("template: %v %+v", err, d)
+	}
+	if _, err := ParseDiscovery(base, 200, doc("https://login.microsoftonline.com/{tenantid}/v2.0")); err == nil {
+		t.Error("ParseDiscovery accepted a template")
+	}
+	for _, bad := range []string{"https://evil.example/{tenantid}/v2.0", "http://login.microsoftonline.com/{tenantid}/v2.0",
+		"https://login.microsoftonline.com/{tenantid}/{tenantid}", "https://login.microsoftonline.com/other/v2.0"} {
+		if _, err := ParseTenantDiscovery(base, 200, doc(bad)); err == nil {
+			t.Errorf("issuer %q accepted", bad)
+		}
+	}
+	got := ExpandIssuers([]string{"https://login.microsoftonline.com/{tenantid}/v2.0", "https://fixed/"}, []string{"t1", "t2"})
+	if strings.Join(got, " ") != "https://login.microsoftonline.com/t1/v2.0 https://login.microsoftonline.com/t2/v2.0 https://fixed/" {
+		t.Errorf("ExpandIssuers = %q", got)
+	}
+}

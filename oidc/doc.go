@@ -8,4 +8,22 @@
 //
 // The package compiles with TinyGo (-scheduler=none): it must not start goroutines, so it
 // stays off jwx's signing path and anything that reaches context cancellation.
+//
+// # A login, call by call
+//
+// The package example (Example_login in example_test.go, run by go test) walks through one
+// authorization-code login in the order the plugin makes the calls:
+//
+//   - [ParseDiscovery] and [ParseJWKS] read the IdP's metadata, fetched with
+//     [DiscoveryRequest] and [JWKSRequest];
+//   - [NewAuthRequest] starts a login; its secrets travel in the state cookie, a [LoginState]
+//     sealed by a [Sealer] for [PurposeState];
+//   - [ParseCallback] reads the IdP's redirect back, whose state must equal the one the state
+//     cookie opens to ([EqualSecret]);
+//   - [CodeExchangeRequest] trades the code for tokens, and [ParseTokenResponse] reads the
+//     answer;
+//   - [Verifier.VerifyIDToken] checks the ID token against the [KeySet];
+//   - a [Session] sealed for [PurposeSession] becomes the session cookie ([SplitCookie],
+//     [FormatCookie]), which later requests open again ([ParseCookies], [CookieCandidates],
+//     [Sealer.Open]).
 package oidc

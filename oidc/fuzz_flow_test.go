@@ -345,7 +345,7 @@ func FuzzLoginFlow(f *testing.F) {
 			return
 		}
 		random := bytes.NewReader(bytes.Repeat(seed, 120/len(seed)+1)) // 96 for the request, 24 for the nonce
-		ar, err := oidc.NewAuthRequest(random, "https://idp.example.com/auth?tenant=t", "client", "https://site.example/callback", []string{"email"})
+		ar, err := oidc.NewAuthRequest(random, "https://idp.example.com/auth?tenant=t", "client", "https://site.example/callback", []string{"email"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,8 +3,8 @@ package oidc
 import (
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +27,23 @@ type Verifier struct {
 	// cannot be replayed as an API credential. Tokens of scripts and API clients (password,
 	// client-credentials, device and token-exchange grants, Kubernetes tokens) carry no nonce.
 	AcceptLoginTokens bool
+
+	// AnyAudience lets [Verifier.Verify] accept a token whatever its aud and azp: for an issuer
+	// whose tokens are not minted for this gateway, such as a Kubernetes API server's
+	// service-account tokens (aud: the API server). The issuer and its keys are then all that
+	// binds a token to its purpose; use it only for issuers that mint tokens for no one else.
+	AnyAudience bool
+
+	// AudienceClaims are the claims [Verifier.Verify] reads a bearer token's audience from,
+	// the first present: nil means aud alone. AWS Cognito's access tokens carry client_id and
+	// no aud; azp rules apply to aud only.
+	AudienceClaims []string
+
+	// MoreIssuers are accepted besides Issuer, for every token: the issuers of the tenants a
+	// multi-tenant relying party allows (Entra ID; see ExpandIssuers). AccessTokenIssuers are
+	// accepted besides them by [Verifier.Verify] only: Entra ID's v1 access tokens carry
+	// https://sts.windows.net/<tenant>/ though its ID tokens carry the v2 issuer.
+	MoreIssuers, AccessTokenIssuers []string
 }
 
 // Token is a verified JWT.
@@ -181,6 +198,8 @@ func (v *Verifier) checkConfig(r rules) error {
 		return invalidf("verifier has no keys")
 	case r.idToken && v.ClientID == "":
 		return invalidf("verifier has no client ID")
+	case !r.idToken && v.AnyAudience:
+		return nil
 	}
 	for _, a := range r.audiences {
 		if a != "" {
@@ -188,115 +207,6 @@ func (v *Verifier) checkConfig(r rules) error {
 		}
 	}
 	return invalidf("verifier accepts no audience")
-}
-
-// compactJWS is a token split into its parts.
-type compactJWS struct {
-	header  []byte // decoded JOSE header
-	signed  []byte // the signing input: header.payload, as encoded
-	payload string // still encoded: it is only decoded once the signature holds
-	sig     []byte // decoded signature
-}
-
-// splitCompact checks the token's shape and splits it.
-func splitCompact(raw string) (compactJWS, error) {
-	if raw == "" {
-		return compactJWS{}, invalidf("empty token")
-	}
-	if len(raw) > maxTokenSize {
-		return compactJWS{}, invalidf("token of %d bytes exceeds the limit of %d", len(raw), maxTokenSize)
-	}
-	dots := 0
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '.':
-			dots++
-		case !isBase64URL(c):
-			return compactJWS{}, invalidf("not a compact JWS: character outside base64url at offset %d", i)
-		}
-	}
-	switch dots {
-	case 2:
-	case 4:
-		return compactJWS{}, invalidf("encrypted token (JWE) not accepted")
-	default:
-		return compactJWS{}, invalidf("not a compact JWS: %d segments, want 3", dots+1)
-	}
-	first := strings.IndexByte(raw, '.')
-	last := strings.LastIndexByte(raw, '.')
-	header, err := base64URL.DecodeString(raw[:first])
-	if err != nil {
-		return compactJWS{}, invalidf("header is not canonical base64url")
-	}
-	sig, err := base64URL.DecodeString(raw[last+1:])
-	if err != nil {
-		return compactJWS{}, invalidf("signature is not canonical base64url")
-	}
-	return compactJWS{header: header, signed: []byte(raw[:last]), payload: raw[first+1 : last], sig: sig}, nil
-}
-
-// isBase64URL reports whether c belongs to the base64url alphabet. Checking it up front matters:
-// Go's decoder silently skips CR and LF, which would give one token several spellings.
-func isBase64URL(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-}
-
-// decodeBase64URL decodes a base64url member of a JWK (RFC 7518 §6: no padding).
-func decodeBase64URL(s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if !isBase64URL(s[i]) {
-			return nil, errors.New("not base64url")
-		}
-	}
-	b, err := base64URL.DecodeString(s)
-	if err != nil {
-		return nil, errors.New("not canonical base64url")
-	}
-	return b, nil
-}
-
-// joseHeader is what verification takes from a token's JOSE header.
-type joseHeader struct {
-	alg         algorithm
-	kid         string // "" when absent
-	accessToken bool   // typ at+jwt: an access token by RFC 9068
-}
-
-// checkHeader validates the JOSE header. The alg is checked first and against a fixed
-// allow-list; see Verify for why.
-func checkHeader(header []byte, idToken bool) (joseHeader, error) {
-	h, err := parseObject(header)
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	name, err := requiredString(h, "alg")
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	alg, ok := lookupAlgorithm(name)
-	if !ok {
-		return joseHeader{}, invalidf("alg %s not allowed", quoted(name))
-	}
-	typ, present, err := optionalString(h, "typ")
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	if present && !typAccepted(typ, idToken) {
-		return joseHeader{}, invalidf("typ %s not accepted", quoted(typ))
-	}
-	for _, name := range [...]string{"crit", "b64", "cty"} {
-		if _, ok := h[name]; ok {
-			return joseHeader{}, invalidf("header parameter %q not supported", name)
-		}
-	}
-	kid, present, err := optionalString(h, "kid")
-	if err != nil {
-		return joseHeader{}, invalidf("header: %v", err)
-	}
-	if present && kid == "" {
-		return joseHeader{}, invalidf("header: kid is empty")
-	}
-	return joseHeader{alg: alg, kid: kid, accessToken: present && mediaType(typ) == "at+jwt"}, nil
 }
 
 // isLoginToken reports whether verified claims come from an interactive login: they carry a
@@ -311,64 +221,6 @@ func isLoginToken(c map[string]gjson.Result) bool {
 	return !ok || typ.Type != gjson.String || typ.Str != "Bearer"
 }
 
-// mediaType is a typ value as compared: lower case, without "application/".
-func mediaType(typ string) string {
-	return strings.TrimPrefix(strings.ToLower(typ), "application/")
-}
-
-// typAccepted implements the typ rule (RFC 7515 §4.1.9: media type, "application/" optional,
-// compared case-insensitively). at+jwt marks an access token (RFC 9068 §2.1), never an ID token.
-func typAccepted(typ string, idToken bool) bool {
-	switch mediaType(typ) {
-	case "jwt":
-		return true
-	case "at+jwt":
-		return !idToken
-	}
-	return false
-}
-
-// verifySignature finds the key for a token and checks the signature over signed with it,
-// returning the key that verified.
-func (k *KeySet) verifySignature(alg algorithm, kid string, signed, sig []byte) (*verificationKey, error) {
-	if len(sig) == 0 {
-		return nil, invalidf("signature missing")
-	}
-	if kid != "" {
-		for i := range k.keys {
-			key := &k.keys[i]
-			if key.kid != kid {
-				continue
-			}
-			if !key.fits(alg) {
-				return nil, invalidf("key %s cannot verify %s", quoted(kid), alg.name)
-			}
-			if !key.verify(alg, signed, sig) {
-				return nil, invalidf("signature does not verify with key %s", quoted(kid))
-			}
-			return key, nil
-		}
-		return nil, fmt.Errorf("%w: kid %s not in the key set", ErrUnknownKey, quoted(kid))
-	}
-	tried := 0
-	for i := range k.keys {
-		key := &k.keys[i]
-		if !key.fits(alg) {
-			continue
-		}
-		if key.verify(alg, signed, sig) {
-			return key, nil
-		}
-		if tried++; tried == maxKidlessTries {
-			break
-		}
-	}
-	if tried == 0 {
-		return nil, fmt.Errorf("%w: token has no kid and no key fits %s", ErrUnknownKey, alg.name)
-	}
-	return nil, invalidf("signature does not verify with any key fitting %s", alg.name)
-}
-
 // checkClaims applies the claim rules of Verify (and the nonce rule of VerifyIDToken). Time is
 // checked last so that ErrTokenExpired is only ever returned for an otherwise valid token.
 func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules) (*Token, error) {
@@ -376,11 +228,13 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
-	if iss != v.Issuer {
+	if iss != v.Issuer && !slices.Contains(v.MoreIssuers, iss) && (r.idToken || !slices.Contains(v.AccessTokenIssuers, iss)) {
 		return nil, invalidf("issuer %s not accepted", quoted(iss))
 	}
-	if err := v.checkAudience(c, r); err != nil {
-		return nil, err
+	if r.idToken || !v.AnyAudience {
+		if err := v.checkAudience(c, r); err != nil {
+			return nil, err
+		}
 	}
 	sub, err := requiredString(c, "sub")
 	if err != nil {
@@ -429,9 +283,24 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 
 // checkAudience applies the aud and azp rules (Core §3.1.3.7 steps 3 to 5).
 func (v *Verifier) checkAudience(c map[string]gjson.Result, r rules) error {
-	aud, ok := c["aud"]
+	name := "aud"
+	if !r.idToken {
+		for _, n := range v.AudienceClaims {
+			if _, ok := c[n]; ok {
+				name = n
+				break
+			}
+		}
+	}
+	aud, ok := c[name]
 	if !ok {
 		return invalidf("aud is missing")
+	}
+	if name != "aud" {
+		if aud.Type != gjson.String || !anyAccepted([]string{aud.Str}, r.audiences) {
+			return invalidf("%s %s not accepted", name, quoted(aud.Raw))
+		}
+		return nil
 	}
 	var auds []string
 	switch {

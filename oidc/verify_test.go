@@ -705,3 +705,94 @@ func BenchmarkVerifyRS256(b *testing.B) {
 func BenchmarkVerifyES256(b *testing.B) {
 	benchmarkVerify(b, jwa.ES256, verifyTestKeys(b).ec256, "ec256")
 }
+
+// AnyAudience accepts bearer tokens whatever their aud and azp, and only bearer tokens: ID
+// tokens are still bound to the client.
+func TestVerifyAnyAudience(t *testing.T) {
+	k := verifyTestKeys(t)
+	v := verifyVerifier(t)
+	v.Audiences, v.AnyAudience = nil, true
+	sign := func(claims map[string]any) string {
+		return verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, claims)
+	}
+	for name, raw := range map[string]string{
+		"API server audience": sign(verifyClaims(map[string]any{"aud": []string{"https://kubernetes.default.svc"}, "nonce": verifyDrop})),
+		"several, no azp":     sign(verifyClaims(map[string]any{"aud": []string{"a", "b"}, "nonce": verifyDrop})),
+	} {
+		if _, err := v.Verify(raw, verifyNow); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := v.Verify(sign(verifyClaims(map[string]any{"iss": "https://other", "nonce": verifyDrop})), verifyNow); !errors.Is(err, ErrTokenInvalid) {
+		t.Errorf("another issuer must still be refused: %v", err)
+	}
+	if _, err := v.VerifyIDToken(sign(verifyClaims(map[string]any{"aud": "someone-else"})), verifyNonce, verifyNow); !errors.Is(err, ErrTokenInvalid) {
+		t.Errorf("an ID token for another client must still be refused: %v", err)
+	}
+}
+
+func TestUnverifiedIssuer(t *testing.T) {
+	k := verifyTestKeys(t)
+	raw := verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, verifyClaims(nil))
+	if got := UnverifiedIssuer(raw); got != verifyIssuer {
+		t.Errorf("UnverifiedIssuer = %q, want %q", got, verifyIssuer)
+	}
+	for _, bad := range []string{"", "a.b", "x.e30.y", raw[:10], "a." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":7}`)) + ".c"} {
+		if got := UnverifiedIssuer(bad); got != "" {
+			t.Errorf("UnverifiedIssuer(%q) = %q", bad, got)
+		}
+	}
+}
+
+// AudienceClaims reads a bearer token's audience from another claim when aud is absent (AWS
+// Cognito's access tokens: client_id); aud still wins when present, and ID tokens always use
+// aud.
+func TestVerifyAudienceClaims(t *testing.T) {
+	k := verifyTestKeys(t)
+	v := verifyVerifier(t)
+	v.Audiences, v.AudienceClaims = []string{"cognito-app"}, []string{"aud", "client_id"}
+	sign := func(claims map[string]any) string {
+		return verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, claims)
+	}
+	cases := []struct {
+		name   string
+		claims map[string]any
+		ok     bool
+	}{
+		{"client_id instead of aud", map[string]any{"aud": verifyDrop, "client_id": "cognito-app", "nonce": verifyDrop}, true},
+		{"client_id of another app", map[string]any{"aud": verifyDrop, "client_id": "other", "nonce": verifyDrop}, false},
+		{"client_id not a string", map[string]any{"aud": verifyDrop, "client_id": []string{"cognito-app"}, "nonce": verifyDrop}, false},
+		{"aud wins when present", map[string]any{"aud": "other", "client_id": "cognito-app", "nonce": verifyDrop}, false},
+		{"neither", map[string]any{"aud": verifyDrop, "nonce": verifyDrop}, false},
+	}
+	for _, c := range cases {
+		if _, err := v.Verify(sign(verifyClaims(c.claims)), verifyNow); (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}
+
+// MoreIssuers are accepted for every token, AccessTokenIssuers for bearer tokens only.
+func TestVerifyMoreIssuers(t *testing.T) {
+	k := verifyTestKeys(t)
+	v := verifyVerifier(t)
+	v.MoreIssuers, v.AccessTokenIssuers = []string{"https://tenant-a/v2.0"}, []string{"https://sts/tenant-a/"}
+	sign := func(claims map[string]any) string {
+		return verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, claims)
+	}
+	bearer := func(iss string) error {
+		_, err := v.Verify(sign(verifyClaims(map[string]any{"iss": iss, "aud": "api", "nonce": verifyDrop})), verifyNow)
+		return err
+	}
+	idToken := func(iss string) error {
+		_, err := v.VerifyIDToken(sign(verifyClaims(map[string]any{"iss": iss})), verifyNonce, verifyNow)
+		return err
+	}
+	v.Audiences = []string{"api"}
+	if bearer("https://tenant-a/v2.0") != nil || bearer("https://sts/tenant-a/") != nil || idToken("https://tenant-a/v2.0") != nil {
+		t.Error("a listed issuer was refused")
+	}
+	if idToken("https://sts/tenant-a/") == nil || bearer("https://tenant-b/v2.0") == nil || idToken("https://tenant-b/v2.0") == nil {
+		t.Error("an issuer outside the lists was accepted")
+	}
+}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ func (h *httpContext) callback(rawPath string) types.Action {
 	if i := strings.IndexByte(rawPath, '?'); i >= 0 {
 		query = rawPath[i+1:]
 	}
+	if values, err := url.ParseQuery(query); err == nil && len(values["state"]) == 1 {
+		h.loginCookie = h.rp.cfg.loginStateCookie(values.Get("state")) // cleared however the callback ends
+	}
 	cb, err := oidc.ParseCallback(query)
 	var idpErr *oidc.CallbackError
 	switch {
@@ -39,10 +43,13 @@ func (h *httpContext) callback(rawPath string) types.Action {
 		h.rp.metrics.count(metricLoginFailedBadCallback)
 		return h.loginFailed(400, "The login callback is malformed.")
 	}
-	state, ok := h.loginState(cb.State)
+	state, cookie, ok := h.loginState(cb.State)
+	if ok {
+		h.loginCookie = cookie
+	}
 	if !ok {
 		h.rp.metrics.count(metricLoginFailedBadState)
-		return h.loginFailed(400, "The login state is missing, expired or does not match. Logins time out after 10 minutes and work in one tab at a time.")
+		return h.loginFailed(400, "The login state is missing, expired or does not match. Logins time out after 10 minutes.")
 	}
 	redirectURI, ok := h.redirectURI()
 	if !ok {
@@ -51,37 +58,15 @@ func (h *httpContext) callback(rawPath string) types.Action {
 	return h.whenReady(func() types.Action { return h.exchange(cb.Code, redirectURI, state) })
 }
 
-// loginState returns the login this browser started whose state the callback carries. Each
-// value of the state cookie is tried (a sibling subdomain may have planted one next to the
-// browser's own, which this host cannot clear): only one this relying party sealed, unexpired,
-// holding exactly the callback's state, counts.
-func (h *httpContext) loginState(callbackState string) (*oidc.LoginState, bool) {
-	for _, sealed := range oidc.CookieValues(h.cookies, h.rp.cfg.StateCookieName()) {
-		plain, err := h.rp.sealer.Open(h.rp.purposeState, sealed, time.Now())
-		if err != nil {
-			continue
-		}
-		var st oidc.LoginState
-		if st.UnmarshalBinary(plain) == nil && oidc.EqualSecret(callbackState, st.State) {
-			return &st, true
-		}
-	}
-	return nil, false
-}
-
 // exchange trades the code for tokens at the token endpoint, then verifies the ID token.
 func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState) types.Action {
 	cfg := h.rp.cfg
 	req := oidc.CodeExchangeRequest(h.rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, code, redirectURI, state.CodeVerifier)
-	err := h.rp.dispatch(req, func(a answer) {
+	err := h.rp.idp.dispatch(req, func(a answer) {
 		if h.done {
 			return
 		}
-		if h.onTokens(a, state) == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(h.onTokens(a, state))
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: token request not sent: %s", dispatchProblem(cfg.Cluster, err))
@@ -119,12 +104,10 @@ func (h *httpContext) onTokens(a answer, state *oidc.LoginState) types.Action {
 // verifyIDToken checks the ID token. A key id the JWKS does not know may mean the IdP has
 // rotated its keys: the request waits for one (rate-limited) JWKS refetch and tries again.
 func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.LoginState, refetched bool) types.Action {
-	s := &h.rp.idp
-	v := oidc.Verifier{Issuer: h.rp.cfg.Issuer, ClientID: h.rp.cfg.ClientID, Audiences: []string{h.rp.cfg.ClientID}, Keys: s.keys, Skew: idTokenSkew}
-	tok, err := v.VerifyIDToken(tokens.IDToken, state.Nonce, time.Now())
-	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.requestKeyRefresh() {
+	tok, err := h.rp.idp.verifier.VerifyIDToken(tokens.IDToken, state.Nonce, h.rp.env.now())
+	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && h.rp.idp.requestKeyRefresh() {
 		retry := func() types.Action { return h.verifyIDToken(tokens, state, true) }
-		if h.rp.hold(h.id, h.resumeWith(retry)) {
+		if h.rp.idp.held.hold(h.id, h.resumeWith(retry)) {
 			return types.ActionPause
 		}
 	}
@@ -136,7 +119,7 @@ func (h *httpContext) verifyIDToken(tokens *oidc.TokenResponse, state *oidc.Logi
 	if h.rp.cfg.Userinfo {
 		return h.fetchUserinfo(tok, tokens, state)
 	}
-	return h.startSession(tok, tokens, state)
+	return h.resolveGroups(tok, tokens, state)
 }
 
 // fetchUserinfo merges the userinfo endpoint's claims (groups often live only there) into
@@ -149,16 +132,11 @@ func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse,
 		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(502, "The identity provider's user information is not available.")
 	}
-	err := h.rp.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
+	err := h.rp.idp.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
 		if h.done {
 			return
 		}
-		action := h.onUserinfo(a, tok, tokens, state)
-		if action == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(h.onUserinfo(a, tok, tokens, state))
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %s", dispatchProblem(h.rp.cfg.Cluster, err))
@@ -182,13 +160,13 @@ func (h *httpContext) onUserinfo(a answer, tok *oidc.Token, tokens *oidc.TokenRe
 	}
 	withInfo := *tok
 	withInfo.Claims = merged
-	return h.startSession(&withInfo, tokens, state)
+	return h.resolveGroups(&withInfo, tokens, state)
 }
 
 // startSession issues a fresh session cookie (never one the browser brought: no session
 // fixation), clears the state cookie, and sends the browser back where it started.
 func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState) types.Action {
-	now := time.Now()
+	now := h.rp.env.now()
 	sess := h.rp.newSession(tok, tokens, now)
 	sess.IssuedAt = now
 	cookies, err := h.sealSession(sess, now)
@@ -197,15 +175,31 @@ func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 		h.rp.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(502, "The session could not be created: the identity provider's tokens are too large.")
 	}
-	returnTo, ok := oidc.SafeReturnPath(state.ReturnTo)
+	returnTo, ok := h.rp.cfg.safeRedirect(state.ReturnTo)
 	if !ok {
 		returnTo = "/"
 	}
-	headers := append([][2]string{{"location", returnTo}}, cookies...)
-	headers = append(headers, [2]string{"set-cookie", h.cookie(h.rp.cfg.StateCookieName(), "", 0)})
+	cookies = append(cookies, h.clearLoginCookie()...)
 	h.rp.metrics.count(metricLoginSucceeded)
 	proxywasm.LogInfof("oidc-wasm: login of subject %q", tok.Subject)
-	return h.respond(302, headers, "")
+	if h.rp.cfg.SameSite == "Strict" {
+		return h.moveOn(returnTo, cookies)
+	}
+	return h.respond(302, append([][2]string{{"location", returnTo}}, cookies...), "")
+}
+
+// clearLoginCookie clears the state cookie of the login this callback completes or fails:
+// the one that opened, else the one named for its state, and the previous release's single
+// state cookie when the browser sent it. Other tabs' logins keep theirs.
+func (h *httpContext) clearLoginCookie() [][2]string {
+	names := []string{h.loginCookie}
+	if legacy := h.rp.cfg.StateCookieName(); h.hasCookie(legacy) && h.loginCookie != legacy {
+		names = append(names, legacy)
+	}
+	if h.loginCookie == "" {
+		names = names[1:]
+	}
+	return h.clearCookies(names...)
 }
 
 // newSession builds the session for a verified ID token and the token endpoint's answer.
@@ -223,10 +217,10 @@ func (rp *relyingParty) newSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 	return sess
 }
 
-// loginFailed ends a callback on an error page that clears the state cookie. A 503 (the IdP
-// unreachable) says when to retry, like the plugin's other 503.
+// loginFailed ends a callback on an error page that clears the login's state cookie. A 503
+// (the IdP unreachable) says when to retry, like the plugin's other 503.
 func (h *httpContext) loginFailed(status uint32, message string) types.Action {
-	headers := [][2]string{{"set-cookie", h.cookie(h.rp.cfg.StateCookieName(), "", 0)}}
+	headers := h.clearLoginCookie()
 	if status == 503 {
 		headers = append(headers, [2]string{"retry-after", "5"})
 		message += " Please try again in a moment."

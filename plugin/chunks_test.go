@@ -28,7 +28,7 @@ func TestLargeSessionIsChunked(t *testing.T) {
 
 		q, state := startLogin(t, h)
 		id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-			[2]string{"cookie", "__Host-oidc_session_state=" + state + "; __Host-oidc_session_9=stale"}))
+			[2]string{"cookie", state + "; __Host-oidc_session_9=stale"}))
 		h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
 		r := h.Reply(id)
 		if r == nil || r.Status != 302 {

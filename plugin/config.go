@@ -17,19 +17,57 @@ import (
 // the WasmPlugin's pluginConfig). Every field has passed validation; nothing downstream
 // re-checks it.
 type Config struct {
-	// Where the provider applies (see providers.go). A configuration without "providers"
+	// Where the provider applies (see configproviders.go). A configuration without "providers"
 	// is one provider with no name, for every host and path.
 	Name       string
 	Hosts      []string // exact host names, "*.<domain>" or "*", lower-case, without port
 	PathPrefix string   // "" for every path
 
-	Issuer       string
-	Cluster      string
-	ClientID     string
-	ClientSecret string
-	CookieSecret []byte
-	CookieName   string
-	CookieSecure bool
+	Issuer  string
+	Cluster string
+	// Tenants allow-lists the tenants of a multi-tenant issuer (Entra ID): its discovery
+	// document names a {tenantid} template, and tokens must carry one of these tenants'
+	// issuers. BearerAcceptedIssuers are further issuers bearer tokens signed with the IdP's
+	// keys may carry (Entra ID's v1 issuer), {tenantid} expanded with Tenants.
+	Tenants               []string
+	BearerAcceptedIssuers []string
+	// Endpoints are the IdP's endpoints where the configuration overrides its discovery
+	// document (empty fields: discovery's). With the authorization, token and JWKS endpoints
+	// all set, discovery is not fetched. The authorization and end-session endpoints may be
+	// paths, on the request's own host.
+	Endpoints oidc.Discovery
+	// RedirectURI is sent to the IdP as configured (a path, or an absolute URL); "" sends
+	// <scheme>://<authority><RedirectPath> of the request.
+	RedirectURI string
+	// LoginPath starts a login for any client, returning to its rd parameter.
+	LoginPath string
+	// AuthParams are extra authorization request parameters (authorization_params), and
+	// AuthParamsFromRequest the names copied from the query of the request that starts a
+	// login (login_hint).
+	AuthParams            [][2]string
+	AuthParamsFromRequest []string
+	// RefreshScopes are sent with a refresh (refresh_scopes); nil sends none.
+	RefreshScopes []string
+	// LogoutURL replaces the end-session request (logout_url), a template.
+	LogoutURL string
+	// APIPaths answer 401 to requests without a credential, never a login redirect;
+	// PagePaths send GET and HEAD requests without one to the login whatever they accept.
+	APIPaths, PagePaths []PathRule
+	// AllowPreflight lets CORS preflights through without authentication.
+	AllowPreflight bool
+
+	ClientID      string
+	ClientSecret  string
+	CookieSecrets [][]byte // the first seals, every one opens
+	CookieName    string
+	CookieSecure  bool
+	// CookieDomains share the cookies with subdomains: the longest one the request's host
+	// is or ends in becomes their Domain (lowercase, no leading dot); none, host-only.
+	CookieDomains []string
+	// SameSite is the session cookies' SameSite: "Lax", "Strict" or "None". A login's state
+	// cookie is Lax unless this is None, since it must come back on the IdP's cross-site
+	// redirect to the callback.
+	SameSite string
 	// LegacyCookieName is the session cookie name releases before __Host- names used (see
 	// defaultCookieName); sessions under it, sealed before the name was bound into sealed
 	// data, are still read for one release and moved to CookieName, so nobody is logged out
@@ -49,7 +87,10 @@ type Config struct {
 	// API clients.
 	BearerTokens            bool
 	BearerAudiences         []string
-	BearerAcceptLoginTokens bool   // accept ID tokens of interactive logins (with a nonce) as bearer tokens
+	BearerAcceptLoginTokens bool     // accept ID tokens of interactive logins (with a nonce) as bearer tokens
+	BearerPassthrough       bool     // let bearer tokens through unverified, for the mesh to judge
+	BearerAudienceClaims    []string // claims a bearer token's audience is read from, the first present
+	BearerIssuers           []BearerIssuer
 	ForwardToken            string // "", "id_token" or "access_token"
 
 	// Userinfo: merge the userinfo endpoint's claims into the session at login.
@@ -64,6 +105,9 @@ type Config struct {
 	Authorization                []AuthzRule
 	AuthorizationCaseInsensitive bool
 	GroupsClaim                  string
+	// GroupsOverageCluster reaches Microsoft Graph, to read the groups of a user whose Entra
+	// ID token carries a groups overage; "" reads none.
+	GroupsOverageCluster string
 
 	// EmailTrust says when the email claim names the user, for email conditions and for
 	// headers mapped from it.
@@ -73,6 +117,9 @@ type Config struct {
 	LogoutPath           string
 	LogoutRedirect       string // local page after logout when the IdP has no end_session_endpoint
 	AllowedRedirectHosts []string
+	// redirectHosts are AllowedRedirectHosts and the hosts under CookieDomains (see
+	// safeRedirect).
+	redirectHosts []string
 }
 
 // Values of forward_token.
@@ -105,12 +152,35 @@ func (c *Config) managedHeaders() []string {
 	for _, hc := range c.ClaimsToHeaders {
 		out = append(out, hc.Header)
 	}
+	for _, bi := range c.BearerIssuers {
+		for _, hc := range bi.ClaimsToHeaders {
+			out = append(out, hc.Header)
+		}
+	}
 	for _, name := range []string{c.IDTokenHeader, c.AccessTokenHeader} {
 		if name != "" {
 			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// discoveryConfigured reports whether the configuration names every endpoint the plugin
+// needs, so the discovery document is not fetched.
+func (c *Config) discoveryConfigured() bool {
+	e := c.Endpoints
+	return e.AuthorizationEndpoint != "" && e.TokenEndpoint != "" && e.JWKSURI != ""
+}
+
+// forwardsTokens reports whether the session's tokens go upstream (forward_token,
+// id_token_header, access_token_header), where they must never arrive expired.
+func (c *Config) forwardsTokens() bool {
+	return c.ForwardToken != "" || c.IDTokenHeader != "" || c.AccessTokenHeader != ""
+}
+
+// forwardsIDToken reports whether the session's ID token goes upstream.
+func (c *Config) forwardsIDToken() bool {
+	return c.ForwardToken == forwardIDToken || c.IDTokenHeader != ""
 }
 
 // StateCookieName is the cookie holding a login in progress; derived so that two plugins

@@ -42,7 +42,7 @@ func TestConfigDefaults(t *testing.T) {
 		func(k string) (string, bool) {
 			return map[string]string{"CS": "from-env", "CK": testCookieKey}[k], k == "CS" || k == "CK"
 		})
-	if c.Cluster != "outbound|5556||dex.auth" || c.ClientSecret != "from-env" || len(c.CookieSecret) != 32 {
+	if c.Cluster != "outbound|5556||dex.auth" || c.ClientSecret != "from-env" || len(c.CookieSecrets[0]) != 32 {
 		t.Errorf("env config: %+v", c)
 	}
 }
@@ -144,12 +144,12 @@ func configReference() string {
 // the code accepts, with the defaults and meanings the table states. After changing the
 // table: UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated
 func TestConfigReferenceIsGenerated(t *testing.T) {
-	got, want := readmeSection(t, "config-reference"), configReference()
+	got, want := docSection(t, configurationDoc, "config-reference"), configReference()
 	if got == want {
 		return
 	}
 	if os.Getenv("UPDATE_DOCS") != "" {
-		writeReadmeSection(t, "config-reference", want)
+		writeDocSection(t, configurationDoc, "config-reference", want)
 		return
 	}
 	t.Errorf("the configuration reference differs from the key table; regenerate it with UPDATE_DOCS=1 go test ./plugin/ -run TestConfigReferenceIsGenerated")

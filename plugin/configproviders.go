@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -48,7 +47,7 @@ func parseProviders(root gjson.Result, getenv func(string) (string, bool)) ([]*C
 			return nil, err
 		}
 		if c.PathPrefix != "" {
-			for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}} {
+			for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}, {"login_path", c.LoginPath}} {
 				if !underPrefix(p.path, c.PathPrefix, false) {
 					return nil, configErr(key+"."+p.key, "%q must be under the provider's path_prefix %q, or requests to it would reach another provider", p.path, c.PathPrefix)
 				}
@@ -150,27 +149,4 @@ func isHostPattern(h string) bool {
 
 func isProviderName(s string) bool {
 	return s != "" && len(s) <= maxNameLen && s[0] != '-' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
-}
-
-// sealPurpose binds a sealed value to its use, to the provider that sealed it (the name, the
-// issuer and the client) and to the cookie it is issued in, each length-prefixed so no two
-// share a purpose. A session or login state of one provider fails to open for any other, a
-// provider repointed at another issuer or client drops the sessions it issued before, and a
-// value moved to another cookie name does not open there: a session issued as
-// __Host-oidc_session cannot be planted as the legacy _oidc_session, which a sibling
-// subdomain can set. cookie is "" for the purposes of releases before the name was bound.
-func sealPurpose(purpose string, c *Config, cookie string) string {
-	var b strings.Builder
-	b.WriteString(purpose)
-	parts := []string{c.Name, c.Issuer, c.ClientID}
-	if cookie != "" {
-		parts = append(parts, cookie)
-	}
-	for _, part := range parts {
-		b.WriteByte(' ')
-		b.WriteString(strconv.Itoa(len(part)))
-		b.WriteByte(':')
-		b.WriteString(part)
-	}
-	return b.String()
 }

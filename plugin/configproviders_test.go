@@ -38,7 +38,7 @@ func TestProvidersConfig(t *testing.T) {
 	}
 	g, k, a := cfgs[0], cfgs[1], cfgs[2]
 	if g.Name != "grafana" || g.CookieName != "__Host-oidc_session_grafana" || g.RedirectPath != "/oauth2/callback" ||
-		g.ClientSecret != testSecret || len(g.CookieSecret) != 32 || g.Cluster != "outbound|443||idp-a.example.net" {
+		g.ClientSecret != testSecret || len(g.CookieSecrets[0]) != 32 || g.Cluster != "outbound|443||idp-a.example.net" {
 		t.Errorf("grafana: %+v", g)
 	}
 	if k.Hosts[0] != "*.example.com" || k.ClaimsToHeaders[0].Header != "kubeflow-userid" || len(k.ClaimsToHeaders) != 1 {
@@ -193,12 +193,12 @@ func providerLogin(t *testing.T, h *wasmhost.Host, idp *fakeIdP, host, path, coo
 	if q.Get("redirect_uri") != "https://"+host+callback {
 		t.Fatalf("redirect_uri %q, want https://%s%s", q.Get("redirect_uri"), host, callback)
 	}
-	state := wasmhost.CookieValue(r.SetCookies()[cookie+"_state"])
+	state := r.StateCookie(cookie)
 	if state == "" {
-		t.Fatalf("no %s_state cookie: %+v", cookie, r.Headers)
+		t.Fatalf("no %s_state_<login> cookie: %+v", cookie, r.Headers)
 	}
 	cb, _ := h.Request(onHost(host, wasmhost.BrowserGet(callback+"?code=c&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", cookie + "_state=" + state})))
+		[2]string{"cookie", state})))
 	tok := h.OnePending(cb)
 	if !strings.HasPrefix(tok.URL(), idp.issuer+"/token") {
 		t.Fatalf("code sent to %s, want %s", tok.URL(), idp.issuer)

@@ -24,12 +24,16 @@ const (
 	// cannot plant one (cookie tossing). Plain-HTTP sites cannot use it and keep
 	// legacyCookieName, the name of earlier releases.
 	defaultCookieName = "__Host-oidc_session"
-	legacyCookieName  = "_oidc_session"
-	defaultTimeoutMS  = 5000
-	maxTimeoutMS      = 60000
-	defaultLogoutPath = "/oauth2/logout"
-	defaultMaxAgeS    = 24 * 3600
-	maxSessionAgeS    = 365 * 24 * 3600
+	// defaultDomainCookieName is the session cookie shared with subdomains (cookie_domain):
+	// __Host- forbids a Domain, __Secure- still requires Secure.
+	defaultDomainCookieName = "__Secure-oidc_session"
+	legacyCookieName        = "_oidc_session"
+	defaultTimeoutMS        = 5000
+	maxTimeoutMS            = 60000
+	defaultLogoutPath       = "/oauth2/logout"
+	defaultLoginPath        = "/oauth2/start"
+	defaultMaxAgeS          = 24 * 3600
+	maxSessionAgeS          = 365 * 24 * 3600
 )
 
 var (
@@ -132,7 +136,16 @@ func readInt(root getter, key string, def int) (int, error) {
 	return n, nil
 }
 
-// secret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
+// readIntIn reads a whole number in min..max; unit (" seconds") words the error.
+func readIntIn(root getter, key string, def, min, max int, unit string) (int, error) {
+	n, err := readInt(root, key, def)
+	if err == nil && (n < min || n > max) {
+		err = configErr(key, "%d%s is out of range %d..%d", n, unit, min, max)
+	}
+	return n, err
+}
+
+// readSecret reads key or key+"_env" (exactly one of them): inline for quick starts, from the
 // VM's environment (Istio: vmConfig.env fed by a Kubernetes Secret) for real deployments.
 func readSecret(root getter, key string, getenv func(string) (string, bool)) (string, error) {
 	envKey := key + "_env"
@@ -157,15 +170,59 @@ func readSecret(root getter, key string, getenv func(string) (string, bool)) (st
 	}
 }
 
-func readCookieSecret(root getter, getenv func(string) (string, bool)) ([]byte, error) {
-	s, err := readSecret(root, "cookie_secret", getenv)
-	if err != nil {
-		return nil, err
-	}
+// readCookieSecrets reads cookie_secret or cookie_secret_env: one secret, or a list of them
+// (a list of environment variable names for cookie_secret_env). The first seals, every one
+// opens, so a secret is rotated without logging anyone out: put the new one first, keep the
+// old one until the sessions it sealed have ended (session_max_age), then drop it.
+func readCookieSecrets(root getter, getenv func(string) (string, bool)) ([][]byte, error) {
 	key := "cookie_secret"
-	if root.Get("cookie_secret_env").Exists() {
+	if root.Get("cookie_secret_env").Exists() && !root.Get("cookie_secret").Exists() {
 		key = "cookie_secret_env"
 	}
+	list := root.Get(key)
+	if !list.IsArray() {
+		s, err := readSecret(root, "cookie_secret", getenv)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeCookieSecret(key, s)
+		return [][]byte{b}, err
+	}
+	if root.Get("cookie_secret").Exists() && root.Get("cookie_secret_env").Exists() {
+		return nil, configErr("cookie_secret", "set either cookie_secret or cookie_secret_env, not both")
+	}
+	items := list.Array()
+	if len(items) == 0 || len(items) > maxCookieSecrets {
+		return nil, configErr(key, "must list 1 to %d secrets, the one that seals first", maxCookieSecrets)
+	}
+	var out [][]byte
+	for i, item := range items {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		if item.Type != gjson.String || item.Str == "" {
+			return nil, configErr(at, "must be a non-empty string")
+		}
+		s := item.Str
+		if key == "cookie_secret_env" {
+			v, ok := getenv(item.Str)
+			if !ok || v == "" {
+				return nil, configErr(at, "environment variable %q is not set or empty in the Wasm VM (Istio: vmConfig.env; Envoy: vm_config.environment_variables)", item.Str)
+			}
+			s = v
+		}
+		b, err := decodeCookieSecret(at, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// maxCookieSecrets bounds the secrets a cookie is tried with: each costs an AEAD open of a
+// value that fails.
+const maxCookieSecrets = 4
+
+func decodeCookieSecret(key, s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {
@@ -179,17 +236,22 @@ func readCookieSecret(root getter, getenv func(string) (string, bool)) ([]byte, 
 }
 
 func readScopes(root getter) ([]string, error) {
-	v := root.Get("scopes")
-	if !v.Exists() {
+	if !root.Get("scopes").Exists() {
 		return append([]string(nil), defaultScopes...), nil
 	}
+	return readScopeList(root, "scopes")
+}
+
+// readScopeList reads a list of scopes (RFC 6749 §3.3 tokens).
+func readScopeList(root getter, key string) ([]string, error) {
+	v := root.Get(key)
 	if !v.IsArray() {
-		return nil, configErr("scopes", "must be an array of strings")
+		return nil, configErr(key, "must be an array of strings")
 	}
 	var out []string
 	for i, s := range v.Array() {
 		if s.Type != gjson.String || s.Str == "" || strings.ContainsAny(s.Str, " \t\r\n\"\\") {
-			return nil, configErr(fmt.Sprintf("scopes[%d]", i), "must be a non-empty string without spaces or quotes")
+			return nil, configErr(fmt.Sprintf("%s[%d]", key, i), "must be a non-empty string without spaces or quotes")
 		}
 		out = append(out, s.Str)
 	}

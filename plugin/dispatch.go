@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 
@@ -24,9 +25,14 @@ type answer struct {
 
 var errNoAnswer = errors.New("no answer (timeout, connection failure or unknown cluster)")
 
-// dispatch sends req to the IdP through the configured cluster. onAnswer runs in the
+// dispatch sends req to the IdP through its cluster. onAnswer runs in the
 // context that called dispatch, if that context still exists when the answer arrives.
-func (rp *relyingParty) dispatch(req oidc.Request, onAnswer func(answer)) error {
+func (s *idpState) dispatch(req oidc.Request, onAnswer func(answer)) error {
+	return dispatchTo(s.src.cluster, s.src.timeout, req, onAnswer)
+}
+
+// dispatchTo sends req through a cluster, with a timeout.
+func dispatchTo(cluster string, timeout time.Duration, req oidc.Request, onAnswer func(answer)) error {
 	_, authority, path, err := req.Target()
 	if err != nil {
 		return fmt.Errorf("bad request URL %q: %w", req.URL, err)
@@ -39,8 +45,7 @@ func (rp *relyingParty) dispatch(req oidc.Request, onAnswer func(answer)) error 
 		[2]string{"user-agent", "oidc-wasm"},
 	)
 	headers = append(headers, req.Header...)
-	timeout := uint32(rp.cfg.Timeout.Milliseconds())
-	_, err = proxywasm.DispatchHttpCall(rp.cfg.Cluster, headers, req.Body, nil, timeout, func(numHeaders, bodySize, _ int) {
+	_, err = proxywasm.DispatchHttpCall(cluster, headers, req.Body, nil, uint32(timeout.Milliseconds()), func(numHeaders, bodySize, _ int) {
 		onAnswer(readAnswer(numHeaders, bodySize))
 	})
 	return err

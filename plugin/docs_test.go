@@ -8,10 +8,11 @@ import (
 	"testing"
 )
 
-// readmeSection returns the README text between <!-- NAME:start --> and <!-- NAME:end -->.
-func readmeSection(t *testing.T, name string) string {
+// docSection returns the text of the document at path (relative to the repository root)
+// between <!-- NAME:start --> and <!-- NAME:end -->.
+func docSection(t *testing.T, path, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile(filepath.Join("..", path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,10 +20,13 @@ func readmeSection(t *testing.T, name string) string {
 	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
 	i, j := strings.Index(text, start), strings.Index(text, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %s section between %q and %q", name, start, end)
+		t.Fatalf("%s has no %s section between %q and %q", path, name, start, end)
 	}
 	return text[i+len(start) : j]
 }
+
+// configurationDoc holds the configuration reference and the metrics reference.
+const configurationDoc = "docs/configuration.md"
 
 // tableKeys collects the first-column `code` names of a Markdown table.
 func tableKeys(section string) map[string]bool {
@@ -33,10 +37,11 @@ func tableKeys(section string) map[string]bool {
 	return keys
 }
 
-// writeReadmeSection replaces the README text between a section's markers.
-func writeReadmeSection(t *testing.T, name, text string) {
+// writeDocSection replaces the text of the document at path between a section's markers.
+func writeDocSection(t *testing.T, path, name, text string) {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
+	file := filepath.Join("..", path)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,19 +49,19 @@ func writeReadmeSection(t *testing.T, name, text string) {
 	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
 	i, j := strings.Index(s, start), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %s section", name)
+		t.Fatalf("%s has no %s section", path, name)
 	}
-	if err := os.WriteFile("../README.md", []byte(s[:i+len(start)]+text+s[j:]), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(s[:i+len(start)]+text+s[j:]), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// The README's metrics list names exactly the counters the plugin defines.
+// The metrics reference names exactly the counters the plugin defines.
 func TestMetricsReferenceMatchesCode(t *testing.T) {
-	documented := tableKeys(readmeSection(t, "metrics-reference"))
+	documented := tableKeys(docSection(t, configurationDoc, "metrics-reference"))
 	for _, name := range metricNames {
 		if !documented[name] {
-			t.Errorf("metric %q is not documented in the README", name)
+			t.Errorf("metric %q is not documented in %s", name, configurationDoc)
 		}
 		delete(documented, name)
 	}

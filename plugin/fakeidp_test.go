@@ -188,10 +188,10 @@ func (f *fakeIdP) login(h *wasmhost.Host, path string) string {
 	if action != types.ActionPause || r == nil || r.Status != 302 {
 		f.t.Fatalf("want 302 to the IdP, got action %v reply %+v", action, r)
 	}
-	state := wasmhost.CookieValue(r.SetCookies()["__Host-oidc_session_state"])
+	state := stateCookie(r)
 	q := wasmhost.Query(f.t, r.Header("location"))
 	cbID, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c0de&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", "__Host-oidc_session_state=" + state}))
+		[2]string{"cookie", state}))
 	tok := h.OnePending(cbID)
 	h.Answer(tok, 200, tokenAnswer(f.idToken(q.Get("nonce"), nil)))
 	done := h.Reply(cbID)
@@ -200,7 +200,7 @@ func (f *fakeIdP) login(h *wasmhost.Host, path string) string {
 	}
 	var parts []string
 	for name, sc := range done.SetCookies() {
-		if strings.HasPrefix(name, "__Host-oidc_session") && name != "__Host-oidc_session_state" && wasmhost.CookieValue(sc) != "" {
+		if strings.HasPrefix(name, "__Host-oidc_session") && !strings.HasPrefix(name, "__Host-oidc_session_state") && wasmhost.CookieValue(sc) != "" {
 			parts = append(parts, name+"="+wasmhost.CookieValue(sc))
 		}
 	}

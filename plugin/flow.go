@@ -1,7 +1,7 @@
 package plugin
 
 import (
-	"crypto/rand"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,13 +19,17 @@ const (
 	maxPathBytes = 8192
 )
 
-// httpContext is one request's walk through the flow:
+// httpContext is one request's walk through the flow (OnHttpRequestHeaders):
 //
-//	strip managed headers -> skip path? -> callback? -> logout? -> valid session (refresh if
-//	due)? -> bearer token? -> login redirect or 401
+//	strip managed headers -> bad :path? 400 -> provider by host and path (ambiguous: 400,
+//	none: 403) -> skip path or CORS preflight? -> callback? -> logout? -> login path? ->
+//	valid session (refresh if due)? -> bearer token (verified, or passed through)? -> login
+//	redirect or 401
 //
-// Every branch ends in exactly one of: continue upstream (with identity headers only when a
-// session or token was verified), or a local response.
+// A verified session or token then passes the authorization rules (else 403) on its way
+// upstream. Every branch ends in exactly one of: continue upstream (with identity headers only
+// when a session or token was verified), or a local response. The README's "How it works"
+// follows these steps.
 type httpContext struct {
 	types.DefaultHttpContext
 	id              uint32
@@ -39,6 +43,7 @@ type httpContext struct {
 	lent            []string    // header values handed to the host, kept alive (see lend)
 	identity        *identity   // the identity whose header values were handed to the host
 	replied         bool        // the plugin answered with a local response
+	loginCookie     string      // at the callback: the state cookie of the login it completes
 	done            bool
 }
 
@@ -69,23 +74,37 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.rp.cfg
 	switch {
-	case skips(cfg.SkipPaths, h.path):
+	case skips(cfg.SkipPaths, h.path, h.headers.get(":method")):
 		h.rp.metrics.count(metricRequestsSkipped)
+		return h.continueUpstream(nil)
+	case cfg.AllowPreflight && isPreflight(h.headers):
+		h.rp.metrics.count(metricPreflightPassed)
 		return h.continueUpstream(nil)
 	case h.path.raw == cfg.RedirectPath:
 		return h.callback(rawPath)
 	case h.path.raw == cfg.LogoutPath:
 		return h.logout(rawPath)
+	case h.path.raw == cfg.LoginPath:
+		returnTo := "/"
+		if _, query, ok := strings.Cut(rawPath, "?"); ok {
+			if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
+				returnTo = values.Get("rd")
+			}
+		}
+		return h.whenReady(func() types.Action { return h.login(returnTo) })
 	}
-	now := time.Now()
+	now := h.rp.env.now()
 	if sess := h.session(now); sess != nil {
-		if sess.needsRefresh(now) {
+		if sess.needsRefresh(h.rp.cfg, now) {
 			return h.whenReady(func() types.Action { return h.refresh(sess) })
 		}
 		return h.continueWithSession(sess, now)
 	}
 	if token, ok := h.bearerToken(); ok {
-		return h.whenReady(func() types.Action { return h.bearer(token, false) })
+		if cfg.BearerPassthrough {
+			return h.passThrough(token)
+		}
+		return h.bearer(token)
 	}
 	return h.unauthenticated()
 }
@@ -98,13 +117,34 @@ func (h *httpContext) OnHttpStreamDone() {
 	}
 }
 
-// unauthenticated answers a request without a valid session or token: browsers go to the
-// IdP, everything else gets 401.
+// unauthenticated answers a request without a valid session or token: a login redirect
+// when it wants one (wantsLogin), else 401.
 func (h *httpContext) unauthenticated() types.Action {
-	if !isBrowserNavigation(h.headers) {
+	if !h.wantsLogin() {
 		return h.unauthorized()
 	}
-	return h.whenReady(h.login)
+	return h.whenReady(func() types.Action { return h.login(h.headers.get(":path")) })
+}
+
+// isPreflight reports whether a request is a CORS preflight: OPTIONS with Origin and
+// Access-Control-Request-Method. A browser sends it without cookies or credentials, so it
+// can never authenticate; what it reaches is the app's CORS answer, not its data.
+func isPreflight(h requestHeaders) bool {
+	return h.get(":method") == "OPTIONS" && h.get("origin") != "" && h.get("access-control-request-method") != ""
+}
+
+// wantsLogin decides between a login redirect and a 401: never on api_paths; for GET and
+// HEAD on page_paths (scripts that log in by following redirects); elsewhere for a
+// browser's page load only (isBrowserNavigation).
+func (h *httpContext) wantsLogin() bool {
+	cfg := h.rp.cfg
+	switch method := h.headers.get(":method"); {
+	case matches(cfg.APIPaths, h.path):
+		return false
+	case (method == "GET" || method == "HEAD") && matches(cfg.PagePaths, h.path):
+		return true
+	}
+	return isBrowserNavigation(h.headers)
 }
 
 // continueUpstream lets the request through. id is nil on skip paths: then no identity
@@ -127,18 +167,22 @@ func (h *httpContext) continueUpstream(id *identity) types.Action {
 // whenReady runs next now if the IdP's metadata is loaded; otherwise it holds the request
 // until the next fetch settles, or answers 503 when the IdP is known to be down.
 func (h *httpContext) whenReady(next func() types.Action) types.Action {
-	s := &h.rp.idp
+	return h.whenLoaded(&h.rp.idp, next)
+}
+
+// whenLoaded is whenReady for the metadata of one key source: the IdP's, or a bearer
+// issuer's.
+func (h *httpContext) whenLoaded(s *idpState, next func() types.Action) types.Action {
 	if s.ready() {
 		return next()
 	}
-	if s.backingOff() || !h.rp.hold(h.id, h.resumeWith(next)) {
+	if s.backingOff() || !s.held.hold(h.id, h.resumeWith(next)) {
 		return h.unavailable()
 	}
 	return types.ActionPause
 }
 
-// resumeWith adapts a flow step to run later, from another context's callback: the step's
-// Continue must become an explicit ResumeHttpRequest.
+// resumeWith adapts a flow step to run later, from another context's callback (resumeIf).
 func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 	return func(ok bool) {
 		if h.done {
@@ -148,11 +192,7 @@ func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 			h.unavailable()
 			return
 		}
-		if next() == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(next())
 	}
 }
 
@@ -171,66 +211,86 @@ func (h *httpContext) siteURL() (string, bool) {
 	return scheme + "://" + authority, true
 }
 
-// redirectURI is the callback URL of the site the browser is on.
+// redirectURI is the callback URL of the site the browser is on, or redirect_uri as
+// configured.
 func (h *httpContext) redirectURI() (string, bool) {
 	base, ok := h.siteURL()
+	if uri := h.rp.cfg.RedirectURI; uri != "" {
+		return uri, ok
+	}
 	return base + h.rp.cfg.RedirectPath, ok
 }
 
+// absoluteURL turns a path of this site into an absolute URL, for the IdP (a relative
+// authorization endpoint, a post_logout_redirect_uri); absolute ones are returned as they are.
+func (h *httpContext) absoluteURL(target string) string {
+	if !strings.HasPrefix(target, "/") {
+		return target
+	}
+	base, ok := h.siteURL()
+	if !ok {
+		return ""
+	}
+	return base + target
+}
+
 // login sends the browser to the IdP with a fresh state, nonce and PKCE verifier, sealed
-// into the state cookie together with where to come back to.
-func (h *httpContext) login() types.Action {
+// into the login's state cookie together with where to come back to (returnTarget).
+func (h *httpContext) login(returnTo string) types.Action {
 	cfg := h.rp.cfg
 	redirectURI, ok := h.redirectURI()
 	if !ok {
 		return h.respond(400, [][2]string{{"content-type", "text/plain; charset=utf-8"}}, "bad host header\n")
 	}
-	ar, err := oidc.NewAuthRequest(rand.Reader, h.rp.idp.discovery.AuthorizationEndpoint, cfg.ClientID, redirectURI, cfg.Scopes)
+	ar, err := oidc.NewAuthRequest(h.rp.env.random, h.absoluteURL(h.rp.idp.discovery.AuthorizationEndpoint), cfg.ClientID, redirectURI, cfg.Scopes, h.authParams())
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	returnTo, ok := oidc.SafeReturnPath(h.headers.get(":path"))
-	if !ok {
-		returnTo = "/"
-	}
-	state := oidc.LoginState{State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, ReturnTo: returnTo}
+	state := oidc.LoginState{State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, ReturnTo: h.returnTarget(returnTo)}
 	plain, err := state.MarshalBinary()
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot encode the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	sealed, err := h.rp.sealer.Seal(rand.Reader, h.rp.purposeState, time.Now().Add(loginStateTTL), plain)
+	sealed, err := h.rp.sealer.Seal(h.rp.env.random, h.rp.purposeState, h.rp.env.now().Add(loginStateTTL), plain)
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot seal the login state: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
 	headers := [][2]string{{"location", ar.URL}}
 	headers = append(headers, h.clearSessionCookies(nil)...)
-	headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), sealed, int(loginStateTTL/time.Second))})
+	headers = append(headers, h.dropOldLogins(h.rp.env.now())...)
+	headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.loginStateCookie(ar.State), sealed, int(loginStateTTL/time.Second))})
 	h.rp.metrics.count(metricLoginStarted)
 	return h.respond(302, headers, "")
 }
 
-// cookie renders a Set-Cookie value with the plugin's attributes.
-func (h *httpContext) cookie(name, value string, maxAge int) string {
-	return oidc.FormatCookie(name, value, maxAge, oidc.CookieOptions{Path: "/", Secure: h.rp.cfg.CookieSecure, SameSite: "Lax"})
-}
-
-// clearSessionCookies deletes every session cookie (and chunk) the browser sent that is not
-// in keep: a stale or tampered session must not linger and cause a loop.
-func (h *httpContext) clearSessionCookies(keep map[string]bool) [][2]string {
-	var out [][2]string
-	seen := map[string]bool{}
-	for _, c := range h.cookies {
-		if c.Name == h.rp.cfg.StateCookieName() || !h.rp.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
-			continue
+// authParams are the extra authorization request parameters: authorization_params, then
+// those of authorization_params_from_request the request's query carries, once each, short
+// and without control characters.
+func (h *httpContext) authParams() [][2]string {
+	cfg := h.rp.cfg
+	out := cfg.AuthParams
+	if len(cfg.AuthParamsFromRequest) == 0 {
+		return out
+	}
+	_, query, _ := strings.Cut(h.headers.get(":path"), "?")
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return out
+	}
+	out = append([][2]string(nil), out...)
+	for _, name := range cfg.AuthParamsFromRequest {
+		if v := values[name]; len(v) == 1 && len(v[0]) <= maxForwardedParam && !strings.ContainsFunc(v[0], isControl) {
+			out = append(out, [2]string{name, v[0]})
 		}
-		seen[c.Name] = true
-		out = append(out, [2]string{"set-cookie", h.cookie(c.Name, "", 0)})
 	}
 	return out
 }
+
+// maxForwardedParam bounds a parameter copied from a request into the authorization request.
+const maxForwardedParam = 512
 
 // isAuthority accepts host[:port] as Envoy normalizes it: letters, digits, '.', '-', ':' and
 // IPv6 brackets. Anything else has no business in a redirect URI.

@@ -119,7 +119,7 @@ func FuzzPathSpellings(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path string, ops []byte, claims []byte) {
 		spelled := parsePath(respell(path, ops))
 		id := site.identify(claims)
-		skipped := skips(site.SkipPaths, spelled)
+		skipped := skips(site.SkipPaths, spelled, "GET")
 		allowed := site.authorize(spelled, id)
 		routed, ok := router.match("app.example.com", spelled)
 		if skipped && strings.Contains(spelled.raw, ";") {
@@ -136,7 +136,7 @@ func FuzzPathSpellings(f *testing.F) {
 			if !served.normal {
 				continue
 			}
-			if skipped && !skips(site.SkipPaths, served) {
+			if skipped && !skips(site.SkipPaths, served, "GET") {
 				t.Fatalf("%q was skipped, but an upstream serves it as %q, which is not", spelled.raw, reading.path)
 			}
 			if allowed && !site.authorize(served, id) {

@@ -51,7 +51,7 @@ func FuzzParseConfig(f *testing.F) {
 
 func checkFuzzedProvider(t *testing.T, cfg *Config) {
 	t.Helper()
-	if cfg.Issuer == "" || cfg.ClientID == "" || len(cfg.CookieSecret) != 32 || cfg.Cluster == "" || len(cfg.Hosts) == 0 {
+	if cfg.Issuer == "" || cfg.ClientID == "" || len(cfg.CookieSecrets) == 0 || len(cfg.CookieSecrets[0]) != 32 || cfg.Cluster == "" || len(cfg.Hosts) == 0 {
 		t.Fatalf("accepted an incomplete configuration: %+v", cfg)
 	}
 	if cfg.Timeout <= 0 || cfg.Timeout.Milliseconds() > maxTimeoutMS || cfg.SessionMaxAge <= 0 {
@@ -69,7 +69,7 @@ func checkFuzzedProvider(t *testing.T, cfg *Config) {
 				t.Fatalf("accepted skip rule %q", s)
 			}
 		}
-		_ = skips([]PathRule{r}, parsePath("/x"))
+		_ = skips([]PathRule{r}, parsePath("/x"), "GET")
 	}
 }
 
@@ -94,11 +94,11 @@ func FuzzSkipPath(f *testing.F) {
 		}
 		rules := cfgs[0].SkipPaths
 		p := parsePath(raw)
-		skip := skips(rules, p)
+		skip := skips(rules, p, "GET")
 		if strings.ContainsAny(p.raw, "?#") {
 			t.Fatalf("parsePath(%q).raw = %q keeps a query or fragment", raw, p.raw)
 		}
-		if skips(rules, parsePath(p.raw+"?"+raw)) != skip || skips(rules, parsePath(p.raw+"#"+raw)) != skip {
+		if skips(rules, parsePath(p.raw+"?"+raw), "GET") != skip || skips(rules, parsePath(p.raw+"#"+raw), "GET") != skip {
 			t.Fatalf("the query or fragment changed the decision for %q", raw)
 		}
 		if !skip {

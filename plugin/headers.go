@@ -149,6 +149,9 @@ func ownedBy(name, base string, fold bool) bool {
 	if rest == "state" || fold && oidc.EqualFoldASCII(rest, "state") {
 		return true
 	}
+	if id, ok := strings.CutPrefix(strings.ToLower(rest), "state_"); ok && len(id) == stateIDSize && (fold || strings.HasPrefix(rest, "state_")) {
+		return isBase64URLText(id)
+	}
 	if rest == "" || len(rest) > 2 {
 		return false
 	}

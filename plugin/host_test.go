@@ -12,12 +12,16 @@ import (
 // mode says how a test body runs: natively (the plugin package linked into the test) or as
 // a compiled module; it gives the plugin's notion of "now".
 type mode struct {
-	name string
-	wasm bool
+	name  string
+	wasm  bool
+	clock func() time.Time // a test's own clock (newVMContext), natively
 }
 
 func (m mode) now() time.Time {
-	if m.wasm {
+	switch {
+	case m.clock != nil:
+		return m.clock()
+	case m.wasm:
 		return wasmhost.WasmEpoch
 	}
 	return time.Now()

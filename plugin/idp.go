@@ -31,11 +31,34 @@ const (
 	sharedMetadataPrefix = "oidc-wasm/metadata/"
 )
 
-// idpState is the IdP's discovery document and keys as this VM knows them, and the fetch
-// in progress, if any.
+// keySource says which IdP an idpState loads and how its tokens are judged: the relying
+// party's own IdP, or an extra issuer of bearer tokens (bearer_issuers).
+type keySource struct {
+	issuer  string
+	cluster string
+	timeout time.Duration
+	// endpoints replace the discovery document's where set; with skipDiscovery they are all
+	// there is, and no document is fetched.
+	endpoints     oidc.Discovery
+	skipDiscovery bool
+	tenants       []string      // a multi-tenant issuer's allowed tenants (oidc.ParseTenantDiscovery)
+	verifier      oidc.Verifier // how tokens are judged, but for Keys and the tenants' issuers
+}
+
+// idpState is an IdP's discovery document and keys as this VM knows them, the fetch in
+// progress, if any, and the requests waiting for them. Every change to it is made here.
 type idpState struct {
+	src     keySource
+	env     env
+	metrics *metrics
+	held    heldRequests // requests waiting for the metadata (held.go)
+	onKeys  func()       // called when a new key set is installed
+
 	discovery *oidc.Discovery
 	keys      *oidc.KeySet
+	// verifier judges ID tokens and bearer tokens against keys; built when they load, since
+	// nothing in it changes per request.
+	verifier oidc.Verifier
 
 	ticks         uint64
 	fetching      bool
@@ -51,6 +74,10 @@ type idpState struct {
 	loadedAt      int64  // unix time the metadata held was fetched (here or by another VM)
 }
 
+func newIDPState(src keySource, e env, m *metrics, onKeys func()) idpState {
+	return idpState{src: src, env: e, metrics: m, onKeys: onKeys, held: heldRequests{waiting: map[uint32]*waiter{}}}
+}
+
 func (s *idpState) ready() bool { return s.discovery != nil && s.keys != nil }
 
 // backingOff reports whether the last fetch failed and the next attempt is not due yet: a
@@ -60,104 +87,145 @@ func (s *idpState) backingOff() bool { return s.failures > 0 && s.ticks < s.notB
 // watchdogTicks is how long an IdP call may go unanswered before it is given up: Envoy
 // answers every callout, with a failure after the timeout at the latest, so an answer that
 // has not come after twice that is lost.
-func (rp *relyingParty) watchdogTicks() uint64 {
-	return 2*uint64(rp.cfg.Timeout.Milliseconds())/tickPeriodMS + 4
+func (s *idpState) watchdogTicks() uint64 {
+	return 2*uint64(s.src.timeout.Milliseconds())/tickPeriodMS + 4
 }
 
 // watchdog is watchdogTicks as a duration, for deadlines other VMs read.
-func (rp *relyingParty) watchdog() time.Duration {
-	return time.Duration(rp.watchdogTicks()*tickPeriodMS) * time.Millisecond
+func (s *idpState) watchdog() time.Duration {
+	return time.Duration(s.watchdogTicks()*tickPeriodMS) * time.Millisecond
 }
 
-// tick runs the relying party's share of the plugin's OnTick: the watchdog, refresh flights, and
-// the next metadata fetch when one is due.
+// tick runs the relying party's share of the plugin's OnTick: for its IdP and every bearer
+// issuer, the watchdog and the next metadata fetch when one is due, and its refresh flights.
 func (rp *relyingParty) tick() {
-	s := &rp.idp
-	s.ticks++
-	if s.fetching {
-		if s.ticks-s.fetchStarted > rp.watchdogTicks() {
-			rp.fetchFailed("the identity provider's answer never arrived")
-		}
-	}
+	rp.idp.advance()
 	rp.tickRefreshes()
-	if s.fetching {
-		return
+	rp.idp.fetchIfDue()
+	for _, i := range rp.issuers {
+		i.keys.advance()
+		i.keys.fetchIfDue()
 	}
-	if s.ticks < s.notBefore {
+}
+
+// advance counts a tick and gives up a fetch whose answer never came.
+func (s *idpState) advance() {
+	s.ticks++
+	if s.fetching && s.ticks-s.fetchStarted > s.watchdogTicks() {
+		s.fetchFailed("the identity provider's answer never arrived")
+	}
+}
+
+// fetchIfDue starts the next fetch when one is due: the metadata at start and every
+// metadataRefreshTicks, the keys when a token named an unknown one; unless another VM
+// published them recently.
+func (s *idpState) fetchIfDue() {
+	if s.fetching || s.ticks < s.notBefore {
 		return
 	}
 	switch {
 	case s.discovery == nil || (s.ready() && s.ticks >= s.refreshAt):
-		if !rp.adoptSharedMetadata() {
-			rp.fetchDiscovery()
+		switch {
+		case s.adoptSharedMetadata():
+		case s.src.skipDiscovery:
+			s.discovery, s.discoveryBody, _ = s.discoveryOf(0, nil)
+			s.fetchKeys()
+		default:
+			s.fetchDiscovery()
 		}
 	case s.keys == nil || s.wantKeys:
-		if !rp.adoptSharedMetadata() {
-			rp.fetchKeys()
+		if !s.adoptSharedMetadata() {
+			s.fetchKeys()
 		}
 	}
 }
 
-func (rp *relyingParty) fetchDiscovery() {
-	rp.fetch("discovery", oidc.DiscoveryRequest(rp.cfg.Issuer), func(a answer) error {
-		d, err := oidc.ParseDiscovery(rp.cfg.Issuer, a.status, a.body)
+// discoveryOf is the IdP's metadata as the source uses it: the configured endpoints when
+// discovery is skipped (body is then nil: there is no document), else the document with the
+// configured endpoints in place of its own.
+func (s *idpState) discoveryOf(status int, body []byte) (*oidc.Discovery, []byte, error) {
+	d := &oidc.Discovery{Issuer: s.src.issuer}
+	if s.src.skipDiscovery {
+		body = nil
+	} else {
+		var err error
+		parse := oidc.ParseDiscovery
+		if len(s.src.tenants) > 0 {
+			parse = oidc.ParseTenantDiscovery
+		}
+		if d, err = parse(s.src.issuer, status, body); err != nil {
+			return nil, nil, err
+		}
+	}
+	o := d.Override(s.src.endpoints)
+	return &o, body, nil
+}
+
+func (s *idpState) fetchDiscovery() {
+	s.fetch("discovery", oidc.DiscoveryRequest(s.src.issuer), func(a answer) error {
+		d, body, err := s.discoveryOf(a.status, a.body)
 		if err != nil {
 			return err
 		}
-		rp.idp.discovery, rp.idp.discoveryBody = d, a.body
-		rp.metrics.count(metricIdpDiscoveryFetched)
-		rp.fetchKeys()
+		s.discovery, s.discoveryBody = d, body
+		s.metrics.count(metricIdpDiscoveryFetched)
+		s.fetchKeys()
 		return nil
 	})
 }
 
-func (rp *relyingParty) fetchKeys() {
-	rp.idp.wantKeys = false
-	rp.fetch("jwks", oidc.JWKSRequest(rp.idp.discovery), func(a answer) error {
+func (s *idpState) fetchKeys() {
+	s.wantKeys = false
+	s.fetch("jwks", oidc.JWKSRequest(s.discovery), func(a answer) error {
 		keys, err := oidc.ParseJWKS(a.status, a.body)
 		if err != nil {
 			return err
 		}
-		rp.metrics.count(metricIdpJwksFetched)
-		rp.metadataLoaded(keys, time.Now().Unix())
-		setShared(rp.sharedMetadataKey(), encodeSharedMetadata(rp.idp.loadedAt, rp.idp.discoveryBody, a.body))
+		s.metrics.count(metricIdpJwksFetched)
+		s.metadataLoaded(keys, s.env.now().Unix())
+		setShared(s.sharedMetadataKey(), encodeSharedMetadata(s.loadedAt, s.discoveryBody, a.body))
 		return nil
 	})
 }
 
-// metadataLoaded installs a new key set (with the discovery document already in place) and releases
-// every request that waited for it.
-func (rp *relyingParty) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
-	s := &rp.idp
+// metadataLoaded installs a new key set (with the discovery document already in place) and
+// releases every request that waited for it.
+func (s *idpState) metadataLoaded(keys *oidc.KeySet, loadedAt int64) {
 	s.keys, s.fetching, s.failures, s.keysFetchedAt = keys, false, 0, s.ticks
+	s.verifier = s.src.verifier
+	s.verifier.Keys = keys
+	if s.discovery.Issuer != s.src.issuer {
+		s.verifier.MoreIssuers = oidc.ExpandIssuers([]string{s.discovery.Issuer}, s.src.tenants)
+	}
 	s.wantKeys, s.refreshAt, s.loadedAt = false, s.ticks+metadataRefreshTicks, loadedAt
-	rp.tokens = newFIFOCache[*identity](maxCachedTokens) // a key withdrawn from the JWKS must stop vouching for tokens
-	proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), rp.cfg.Issuer)
-	rp.releaseWaiting(true)
+	if s.onKeys != nil {
+		s.onKeys()
+	}
+	proxywasm.LogInfof("oidc-wasm: loaded %d signing keys of %s", keys.Len(), s.src.issuer)
+	s.held.release(true)
 }
 
 // The worker VMs of one Envoy share what they fetch: the VM that fetches publishes the
 // discovery document and the JWKS, with the time of the fetch, and the others adopt that
 // instead of fetching again, at start, at their periodic refresh and on an unknown kid.
 
-func (rp *relyingParty) sharedMetadataKey() string {
-	return sharedMetadataPrefix + rp.cfg.Cluster + "/" + rp.cfg.Issuer
+func (s *idpState) sharedMetadataKey() string {
+	return sharedMetadataPrefix + s.src.cluster + "/" + s.src.issuer
 }
 
 // adoptSharedMetadata takes metadata another VM published, if it is newer than what this VM
 // holds and younger than the refresh interval. It reports whether it did.
-func (rp *relyingParty) adoptSharedMetadata() bool {
-	s := &rp.idp
-	value, _, err := proxywasm.GetSharedData(rp.sharedMetadataKey())
+func (s *idpState) adoptSharedMetadata() bool {
+	value, _, err := proxywasm.GetSharedData(s.sharedMetadataKey())
 	if err != nil {
 		return false
 	}
 	loadedAt, body, jwks, ok := decodeSharedMetadata(value)
-	now := time.Now().Unix()
+	now := s.env.now().Unix()
 	if !ok || loadedAt <= s.loadedAt || now-loadedAt >= int64(metadataRefreshTicks*tickPeriodMS/1000) {
 		return false
 	}
-	d, err := oidc.ParseDiscovery(rp.cfg.Issuer, 200, body)
+	d, body, err := s.discoveryOf(200, body)
 	if err != nil {
 		return false
 	}
@@ -166,8 +234,8 @@ func (rp *relyingParty) adoptSharedMetadata() bool {
 		return false
 	}
 	s.discovery, s.discoveryBody = d, body
-	rp.metrics.count(metricIdpMetadataShared)
-	rp.metadataLoaded(keys, loadedAt)
+	s.metrics.count(metricIdpMetadataShared)
+	s.metadataLoaded(keys, loadedAt)
 	return true
 }
 
@@ -208,48 +276,45 @@ func decodeSharedMetadata(v []byte) (loadedAt int64, discovery, jwks []byte, ok 
 // fetch dispatches one metadata request as the fetch in progress. use takes a usable answer;
 // a missing answer, an answer to a fetch already abandoned, or an error from use ends the
 // fetch through fetchFailed.
-func (rp *relyingParty) fetch(what string, req oidc.Request, use func(answer) error) {
-	s := &rp.idp
+func (s *idpState) fetch(what string, req oidc.Request, use func(answer) error) {
 	s.fetching = true
 	s.fetchGen++
 	s.fetchStarted = s.ticks
 	gen := s.fetchGen
-	err := rp.dispatch(req, func(a answer) {
-		if gen != rp.idp.fetchGen {
+	err := s.dispatch(req, func(a answer) {
+		if gen != s.fetchGen {
 			return
 		}
 		if a.err == nil {
 			a.err = use(a)
 		}
 		if a.err != nil {
-			rp.fetchFailed(what + ": " + a.err.Error())
+			s.fetchFailed(what + ": " + a.err.Error())
 		}
 	})
 	if err != nil {
-		rp.fetchFailed(what + ": " + dispatchProblem(rp.cfg.Cluster, err))
+		s.fetchFailed(what + ": " + dispatchProblem(s.src.cluster, err))
 	}
 }
 
 // fetchFailed ends the fetch in progress, schedules the next attempt with exponential
 // backoff, and answers every held request 503: a request never waits longer than one
 // fetch, and never passes unauthenticated.
-func (rp *relyingParty) fetchFailed(reason string) {
-	s := &rp.idp
+func (s *idpState) fetchFailed(reason string) {
 	s.fetching = false
 	s.fetchGen++
 	s.failures++
 	backoff := uint64(1) << min(s.failures, 7)
 	s.notBefore = s.ticks + min(backoff, maxBackoffTicks)
-	rp.metrics.count(metricIdpFetchFailed)
+	s.metrics.count(metricIdpFetchFailed)
 	proxywasm.LogErrorf("oidc-wasm: cannot load the identity provider's metadata from %s (attempt %d, next in %d ms): %s",
-		rp.cfg.Issuer, s.failures, (s.notBefore-s.ticks)*tickPeriodMS, reason)
-	rp.releaseWaiting(false)
+		s.src.issuer, s.failures, (s.notBefore-s.ticks)*tickPeriodMS, reason)
+	s.held.release(false)
 }
 
 // requestKeyRefresh asks for a JWKS refetch after a token named an unknown key id. It reports
 // false when one was fetched too recently (rate limit); the token is then simply invalid.
-func (rp *relyingParty) requestKeyRefresh() bool {
-	s := &rp.idp
+func (s *idpState) requestKeyRefresh() bool {
 	if s.fetching || s.wantKeys {
 		return true
 	}

@@ -3,7 +3,6 @@ package plugin
 import (
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -27,42 +26,51 @@ func (h *httpContext) logout(rawPath string) types.Action {
 	target := cfg.LogoutRedirect
 	if _, query, ok := strings.Cut(rawPath, "?"); ok {
 		if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
-			if safe, ok := oidc.SafeRedirect(values.Get("rd"), cfg.AllowedRedirectHosts); ok {
+			if safe, ok := cfg.safeRedirect(values.Get("rd")); ok {
 				target = safe
 			}
 		}
 	}
-	headers := h.clearSessionCookies(nil)
-	if h.hasCookie(cfg.StateCookieName()) {
-		headers = append(headers, [2]string{"set-cookie", h.cookie(cfg.StateCookieName(), "", 0)})
-	}
+	headers := append(h.clearSessionCookies(nil), h.clearStateCookies()...)
 	location := target
-	if p := h.rp.idp.discovery; p != nil && p.EndSessionEndpoint != "" && !crossSite(h.headers) {
-		hint := ""
-		if sess := h.session(time.Now()); sess != nil {
-			hint = sess.IDToken
-		}
-		if u, err := oidc.EndSessionURL(p.EndSessionEndpoint, hint, cfg.ClientID, h.absoluteURL(target)); err == nil {
+	if !crossSite(h.headers) {
+		if u, ok := h.idpLogout(target); ok {
 			location = u
-		} else {
-			proxywasm.LogWarnf("oidc-wasm: logout is local only: %v", err)
 		}
 	}
 	h.rp.metrics.count(metricLogout)
 	return h.respond(302, append(headers, [2]string{"location", location}), "")
 }
 
-// absoluteURL turns a path of this site into the absolute URL an IdP needs for
-// post_logout_redirect_uri; absolute targets (already checked) are returned as they are.
-func (h *httpContext) absoluteURL(target string) string {
-	if !strings.HasPrefix(target, "/") {
-		return target
+// idpLogout is where the browser goes to end the IdP's session too, then land on target:
+// logout_url filled in, or the end-session request of RP-Initiated Logout (with the
+// session's ID token as id_token_hint). ok is false when there is none (no end-session
+// endpoint, metadata not loaded, a template naming what is missing): a local logout.
+func (h *httpContext) idpLogout(target string) (string, bool) {
+	cfg := h.rp.cfg
+	endpoint, idToken := "", ""
+	if d := h.rp.idp.discovery; d != nil {
+		endpoint = h.absoluteURL(d.EndSessionEndpoint)
 	}
-	base, ok := h.siteURL()
-	if !ok {
-		return ""
+	if sess := h.session(h.rp.env.now()); sess != nil {
+		idToken = sess.IDToken
 	}
-	return base + target
+	if tmpl := cfg.LogoutURL; tmpl != "" {
+		if strings.Contains(tmpl, "{end_session_endpoint}") && endpoint == "" || strings.Contains(tmpl, "{id_token}") && idToken == "" {
+			return "", false
+		}
+		return h.absoluteURL(strings.NewReplacer("{end_session_endpoint}", endpoint, "{id_token}", url.QueryEscape(idToken),
+			"{client_id}", url.QueryEscape(cfg.ClientID), "{post_logout_redirect_uri}", url.QueryEscape(h.absoluteURL(target))).Replace(tmpl)), true
+	}
+	if endpoint == "" {
+		return "", false
+	}
+	u, err := oidc.EndSessionURL(endpoint, idToken, cfg.ClientID, h.absoluteURL(target))
+	if err != nil {
+		proxywasm.LogWarnf("oidc-wasm: logout is local only: %v", err)
+		return "", false
+	}
+	return u, true
 }
 
 func (h *httpContext) hasCookie(name string) bool {

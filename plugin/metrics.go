@@ -31,9 +31,12 @@ const (
 	metricAccessDenied             = "oidc_wasm.access_denied"               // 403: authenticated, but no authorization rule admits the user
 	metricNoProvider               = "oidc_wasm.no_provider"                 // 403: no provider serves the request's host and path
 	metricUpstreamCookieDropped    = "oidc_wasm.upstream_cookie_dropped"     // an upstream response set one of the plugin's cookies: removed
+	metricBearerPassedThrough      = "oidc_wasm.bearer_passed_through"       // bearer_passthrough: a bearer token let through unverified for the mesh to judge
+	metricLoginFailedGroups        = "oidc_wasm.login_failed_groups"         // groups_overage_cluster on, and Microsoft Graph did not give the user's groups
+	metricPreflightPassed          = "oidc_wasm.preflight_passed"            // allow_preflight: a CORS preflight let through without authentication
 )
 
-// metricNames lists every counter, so the README's list is checked against it.
+// metricNames lists every counter, so the list in docs/configuration.md is checked against it.
 var metricNames = []string{
 	metricRequestsSkipped,
 	metricSessionValid,
@@ -60,6 +63,9 @@ var metricNames = []string{
 	metricAccessDenied,
 	metricNoProvider,
 	metricUpstreamCookieDropped,
+	metricBearerPassedThrough,
+	metricLoginFailedGroups,
+	metricPreflightPassed,
 }
 
 type metrics struct {

@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -15,9 +16,10 @@ import (
 // public (oauth2-proxy CVE-2025-54576), and only a plain path in normal form is ever skipped.
 // Exact and prefix rules are written in canonical form (canonicalPath).
 type PathRule struct {
-	Exact  string
-	Prefix string
-	Regex  *regexp.Regexp
+	Exact   string
+	Prefix  string
+	Regex   *regexp.Regexp
+	Methods []string // nil: every method
 }
 
 // Match reports whether path (already without query) is covered by the rule.
@@ -185,17 +187,29 @@ func stripParams(p string) string {
 	return b.String()
 }
 
-// skips reports whether a skip rule covers the request. Only a plain path can be skipped:
+// skips reports whether a skip rule covers the request's path and method. Only a plain path can be skipped:
 // one outside normal form, with ";", or with an escape an upstream decodes into another name
 // needs authentication instead, because an upstream may serve it as a path no rule was
 // written for (Envoy CVE-2019-9901, CVE-2021-29492; "/admin/users;.js" is no script). Fail
 // closed when the gateway's path normalization is off.
-func skips(rules []PathRule, p requestPath) bool {
+func skips(rules []PathRule, p requestPath, method string) bool {
 	if len(rules) == 0 || !p.plain {
 		return false
 	}
 	for _, r := range rules {
-		if r.Match(p.raw) {
+		if r.Match(p.raw) && (r.Methods == nil || slices.Contains(r.Methods, method)) {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether a rule of api_paths or page_paths covers the request's path as
+// sent. These only choose between a login redirect and a 401, both refusals, so unlike skip
+// rules they need no plain path: a path in normal form is enough.
+func matches(rules []PathRule, p requestPath) bool {
+	for _, r := range rules {
+		if p.normal && r.Match(p.raw) {
 			return true
 		}
 	}
@@ -270,14 +284,18 @@ func parsePathRules(v gjson.Result, key string) ([]PathRule, error) {
 
 func parsePathRule(item gjson.Result, key string) (PathRule, error) {
 	if !item.IsObject() {
-		return PathRule{}, configErr(key, `must be an object with exactly one of "exact", "prefix", "regex"`)
+		return PathRule{}, configErr(key, `must be an object with exactly one of "exact", "prefix", "regex", and optionally "methods"`)
 	}
 	var rule PathRule
 	n := 0
 	var err error
 	item.ForEach(func(k, val gjson.Result) bool {
-		n++
 		field := key + "." + k.String()
+		if k.String() == "methods" {
+			rule.Methods, err = parseMethods(val, field)
+			return err == nil
+		}
+		n++
 		if val.Type != gjson.String || val.Str == "" {
 			err = configErr(field, "must be a non-empty string")
 			return false
@@ -301,7 +319,7 @@ func parsePathRule(item gjson.Result, key string) (PathRule, error) {
 			}
 			rule.Regex = re
 		default:
-			err = configErr(field, `unknown key (use "exact", "prefix" or "regex")`)
+			err = configErr(field, `unknown key (use "exact", "prefix" or "regex", and "methods")`)
 			return false
 		}
 		return true
@@ -313,4 +331,19 @@ func parsePathRule(item gjson.Result, key string) (PathRule, error) {
 		return PathRule{}, configErr(key, `must have exactly one of "exact", "prefix", "regex"`)
 	}
 	return rule, nil
+}
+
+// parseMethods reads a rule's "methods": HTTP method names, compared as sent (upper case).
+func parseMethods(v gjson.Result, key string) ([]string, error) {
+	if !v.IsArray() || len(v.Array()) == 0 {
+		return nil, configErr(key, `must be a non-empty array of HTTP methods, e.g. ["GET","HEAD"]`)
+	}
+	var out []string
+	for i, m := range v.Array() {
+		if m.Type != gjson.String || m.Str == "" || strings.ToUpper(m.Str) != m.Str || !isHeaderName(m.Str) {
+			return nil, configErr(fmt.Sprintf("%s[%d]", key, i), "must be an HTTP method in upper case")
+		}
+		out = append(out, m.Str)
+	}
+	return out, nil
 }

@@ -4,27 +4,46 @@
 package plugin
 
 import (
+	"crypto/rand"
+	"io"
 	"os"
+	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
 
-// NewVMContext is what package main registers with proxywasm.SetVMContext.
-func NewVMContext() types.VMContext { return &vmContext{} }
+// NewVMContext is what package main registers with proxywasm.SetVMContext: the host's clock
+// and crypto/rand (in a module, WASI's clock_time_get and random_get).
+func NewVMContext() types.VMContext {
+	return newVMContext(env{now: time.Now, random: rand.Reader})
+}
+
+// newVMContext makes a VM context that reads time and randomness from e, as package oidc
+// takes them as arguments: tests move time forward instead of dating sealed data back.
+func newVMContext(e env) types.VMContext { return &vmContext{env: e} }
+
+// env is what the plugin reads from outside besides Envoy's calls: the time and
+// randomness.
+type env struct {
+	now    func() time.Time
+	random io.Reader
+}
 
 type vmContext struct {
 	types.DefaultVMContext
+	env env
 }
 
-func (*vmContext) NewPluginContext(uint32) types.PluginContext {
-	return &pluginContext{}
+func (v *vmContext) NewPluginContext(uint32) types.PluginContext {
+	return &pluginContext{env: v.env}
 }
 
 // pluginContext is one plugin instance: its providers, the router that picks one per
 // request, and what all of them share.
 type pluginContext struct {
 	types.DefaultPluginContext
+	env            env
 	relyingParties []*relyingParty
 	router         router
 	managed        map[string]bool // canonical names of the headers any relying party owns
@@ -45,7 +64,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	p.metrics = newMetrics()
 	p.managed = map[string]bool{}
 	for _, cfg := range cfgs {
-		rp, err := newRelyingParty(cfg, p.metrics)
+		rp, err := newRelyingParty(cfg, p.metrics, p.env)
 		if err != nil {
 			proxywasm.LogCriticalf("oidc-wasm: invalid configuration, plugin not started: %v", &ConfigError{Key: "cookie_secret", Problem: err.Error()})
 			return types.OnPluginStartStatusFailed
@@ -62,6 +81,10 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	}
 	for _, rp := range p.relyingParties {
 		proxywasm.LogInfof("oidc-wasm: started %sfor issuer %s through cluster %q", rp.describe(), rp.cfg.Issuer, rp.cfg.Cluster)
+		if rp.cfg.BearerPassthrough {
+			proxywasm.LogWarnf("oidc-wasm: %sbearer_passthrough is on: requests with a bearer token reach the upstream unverified; "+
+				"the mesh must verify every such token (RequestAuthentication) and deny requests without a verified principal (AuthorizationPolicy)", rp.describe())
+		}
 	}
 	return types.OnPluginStartStatusOK
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tidwall/gjson"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
@@ -28,9 +29,9 @@ const (
 	refreshSlotWaitTicks = 40
 	// defaultTokenLifetime applies when a refresh answer says nothing about expiry.
 	defaultTokenLifetime = 5 * time.Minute
-	// maxRefreshFlights bounds the refreshes one VM has queued or in flight (one token
-	// call each); a request that would start another gets 503, like a request beyond
-	// maxWaiting.
+	// maxRefreshFlights bounds the refreshes one provider has queued or in flight in one VM
+	// (one token call each); a request that would start another gets 503, like a request
+	// beyond maxWaiting.
 	maxRefreshFlights = 256
 )
 
@@ -75,10 +76,10 @@ func (rp *relyingParty) abandonRefresh(h *httpContext) {
 // tickRefreshes advances every flight: adopt another VM's result, wait for its pending
 // refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
 func (rp *relyingParty) tickRefreshes() {
-	now := time.Now()
+	now := rp.env.now()
 	for key, f := range rp.refreshing {
 		if f.dispatched {
-			if rp.idp.ticks-f.since > rp.watchdogTicks() {
+			if rp.idp.ticks-f.since > rp.idp.watchdogTicks() {
 				rp.finishRefresh(key, refreshOutcome{})
 			}
 			continue
@@ -95,7 +96,7 @@ func (rp *relyingParty) tickRefreshes() {
 				continue // another VM is refreshing this token: wait for its result
 			}
 		}
-		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.watchdog()).UnixMilli()}
+		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.idp.watchdog()).UnixMilli()}
 		if slot.put(claim) {
 			rp.dispatchRefresh(key, f)
 			continue
@@ -110,8 +111,8 @@ func (rp *relyingParty) tickRefreshes() {
 func (rp *relyingParty) dispatchRefresh(key [32]byte, f *refreshFlight) {
 	cfg := rp.cfg
 	f.dispatched, f.since = true, rp.idp.ticks
-	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, nil)
-	err := rp.dispatch(req, func(a answer) {
+	req := oidc.RefreshRequest(rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, f.old.RefreshToken, cfg.RefreshScopes)
+	err := rp.idp.dispatch(req, func(a answer) {
 		if rp.refreshing[key] != f {
 			return
 		}
@@ -151,7 +152,7 @@ func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 		proxywasm.LogErrorf("oidc-wasm: refresh: unusable token endpoint answer: %v", err)
 		return refreshOutcome{}
 	}
-	now := time.Now()
+	now := rp.env.now()
 	next := *old
 	next.AccessToken, next.TokenExpiry = tokens.AccessToken, now.Add(defaultTokenLifetime)
 	if tokens.ExpiresIn > 0 {
@@ -167,6 +168,19 @@ func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 			return refreshOutcome{ended: true}
 		}
 	}
+	if !fresh && rp.cfg.forwardsIDToken() {
+		// The IdP sent no new ID token (allowed: Core 12.2), and the one upstreams receive
+		// keeps its exp: the session cannot outlive it. When it is about to expire the
+		// session ends, and the browser logs in again (silently while the IdP's session lives).
+		idExpiry := time.Unix(gjson.GetBytes(next.Claims, "exp").Int(), 0)
+		if !idExpiry.After(now.Add(forwardMargin)) {
+			proxywasm.LogInfof("oidc-wasm: refresh gave no new ID token and the forwarded one expires at %s; the session ends", idExpiry.UTC().Format(time.RFC3339))
+			return refreshOutcome{ended: true}
+		}
+		if idExpiry.Before(next.TokenExpiry) {
+			next.TokenExpiry = idExpiry
+		}
+	}
 	return refreshOutcome{sess: &next, freshClaims: fresh}
 }
 
@@ -175,10 +189,9 @@ func (rp *relyingParty) refreshOutcome(old *oidc.Session, a answer) refreshOutco
 // previous claims and asks for the new keys: a key rotation must not log anyone out.
 func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, now time.Time) (adopted, ended bool) {
 	cfg := rp.cfg
-	v := oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Keys: rp.idp.keys, Skew: idTokenSkew}
-	tok, err := v.VerifyRefreshedIDToken(raw, now)
+	tok, err := rp.idp.verifier.VerifyRefreshedIDToken(raw, now)
 	if errors.Is(err, oidc.ErrUnknownKey) {
-		rp.requestKeyRefresh()
+		rp.idp.requestKeyRefresh()
 		proxywasm.LogInfof("oidc-wasm: refreshed ID token signed with an unknown key; keeping the previous claims")
 		return false, false
 	}
@@ -190,7 +203,7 @@ func (rp *relyingParty) adoptRefreshedIDToken(next *oidc.Session, raw string, no
 		proxywasm.LogWarnf("oidc-wasm: refreshed ID token is for another subject, the session ends")
 		return false, true
 	}
-	next.Claims = tok.Claims
+	next.Claims = keepOverageGroups(tok.Claims, next.Claims)
 	if tok.Expiry.Before(next.TokenExpiry) {
 		next.TokenExpiry = tok.Expiry
 	}
@@ -216,17 +229,13 @@ func (rp *relyingParty) finishRefresh(key [32]byte, out refreshOutcome) {
 		if w.done || proxywasm.SetEffectiveContext(w.id) != nil {
 			continue
 		}
-		if w.afterRefresh(out) == types.ActionContinue {
-			if err := proxywasm.ResumeHttpRequest(); err != nil {
-				proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
-			}
-		}
+		resumeIf(w.afterRefresh(out))
 	}
 }
 
 // afterRefresh completes one waiting request with the refresh's outcome.
 func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
-	now := time.Now()
+	now := h.rp.env.now()
 	switch {
 	case out.sess != nil:
 		cookies, err := h.sealSession(out.sess, now)
@@ -243,11 +252,27 @@ func (h *httpContext) afterRefresh(out refreshOutcome) types.Action {
 	}
 }
 
-// sessionEnded answers a request whose session the IdP ended: browsers log in again (the
-// stale cookies are cleared by the login redirect), API clients get 401.
+// sessionEnded answers a request whose session the IdP ended: a login again when the request
+// wants one (the stale cookies are cleared by the login redirect), else 401.
 func (h *httpContext) sessionEnded() types.Action {
-	if !isBrowserNavigation(h.headers) {
+	if !h.wantsLogin() {
 		return h.unauthorized()
 	}
-	return h.login()
+	return h.login(h.headers.get(":path"))
+}
+
+// keepOverageGroups keeps, when a refreshed ID token carries Entra ID's groups overage again,
+// the groups the session read from Graph at login (groupsoverage.go).
+func keepOverageGroups(fresh, previous []byte) []byte {
+	if !oidc.GroupsOverage(fresh) {
+		return fresh
+	}
+	var groups []string
+	for _, g := range gjson.GetBytes(previous, "groups").Array() {
+		groups = append(groups, g.String())
+	}
+	if merged, err := oidc.WithGroups(fresh, groups); err == nil {
+		return merged
+	}
+	return fresh
 }

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -116,7 +115,7 @@ func (s *refreshSlot) put(e refreshEntry) bool {
 // publishRefresh records the outcome of this VM's refresh of key for the others, retrying
 // a few times when other VMs write the same slot meanwhile.
 func (rp *relyingParty) publishRefresh(key [refreshKeySize]byte, sess *oidc.Session) {
-	now := time.Now()
+	now := rp.env.now()
 	e := refreshEntry{key: key, marker: refreshFailed, deadline: now.Add(refreshFailedTTL).UnixMilli()}
 	if sess != nil {
 		body, err := rp.sealShared(key, sess, now)
@@ -146,12 +145,12 @@ func (rp *relyingParty) sealShared(key [refreshKeySize]byte, sess *oidc.Session,
 	if err != nil {
 		return "", err
 	}
-	return rp.sealer.Seal(rand.Reader, rp.sharePurpose(key), now.Add(refreshShareWindow), plain)
+	return rp.sealer.Seal(rp.env.random, rp.sharePurpose(key), now.Add(refreshShareWindow), plain)
 }
 
 // adoptShared opens a session another VM published for key.
 func (rp *relyingParty) adoptShared(key [refreshKeySize]byte, sealed string) *oidc.Session {
-	plain, err := rp.sealer.Open(rp.sharePurpose(key), sealed, time.Now())
+	plain, err := rp.sealer.Open(rp.sharePurpose(key), sealed, rp.env.now())
 	if err != nil {
 		return nil
 	}

@@ -35,7 +35,7 @@ func (rp *relyingParty) refreshUserinfo(key [refreshKeySize]byte, f *refreshFlig
 		merge = oidc.MergeUserinfo
 	}
 	f.since = rp.idp.ticks
-	err := rp.dispatch(oidc.UserinfoRequest(endpoint, next.AccessToken), func(a answer) {
+	err := rp.idp.dispatch(oidc.UserinfoRequest(endpoint, next.AccessToken), func(a answer) {
 		if rp.refreshing[key] != f {
 			return
 		}

@@ -1,16 +1,19 @@
 package plugin
 
 import (
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"strconv"
+	"strings"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
 
 // relyingParty is this gateway as the client of one identity provider, as one entry of the
-// configuration describes it (a configuration without "providers" has one): its
-// configuration, its sealer, the IdP's metadata and keys (idpState, idp.go), the requests
-// waiting for them, its caches (sessioncache.go) and its refresh flights (refresh.go). Each
-// request is bound to exactly one relying party (routes.go) before anything else is decided.
+// configuration describes it (a configuration without "providers" has one). Its own fields
+// never change after newRelyingParty; what changes lives in parts, each changed in one file:
+// the IdP's metadata and keys and the requests waiting for them (idpState, idp.go), those of
+// extra bearer issuers (bearerissuers.go), its caches (fifoCache, sessioncache.go) and its
+// refresh flights (refresh.go). Each request is bound to exactly one relying party (routes.go) before
+// anything else is decided.
 type relyingParty struct {
 	cfg            *Config
 	sealer         *oidc.Sealer
@@ -19,35 +22,46 @@ type relyingParty struct {
 	// purposeLegacySession opens sessions of the legacy cookie name (Config.LegacyCookieName).
 	purposeLegacySession string
 	metrics              *metrics
+	env                  env // time and randomness (plugin.go)
 	idp                  idpState
-	waiting              map[uint32]*waiter // held requests by http context id, resumed when metadata arrives
-	order                []uint32           // waiting ids in arrival order, so they resume first come first served
+	issuers              []*bearerIssuer // extra issuers of bearer tokens (bearer_issuers)
 
 	tokens     *fifoCache[*identity]       // identities of verified bearer tokens
 	sessions   *fifoCache[*cachedSession]  // opened session cookies (see sessioncache.go)
 	refreshing map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
 }
 
-func newRelyingParty(cfg *Config, m *metrics) (*relyingParty, error) {
-	sealer, err := oidc.NewSealer(cfg.CookieSecret)
+func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
+	sealer, err := oidc.NewKeyring(cfg.CookieSecrets[0], cfg.CookieSecrets[1:]...)
 	if err != nil {
 		return nil, err
 	}
-	return &relyingParty{
+	rp := &relyingParty{
 		cfg:                  cfg,
 		sealer:               sealer,
 		purposeSession:       sealPurpose(oidc.PurposeSession, cfg, cfg.CookieName),
 		purposeState:         sealPurpose(oidc.PurposeState, cfg, cfg.StateCookieName()),
 		purposeLegacySession: sealPurpose(oidc.PurposeSession, cfg, ""),
 		metrics:              m,
-		waiting:              map[uint32]*waiter{},
+		env:                  e,
 		tokens:               newFIFOCache[*identity](maxCachedTokens),
 		sessions:             newFIFOCache[*cachedSession](maxCachedSessions),
 		refreshing:           map[[32]byte]*refreshFlight{},
-	}, nil
+	}
+	// A key withdrawn from any JWKS must stop vouching for the tokens it verified.
+	clearTokens := func() { rp.tokens.clear() }
+	rp.idp = newIDPState(keySource{
+		issuer: cfg.Issuer, cluster: cfg.Cluster, timeout: cfg.Timeout, endpoints: cfg.Endpoints, skipDiscovery: cfg.discoveryConfigured(), tenants: cfg.Tenants,
+		verifier: oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens,
+			AudienceClaims: cfg.BearerAudienceClaims, AccessTokenIssuers: oidc.ExpandIssuers(cfg.BearerAcceptedIssuers, cfg.Tenants)},
+	}, e, m, clearTokens)
+	for _, bi := range cfg.BearerIssuers {
+		rp.issuers = append(rp.issuers, newBearerIssuer(bi, cfg, e, m, clearTokens))
+	}
+	return rp, nil
 }
 
-// describe names a provider in log lines ("" for a configuration without providers).
+// describe names a relying party in log lines by its provider entry ("" for a configuration without providers).
 func (rp *relyingParty) describe() string {
 	if rp.cfg.Name == "" {
 		return ""
@@ -55,47 +69,25 @@ func (rp *relyingParty) describe() string {
 	return "provider " + rp.cfg.Name + " "
 }
 
-// waiter is a request held until the IdP's metadata is loaded (or has failed to load).
-type waiter struct {
-	resume func(ok bool)
-}
-
-// maxWaiting bounds the requests held while metadata loads; beyond it requests get 503 at
-// once instead of piling up in memory while the IdP is slow.
-const maxWaiting = 1024
-
-// hold parks a request until the next metadata fetch settles. It reports false when the
-// queue is full; the caller then answers 503.
-func (rp *relyingParty) hold(id uint32, resume func(ok bool)) bool {
-	if _, ok := rp.waiting[id]; ok {
-		rp.waiting[id] = &waiter{resume: resume}
-		return true
+// sealPurpose binds a sealed value to its use, to the provider that sealed it (the name, the
+// issuer and the client) and to the cookie it is issued in, each length-prefixed so no two
+// share a purpose. A session or login state of one provider fails to open for any other, a
+// provider repointed at another issuer or client drops the sessions it issued before, and a
+// value moved to another cookie name does not open there: a session issued as
+// __Host-oidc_session cannot be planted as the legacy _oidc_session, which a sibling
+// subdomain can set. cookie is "" for the purposes of releases before the name was bound.
+func sealPurpose(purpose string, c *Config, cookie string) string {
+	var b strings.Builder
+	b.WriteString(purpose)
+	parts := []string{c.Name, c.Issuer, c.ClientID}
+	if cookie != "" {
+		parts = append(parts, cookie)
 	}
-	if len(rp.waiting) >= maxWaiting {
-		return false
+	for _, part := range parts {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(len(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
 	}
-	rp.waiting[id] = &waiter{resume: resume}
-	rp.order = append(rp.order, id)
-	return true
-}
-
-// forget drops a held request whose stream has ended.
-func (rp *relyingParty) forget(id uint32) { delete(rp.waiting, id) }
-
-// releaseWaiting resumes every held request, in arrival order, each in its own context.
-func (rp *relyingParty) releaseWaiting(ok bool) {
-	order := rp.order
-	rp.order = nil
-	for _, id := range order {
-		w, held := rp.waiting[id]
-		if !held {
-			continue
-		}
-		delete(rp.waiting, id)
-		if err := proxywasm.SetEffectiveContext(id); err != nil {
-			proxywasm.LogWarnf("oidc-wasm: held request %d is gone: %v", id, err)
-			continue
-		}
-		w.resume(ok)
-	}
+	return b.String()
 }

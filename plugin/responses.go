@@ -22,6 +22,19 @@ func (h *httpContext) respond(status uint32, headers [][2]string, body string) t
 	return types.ActionPause
 }
 
+// resumeIf lets a paused request go on when a flow step that ran later, from another
+// context's callback (an IdP answer, the end of a refresh, metadata that loaded), ended in
+// Continue: in a callback, Continue must become an explicit ResumeHttpRequest. A step that
+// answered locally needs nothing more.
+func resumeIf(a types.Action) {
+	if a != types.ActionContinue {
+		return
+	}
+	if err := proxywasm.ResumeHttpRequest(); err != nil {
+		proxywasm.LogErrorf("oidc-wasm: cannot resume request: %v", err)
+	}
+}
+
 // internalError logs what failed and answers 500: something the plugin cannot do (a host
 // call refused) must stop the request, never let it continue half-processed.
 func (h *httpContext) internalError(what string, err error) types.Action {
@@ -56,6 +69,19 @@ func (h *httpContext) page(status uint32, title, message, signOut string, extra 
 	b.WriteString("</main></body></html>\n")
 	headers := append([][2]string{{"content-type", "text/html; charset=utf-8"}}, extra...)
 	return h.respond(status, headers, b.String())
+}
+
+// moveOn ends a login whose session cookies are SameSite=Strict on a page that sends the
+// browser on to target itself. A redirect would not do: the navigation started at the IdP,
+// another site, so the browser would leave the Strict cookies it just received off the
+// redirected request, and the app would see no session and start a login again. A page of
+// this site that moves on is a navigation from this site, which carries them.
+func (h *httpContext) moveOn(target string, headers [][2]string) types.Action {
+	to := html.EscapeString(target)
+	body := `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+		`<meta http-equiv="refresh" content="0;url=` + to + `"><title>Signed in</title></head>` +
+		`<body><p>Signed in. <a href="` + to + `">Continue</a></p></body></html>` + "\n"
+	return h.respond(200, append(headers, [2]string{"content-type", "text/html; charset=utf-8"}), body)
 }
 
 // requestID is Envoy's x-request-id, for matching a user's report with the gateway's logs;

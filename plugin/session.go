@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -108,9 +107,21 @@ func (h *httpContext) openSession(sealed string, now time.Time, legacy bool) *op
 	return &openSession{Session: &c.sess, sealedUntil: until, id: c.id, legacy: legacy}
 }
 
-// needsRefresh reports whether the session's tokens have expired; session() only returns
-// such a session when it holds a refresh token.
-func (s *openSession) needsRefresh(now time.Time) bool { return !now.Before(s.TokenExpiry) }
+// forwardMargin is how long before their expiry forwarded tokens are refreshed: the upstream
+// (Istio's RequestAuthentication, an app) must never receive an expired one, and a request
+// can take a while to get there.
+const forwardMargin = 30 * time.Second
+
+// needsRefresh reports whether the session's tokens must be renewed before the request goes
+// on: they have expired, or a token is forwarded upstream and expires within forwardMargin.
+// session() only returns a session with expired tokens when it holds a refresh token; one
+// without a refresh token is used until its tokens expire, and then ends.
+func (s *openSession) needsRefresh(cfg *Config, now time.Time) bool {
+	if cfg.forwardsTokens() && s.RefreshToken != "" {
+		now = now.Add(forwardMargin)
+	}
+	return !now.Before(s.TokenExpiry)
+}
 
 var errSessionTooLarge = errors.New("the session does not fit in the cookies a browser keeps")
 
@@ -129,7 +140,7 @@ func (h *httpContext) sealSession(sess *oidc.Session, now time.Time) ([][2]strin
 	if err != nil {
 		return nil, fmt.Errorf("encoding the session: %w", err)
 	}
-	sealed, err := h.rp.sealer.Seal(rand.Reader, h.rp.purposeSession, until, plain)
+	sealed, err := h.rp.sealer.Seal(h.rp.env.random, h.rp.purposeSession, until, plain)
 	if err != nil {
 		return nil, fmt.Errorf("sealing the session: %w", err)
 	}

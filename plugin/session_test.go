@@ -45,7 +45,7 @@ func loginWith(t *testing.T, h *wasmhost.Host, answer func(nonce string) string)
 	t.Helper()
 	q, state := startLogin(t, h)
 	id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-		[2]string{"cookie", "__Host-oidc_session_state=" + state}))
+		[2]string{"cookie", state}))
 	h.Answer(h.OnePending(id), 200, answer(q.Get("nonce")))
 	r := h.Reply(id)
 	if r == nil || r.Status != 302 {
@@ -322,4 +322,66 @@ func TestLogoutAtIdP(t *testing.T) {
 			t.Errorf("end-session redirect %s (warnings %q)", r.Header("location"), wasmhost.CopyLogs(h.GetWarnLogs()))
 		}
 	})
+}
+
+// testClock is a clock a test moves forward.
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
+
+// A session over time, with the clock moved forward rather than the session dated back:
+// renewed on the response once half the idle timeout has passed, ended by inactivity, and
+// ended at session_max_age however active. Natively only: a compiled module reads the host's
+// clock.
+func TestSessionOverTime(t *testing.T) {
+	clock := &testClock{t: time.Now()}
+	h := wasmhost.MustStart(t, newVMContext(env{now: clock.now, random: rand.Reader}), testConfig(`"session_max_age":3600,"session_idle_timeout":600`))
+	idp := newFakeIdP(t, mode{name: "native", clock: clock.now})
+	idp.serveMetadata(h)
+	session := idp.login(h, "/")
+	request := func(cookie string) (passed bool, renewed string) {
+		t.Helper()
+		id, action := h.Request(wasmhost.APIGet("/app", [2]string{"cookie", cookie}))
+		if action != types.ActionContinue {
+			return false, ""
+		}
+		h.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
+		for _, kv := range h.GetCurrentResponseHeaders(id) {
+			if kv[0] == "set-cookie" && strings.HasPrefix(kv[1], "__Host-oidc_session=") {
+				renewed = "__Host-oidc_session=" + wasmhost.CookieValue(kv[1])
+			}
+		}
+		return true, renewed
+	}
+	steps := []struct {
+		after       time.Duration
+		pass, renew bool
+	}{
+		{4 * time.Minute, true, false},   // within the first half of the idle timeout
+		{2 * time.Minute, true, true},    // past half of it: renewed
+		{9 * time.Minute, true, true},    // the renewed cookie carries on
+		{11 * time.Minute, false, false}, // idle for longer than the timeout
+	}
+	for i, s := range steps {
+		clock.t = clock.t.Add(s.after)
+		passed, renewed := request(session)
+		if passed != s.pass || (renewed != "") != s.renew {
+			t.Fatalf("step %d (+%v): passed=%v renewed=%v, want %v %v", i, s.after, passed, renewed != "", s.pass, s.renew)
+		}
+		if renewed != "" {
+			session = renewed
+		}
+	}
+	// However active, a session ends at session_max_age (3600 s after login).
+	session = idp.login(h, "/")
+	for elapsed := time.Duration(0); elapsed < 70*time.Minute; elapsed += 5 * time.Minute {
+		clock.t = clock.t.Add(5 * time.Minute)
+		passed, renewed := request(session)
+		if want := elapsed+5*time.Minute < time.Hour; passed != want {
+			t.Fatalf("%v after login: passed=%v, want %v", elapsed+5*time.Minute, passed, want)
+		}
+		if renewed != "" {
+			session = renewed
+		}
+	}
 }

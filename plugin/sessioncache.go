@@ -7,9 +7,9 @@ import (
 
 // Opening a session cookie (AEAD open and decode) costs tens of microseconds in a TinyGo
 // module, several times the rest of a request. A browser sends the same sealed value on every
-// request until the session is renewed, so each plugin context remembers the sessions it
-// opened (pluginContext.sessions), as it remembers the bearer tokens it verified
-// (pluginContext.tokens).
+// request until the session is renewed, so each relying party remembers, per VM, the
+// sessions it opened (relyingParty.sessions), as it remembers the bearer tokens it verified
+// (relyingParty.tokens).
 //
 // A cache hit requires the presented credential (the whole sealed cookie value, or the whole
 // bearer token) to be byte for byte the one stored when it was verified: get compares the
@@ -25,7 +25,7 @@ import (
 // session() applies every other check (absolute lifetime, token expiry and refresh, idle
 // renewal from sealedUntil) to cached and freshly opened sessions alike.
 
-// maxCachedSessions bounds the opened-session cache of one plugin context.
+// maxCachedSessions bounds the opened-session cache of one provider in one VM.
 const maxCachedSessions = 1024
 
 // maxCachedBytes bounds the credentials one cache holds, whatever their size: 1024 typical
@@ -129,6 +129,12 @@ func (c *fifoCache[V]) put(credential string, value V, expiry time.Time) {
 		c.bytes -= len(c.entries[oldest].credential)
 		delete(c.entries, oldest)
 	}
+}
+
+// clear drops every entry, keeping the map's room for max entries.
+func (c *fifoCache[V]) clear() {
+	clear(c.entries)
+	c.order, c.bytes = c.order[:0], 0
 }
 
 func (c *fifoCache[V]) len() int { return len(c.entries) }

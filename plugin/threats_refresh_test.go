@@ -6,6 +6,7 @@ package plugin
 // test plays the other VMs through the shared data they would write. SECURITY.md, G12.
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"net/url"
@@ -34,7 +35,7 @@ func otherVM(t *testing.T, e refreshEntry) {
 // sealShared seals a renewed session as another VM publishes it for key.
 func sealShared(t *testing.T, key [32]byte, sess *oidc.Session, m mode) string {
 	t.Helper()
-	p := &relyingParty{sealer: testSealer(t), purposeSession: testPurposeSession}
+	p := &relyingParty{sealer: testSealer(t), purposeSession: testPurposeSession, env: env{now: m.now, random: rand.Reader}}
 	body, err := p.sealShared(key, sess, m.now())
 	if err != nil {
 		t.Fatal(err)

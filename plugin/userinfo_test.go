@@ -26,7 +26,7 @@ func TestUserinfoMergedAtLogin(t *testing.T) {
 			t.Helper()
 			q, state := startLogin(t, h)
 			id, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c&state="+url.QueryEscape(q.Get("state")),
-				[2]string{"cookie", "__Host-oidc_session_state=" + state}))
+				[2]string{"cookie", state}))
 			h.Answer(h.OnePending(id), 200, tokenAnswer(idp.idToken(q.Get("nonce"), nil)))
 			info := h.OnePending(id)
 			if info.URL() != testIssuer+"/userinfo" || info.Headers["authorization"] != "Bearer at-1" {

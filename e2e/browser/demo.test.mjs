@@ -110,7 +110,7 @@ test('login at Dex in a real browser, identity headers at the app, logout', { ti
   }
   await page.locator('input[name="login"]').waitFor();
   await shot(page, '04-after-logout');
-  const left = (await browser.cookies(site)).filter((c) => c.name.startsWith('_oidc_session') && c.name !== '_oidc_session_state');
+  const left = (await browser.cookies(site)).filter((c) => c.name.startsWith('_oidc_session') && !c.name.startsWith('_oidc_session_state'));
   assert.deepEqual(left.map((c) => c.name), [], 'logout must clear the session cookies');
 
   await page.goto(`${site}/reports`);
@@ -196,9 +196,39 @@ test('a callback with a state this browser did not start: the login-failed page 
     await shot(page, '09-bad-state');
     assert.equal(res.status(), 400);
     await assertErrorPage(page, res, 'Login failed', /login state is missing, expired or does not match/);
-    assert.equal(await stateCookie(), undefined, 'a failed login must clear the state cookie');
+    assert.ok(await stateCookie(), "a callback of someone else's login must not cancel the login this browser started");
   } finally {
     await page.close();
+  }
+});
+
+// A browser reopened on several tabs of an expired session starts a login in each. Every
+// login has its own state cookie, so each tab ends on its own page, whatever order the
+// user signs in.
+test('several tabs log in at once: each ends on its own page', { timeout: 120_000 }, async () => {
+  await browser.clearCookies();
+  const targets = ['/reports?tab=1', '/reports?tab=2', '/reports?tab=3'].map((p) => `${site}${p}`);
+  const pages = [];
+  try {
+    for (const target of targets) {
+      const page = await browser.newPage();
+      pages.push(page);
+      await page.goto(target);
+      assert.ok(page.url().startsWith(`${issuer}/auth`), `expected Dex's login page, got ${page.url()}`);
+      await page.locator('input[name="login"]').waitFor();
+    }
+    assert.equal((await browser.cookies(site)).filter((c) => c.name.startsWith('_oidc_session_state_')).length, 3,
+      'each login must have its own state cookie');
+    for (const i of [2, 0, 1]) {
+      await pages[i].locator('input[name="login"]').fill(user);
+      await pages[i].locator('input[name="password"]').fill(password);
+      await Promise.all([pages[i].waitForURL(targets[i]), pages[i].locator('button[type="submit"]').click()]);
+      assert.equal((await pages[i].locator('h1').textContent())?.trim(), `Hello, ${user}`, `tab ${i + 1} must be signed in`);
+    }
+    await shot(pages[1], '11-several-tabs');
+    assert.equal(await stateCookie(), undefined, 'every completed login must clear its state cookie');
+  } finally {
+    for (const page of pages) await page.close();
   }
 });
 
@@ -323,7 +353,7 @@ async function login(page, target) {
 }
 
 async function stateCookie() {
-  return (await browser.cookies(site)).find((c) => c.name === '_oidc_session_state');
+  return (await browser.cookies(site)).find((c) => c.name.startsWith('_oidc_session_state_'));
 }
 
 // assertErrorPage checks what every error page of the plugin promises: HTML that is not

@@ -96,8 +96,8 @@ func checkHCM(l *listenerv3.Listener, f *listenerv3.Filter, clusters map[string]
 			}
 		}
 	}
-	// The plugin's skip rules see the path Envoy hands over (README, "What the plugin relies
-	// on from Envoy").
+	// The plugin's skip rules see the path Envoy hands over (docs/envoy.md, "What the plugin
+	// relies on from Envoy").
 	if !hcm.GetNormalizePath().GetValue() || !hcm.GetMergeSlashes() {
 		errs = append(errs, fmt.Errorf("listener %s: normalize_path and merge_slashes must be on", l.GetName()))
 	}

@@ -61,7 +61,7 @@ func TestEnvoyExamples(t *testing.T) {
 				{"cluster", c.Cluster, "dex"},
 				{"client_id", c.ClientID, "oidc-wasm-demo"},
 				{"client_secret", c.ClientSecret, "demo-secret"},
-				{"cookie secret", string(c.CookieSecret), "demo-cookie-secret-only-for-demo"},
+				{"cookie secret", string(c.CookieSecrets[0]), "demo-cookie-secret-only-for-demo"},
 				{"redirect_path", c.RedirectPath, "/oauth2/callback"},
 			}
 			for _, k := range contract {

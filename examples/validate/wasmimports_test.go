@@ -8,35 +8,38 @@ import (
 	"testing"
 )
 
-// documentedImports reads the README's import table: every host function a build may import,
+// envoyDoc is the document with the wasm-imports and wasm-builds tables.
+const envoyDoc = "docs/envoy.md"
+
+// documentedImports reads envoyDoc's import table: every host function a build may import,
 // with the Envoy minor version that first provides it.
-func documentedImports(t *testing.T, readme string) map[string]int {
+func documentedImports(t *testing.T, doc string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, row := range markedTableRows(t, readme, "wasm-imports") {
+	for _, row := range markedTableRows(t, doc, "wasm-imports") {
 		module := firstCode(row[0])
 		since, ok := envoyMinor(row[2])
 		if module == "" || !ok {
-			t.Fatalf("README import row %q: want `module` | `functions` | <Envoy version>", row)
+			t.Fatalf("%s import row %q: want `module` | `functions` | <Envoy version>", envoyDoc, row)
 		}
 		for _, fn := range codeSpans.FindAllStringSubmatch(row[1], -1) {
 			out[module+"."+fn[1]] = since
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("README: empty wasm-imports table")
+		t.Fatalf("%s: empty wasm-imports table", envoyDoc)
 	}
 	return out
 }
 
-// documentedBuilds reads the README's table of builds and the Envoy version each needs.
-func documentedBuilds(t *testing.T, readme string) map[string]int {
+// documentedBuilds reads envoyDoc's table of builds and the Envoy version each needs.
+func documentedBuilds(t *testing.T, doc string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, row := range markedTableRows(t, readme, "wasm-builds") {
+	for _, row := range markedTableRows(t, doc, "wasm-builds") {
 		since, ok := envoyMinor(row[1])
 		if firstCode(row[0]) == "" || !ok {
-			t.Fatalf("README build row %q: want `path` | <Envoy version> | ...", row)
+			t.Fatalf("%s build row %q: want `path` | <Envoy version> | ...", envoyDoc, row)
 		}
 		out[firstCode(row[0])] = since
 	}
@@ -67,15 +70,15 @@ func envoyMinor(s string) (int, bool) {
 
 // markedTableRows returns the cells of the data rows of the table between
 // <!-- name:start --> and <!-- name:end -->.
-func markedTableRows(t *testing.T, readme, name string) [][]string {
+func markedTableRows(t *testing.T, doc, name string) [][]string {
 	t.Helper()
 	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
-	i, j := strings.Index(readme, start), strings.Index(readme, end)
+	i, j := strings.Index(doc, start), strings.Index(doc, end)
 	if i < 0 || j < i {
-		t.Fatalf("README has no %s ... %s block", start, end)
+		t.Fatalf("%s has no %s ... %s block", envoyDoc, start, end)
 	}
 	var rows [][]string
-	for _, line := range strings.Split(readme[i+len(start):j], "\n") {
+	for _, line := range strings.Split(doc[i+len(start):j], "\n") {
 		line = strings.TrimSpace(line)
 		if !strings.HasPrefix(line, "|") || strings.HasPrefix(line, "|---") {
 			continue
@@ -92,19 +95,19 @@ func markedTableRows(t *testing.T, readme, name string) [][]string {
 	return rows
 }
 
-// TestWasmImportsAreDocumented reads what each built module imports and checks it against the
-// README: every import is listed, and the Envoy version the README gives for the build is the
-// newest that any of its imports needs. A new SDK or toolchain that pulls in another host
+// TestWasmImportsAreDocumented reads what each built module imports and checks it against
+// envoyDoc: every import is listed, and the Envoy version it gives for the build is the newest
+// that any of its imports needs. A new SDK or toolchain that pulls in another host
 // function fails here, before a gateway refuses to load the module.
 func TestWasmImportsAreDocumented(t *testing.T) {
-	readme := string(readFile(t, repoPath("README.md")))
-	imports := documentedImports(t, readme)
-	builds := documentedBuilds(t, readme)
+	doc := string(readFile(t, repoPath(envoyDoc)))
+	imports := documentedImports(t, doc)
+	builds := documentedBuilds(t, doc)
 	for _, build := range []string{"build/plugin.wasm", "build/plugin-go.wasm"} {
 		t.Run(build, func(t *testing.T) {
 			documentedMin, ok := builds[build]
 			if !ok {
-				t.Fatalf("README's build table has no row for %s", build)
+				t.Fatalf("%s: the build table has no row for %s", envoyDoc, build)
 			}
 			path := repoPath(build)
 			if _, err := os.Stat(path); err != nil {
@@ -118,19 +121,19 @@ func TestWasmImportsAreDocumented(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(m.ABIVersions) != 1 || m.ABIVersions[0] != "proxy_abi_version_0_2_0" {
-				t.Errorf("ABI exports %v; the README documents proxy_abi_version_0_2_0", m.ABIVersions)
+				t.Errorf("ABI exports %v; %s documents proxy_abi_version_0_2_0", m.ABIVersions, envoyDoc)
 			}
 			needs := 0
 			for _, imp := range m.Imports {
 				since, ok := imports[imp]
 				if !ok {
-					t.Errorf("imports %s, which the README's table does not list: find the first Envoy that provides it", imp)
+					t.Errorf("imports %s, which the table of %s does not list: find the first Envoy that provides it", imp, envoyDoc)
 					continue
 				}
 				needs = max(needs, since)
 			}
 			if needs != documentedMin {
-				t.Errorf("README says %s needs Envoy 1.%d; its imports need 1.%d", build, documentedMin, needs)
+				t.Errorf("%s says %s needs Envoy 1.%d; its imports need 1.%d", envoyDoc, build, documentedMin, needs)
 			}
 		})
 	}

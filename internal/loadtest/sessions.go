@@ -47,7 +47,7 @@ func (s *session) apply(setCookies []string) {
 	for _, sc := range setCookies {
 		name, rest, _ := strings.Cut(sc, "=")
 		value, attrs, _ := strings.Cut(rest, ";")
-		if name == "_oidc_session_state" {
+		if strings.HasPrefix(name, "_oidc_session_state") {
 			continue
 		}
 		if value == "" || strings.Contains(strings.ToLower(attrs), "max-age=0") {
@@ -108,7 +108,7 @@ func login(client *http.Client, browser *testidp.Browser, first, second string) 
 	s := &session{cookies: map[string]string{}}
 	state := &session{cookies: map[string]string{}}
 	for _, sc := range start.Header.Values("Set-Cookie") {
-		if name, rest, _ := strings.Cut(sc, "="); name == "_oidc_session_state" {
+		if name, rest, _ := strings.Cut(sc, "="); strings.HasPrefix(name, "_oidc_session_state") {
 			value, _, _ := strings.Cut(rest, ";")
 			state.cookies[name] = value
 		}

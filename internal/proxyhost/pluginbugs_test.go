@@ -39,7 +39,7 @@ func TestCallbackHeldForMetadataIsAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	callback, _ := url.Parse(back)
-	state := SetCookies(start.request.Headers)[stateCookie]
+	state := StateCookie(start.request.Headers, sessionCookieName)
 
 	// A second host with the same configuration and cookie secret, given the callback before
 	// its first tick has fetched anything.
@@ -53,7 +53,7 @@ func TestCallbackHeldForMetadataIsAnswered(t *testing.T) {
 	defer fresh.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, o, err := fresh.Workers()[0].Request(ctx, wasmhost.BrowserGet(callback.RequestURI(), [2]string{"cookie", stateCookie + "=" + state}), true)
+	st, o, err := fresh.Workers()[0].Request(ctx, wasmhost.BrowserGet(callback.RequestURI(), [2]string{"cookie", state}), true)
 	if st != nil {
 		defer st.End()
 	}

@@ -14,10 +14,8 @@ import (
 )
 
 const (
-	// sessionCookieName is the plugin's default session cookie with cookie_secure on, and
-	// stateCookie its login state cookie.
+	// sessionCookieName is the plugin's default session cookie with cookie_secure on.
 	sessionCookieName = "__Host-oidc_session"
-	stateCookie       = sessionCookieName + "_state"
 	testClientID      = "app"
 	testSecret        = "s3cret"
 	testCookieKey     = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
@@ -157,8 +155,8 @@ func (r *rig) login(first, second int) string {
 		r.t.Fatal(err)
 	}
 	u, _ := url.Parse(back)
-	state := SetCookies(ex.request.Headers)[stateCookie]
-	cb := r.do(second, wasmhost.BrowserGet(u.RequestURI(), [2]string{"cookie", stateCookie + "=" + state}))
+	state := StateCookie(ex.request.Headers, sessionCookieName)
+	cb := r.do(second, wasmhost.BrowserGet(u.RequestURI(), [2]string{"cookie", state}))
 	if cb.request.Status() != 302 {
 		r.t.Fatalf("callback: want 302, got %d %s", cb.request.Status(), cb.request.Body)
 	}
@@ -169,7 +167,7 @@ func (r *rig) login(first, second int) string {
 func sessionCookie(headers [][2]string) string {
 	var parts []string
 	for name, v := range SetCookies(headers) {
-		if strings.HasPrefix(name, sessionCookieName) && name != stateCookie && v != "" {
+		if strings.HasPrefix(name, sessionCookieName) && !strings.HasPrefix(name, sessionCookieName+"_state") && v != "" {
 			parts = append(parts, name+"="+v)
 		}
 	}

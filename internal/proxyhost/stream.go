@@ -56,6 +56,18 @@ func SetCookies(pairs [][2]string) map[string]string {
 	return out
 }
 
+// StateCookie is the login state cookie that Set-Cookie headers among pairs set for the
+// session cookie named base (each login has its own, "<base>_state_<id>"), as a Cookie header
+// pair "name=value", or "".
+func StateCookie(pairs [][2]string, base string) string {
+	for name, value := range SetCookies(pairs) {
+		if strings.HasPrefix(name, base+"_state_") && value != "" {
+			return name + "=" + value
+		}
+	}
+	return ""
+}
+
 // failedOutcome is what a request held by a failed or stopped VM gets: Envoy's failStream
 // answers 503 with no body.
 func failedOutcome() Outcome {

@@ -238,6 +238,17 @@ func (r *Reply) SetCookies() map[string]string {
 	return out
 }
 
+// StateCookie is the login state cookie the reply sets for the relying party whose session
+// cookie is named base, as a Cookie header pair ("name=value"), or "" when it sets none.
+func (r *Reply) StateCookie(base string) string {
+	for name, sc := range r.SetCookies() {
+		if strings.HasPrefix(name, base+"_state_") && CookieValue(sc) != "" {
+			return name + "=" + CookieValue(sc)
+		}
+	}
+	return ""
+}
+
 // CookieValue is the value a Set-Cookie gives its cookie.
 func CookieValue(setCookie string) string {
 	_, rest, _ := strings.Cut(setCookie, "=")
