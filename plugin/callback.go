@@ -175,15 +175,17 @@ func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 		h.rp.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(502, "The session could not be created: the identity provider's tokens are too large.")
 	}
-	returnTo, ok := oidc.SafeReturnPath(state.ReturnTo)
+	returnTo, ok := h.rp.cfg.safeRedirect(state.ReturnTo)
 	if !ok {
 		returnTo = "/"
 	}
-	headers := append([][2]string{{"location", returnTo}}, cookies...)
-	headers = append(headers, h.clearLoginCookie()...)
+	cookies = append(cookies, h.clearLoginCookie()...)
 	h.rp.metrics.count(metricLoginSucceeded)
 	proxywasm.LogInfof("oidc-wasm: login of subject %q", tok.Subject)
-	return h.respond(302, headers, "")
+	if h.rp.cfg.SameSite == "Strict" {
+		return h.moveOn(returnTo, cookies)
+	}
+	return h.respond(302, append([][2]string{{"location", returnTo}}, cookies...), "")
 }
 
 // clearLoginCookie clears the state cookie of the login this callback completes or fails:
