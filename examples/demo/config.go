@@ -18,7 +18,9 @@ const envoyConfigPath = "examples/envoy/envoy.yaml"
 // without it; TestDefaultsMatchEnvoyConfig keeps the two equal. cookie_secure is off because
 // the demo is plain HTTP; the cookie secret is public, so it protects nothing but this demo.
 // The authorization rule shows the 403 page: /admin needs the group "admins", which Dex's
-// static users (alice) do not have; every other path admits anyone logged in.
+// static users (alice) do not have; every other path admits anyone logged in. cookie_domain
+// shows single sign-on across subdomains: the hosts under demo.localhost, which browsers
+// resolve to this machine, share one session.
 const defaultPluginConfig = `{
   "issuer": "http://127.0.0.1:5556/dex",
   "cluster": "dex",
@@ -26,6 +28,7 @@ const defaultPluginConfig = `{
   "client_secret": "demo-secret",
   "cookie_secret": "ZGVtby1jb29raWUtc2VjcmV0LW9ubHktZm9yLWRlbW8=",
   "cookie_secure": false,
+  "cookie_domain": "demo.localhost",
   "skip_paths": [{"prefix": "/healthz"}],
   "authorization": [{"path_prefix": "/admin", "allow": [{"group": "admins"}]}]
 }`
@@ -42,6 +45,9 @@ type demoConfig struct {
 	clientSecret string
 	redirectPath string
 	cookieSecure bool // shown in the banner: Secure cookies and plain HTTP do not mix
+	// siblings are the hosts of the single sign-on demo: two hosts under the first
+	// cookie_domain, each with its redirect URI registered at Dex; none without one.
+	siblings []string
 }
 
 // loadConfig reads the plugin configuration from envoyConfigPath under root, so both gateways
@@ -75,6 +81,7 @@ func parseDemoConfig(raw string) (*demoConfig, error) {
 		ClientSecret string `json:"client_secret"`
 		RedirectPath string `json:"redirect_path"`
 		CookieSecure *bool  `json:"cookie_secure"`
+		CookieDomain any    `json:"cookie_domain"`
 	}
 	if err := json.Unmarshal([]byte(raw), &v); err != nil {
 		return nil, fmt.Errorf("not the JSON object the plugin expects: %w", err)
@@ -98,7 +105,25 @@ func parseDemoConfig(raw string) (*demoConfig, error) {
 	if c.redirectPath == "" {
 		c.redirectPath = "/oauth2/callback"
 	}
+	domain, _ := v.CookieDomain.(string)
+	if list, ok := v.CookieDomain.([]any); ok && len(list) > 0 {
+		domain, _ = list[0].(string)
+	}
+	if domain = strings.TrimPrefix(domain, "."); domain != "" {
+		c.siblings = []string{"app." + domain, "grafana." + domain}
+	}
 	return c, nil
+}
+
+// redirectURIs are the callbacks registered at Dex: the gateway's address, localhost and the
+// single sign-on hosts, all on the gateway's port.
+func (c *demoConfig) redirectURIs() []string {
+	hosts := append([]string{"127.0.0.1", "localhost"}, c.siblings...)
+	var out []string
+	for _, h := range hosts {
+		out = append(out, "http://"+h+":"+gatewayPort+c.redirectPath)
+	}
+	return out
 }
 
 // pluginConfigFromEnvoy finds the plugin configuration in an Envoy bootstrap: the first

@@ -103,16 +103,40 @@ func (i *idp) stop() { i.provider().Stop() }
 // and the answers. Each replica reaches the IdP through its own counting proxy: its cluster.
 type redemptions struct {
 	mu      sync.Mutex
-	byToken []map[string]int // per replica
-	refused int              // refresh answers other than 200
+	byToken []map[string]*presented // per replica
+	refused int                     // refresh answers other than 200
+}
+
+// presented is one refresh token at one replica: how many times it was presented, and
+// whether one of those got no answer (the IdP died with the request in hand: it may have
+// redeemed the token all the same, so presenting it again is a reuse no one could avoid).
+type presented struct {
+	n          int
+	unanswered bool
 }
 
 func newRedemptions(replicas int) *redemptions {
-	r := &redemptions{byToken: make([]map[string]int, replicas)}
+	r := &redemptions{byToken: make([]map[string]*presented, replicas)}
 	for k := range r.byToken {
-		r.byToken[k] = map[string]int{}
+		r.byToken[k] = map[string]*presented{}
 	}
 	return r
+}
+
+// count records a presentation of token by a replica.
+func (r *redemptions) count(replica int, token string, answered bool, status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.byToken[replica][token]
+	if p == nil {
+		p = &presented{}
+		r.byToken[replica][token] = p
+	}
+	p.n++
+	p.unanswered = p.unanswered || !answered
+	if answered && status != 200 {
+		r.refused++
+	}
 }
 
 // counter is one replica's cluster: a reverse proxy to the IdP that counts refresh tokens. A
@@ -138,6 +162,9 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	out.Host = req.Host
 	resp, err := c.client.Do(out)
 	if err != nil {
+		if refresh != "" {
+			c.r.count(c.replica, refresh, false, 0)
+		}
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
@@ -150,12 +177,7 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(resp.Body)
 	if refresh != "" {
-		c.r.mu.Lock()
-		c.r.byToken[c.replica][refresh]++
-		if resp.StatusCode != 200 {
-			c.r.refused++
-		}
-		c.r.mu.Unlock()
+		c.r.count(c.replica, refresh, true, resp.StatusCode)
 	}
 	for name, values := range resp.Header {
 		w.Header()[name] = values
@@ -177,24 +199,33 @@ func serveCounter(c *counter) (string, func(), error) {
 	return l.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-// tally sums the redemptions: tokens presented more than once by one replica, and tokens
-// presented by more than one replica.
-func (r *redemptions) tally() (tokens, twiceInOneReplica, acrossReplicas, refused int) {
+// tally sums the redemptions: tokens presented more than once by one replica (after an
+// answer, and after none), and tokens presented by more than one replica.
+func (r *redemptions) tally() tally {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var t tally
 	seen := map[string]int{}
 	for _, m := range r.byToken {
-		for token, n := range m {
-			if n > 1 {
-				twiceInOneReplica++
+		for token, p := range m {
+			switch {
+			case p.n > 1 && p.unanswered:
+				t.afterNoAnswer++
+			case p.n > 1:
+				t.twiceInOneReplica++
 			}
 			seen[token]++
 		}
 	}
 	for _, n := range seen {
 		if n > 1 {
-			acrossReplicas++
+			t.acrossReplicas++
 		}
 	}
-	return len(seen), twiceInOneReplica, acrossReplicas, r.refused
+	t.tokens, t.refused = len(seen), r.refused
+	return t
+}
+
+type tally struct {
+	tokens, twiceInOneReplica, afterNoAnswer, acrossReplicas, refused int
 }

@@ -42,7 +42,11 @@ func TestShortLoad(t *testing.T) {
 	if rep.RefreshTokens == 0 || rep.Outage503 == 0 {
 		t.Errorf("the run refreshed %d tokens and answered %d 503s during the outage: it did not exercise refresh and the outage", rep.RefreshTokens, rep.Outage503)
 	}
-	if rep.TwiceInOneReplica != 0 || rep.SessionsLost != 0 {
-		t.Errorf("%d refresh tokens redeemed twice, %d sessions lost", rep.TwiceInOneReplica, rep.SessionsLost)
+	// A refresh the IdP took in hand when it was killed may have consumed its token without an
+	// answer: presenting that token again is a reuse no gateway can avoid, and the only way a
+	// session may be lost here.
+	if rep.TwiceInOneReplica != 0 || rep.SessionsLost > rep.AfterNoAnswer {
+		t.Errorf("%d refresh tokens redeemed twice; %d sessions lost, %d of them explained by the IdP's crash",
+			rep.TwiceInOneReplica, rep.SessionsLost, rep.AfterNoAnswer)
 	}
 }

@@ -25,7 +25,8 @@ type Report struct {
 	StormLost       int
 
 	RefreshTokens     int // distinct refresh tokens presented
-	TwiceInOneReplica int // tokens one replica presented more than once
+	TwiceInOneReplica int // tokens one replica presented more than once, each time answered
+	AfterNoAnswer     int // tokens presented again after the IdP died with one in hand
 	AcrossReplicas    int // tokens presented by more than one replica
 	RefreshRefused    int // refresh answers other than 200
 
@@ -75,7 +76,8 @@ func (r *Report) collect(t *traffic, a *app, counts *redemptions, replicas []*re
 	r.Served, r.Unauthenticated = a.served.Load(), a.unauthenticated.Load()
 	r.Outage503, r.Storm503, r.Other503, r.Other5xx, r.Transport = t.outage503, t.storm503, t.other503, t.other5xx, t.transport
 	r.SessionsLost, r.StormLost = t.lost, t.stormLost
-	r.RefreshTokens, r.TwiceInOneReplica, r.AcrossReplicas, r.RefreshRefused = counts.tally()
+	n := counts.tally()
+	r.RefreshTokens, r.TwiceInOneReplica, r.AfterNoAnswer, r.AcrossReplicas, r.RefreshRefused = n.tokens, n.twiceInOneReplica, n.afterNoAnswer, n.acrossReplicas, n.refused
 }
 
 // Target is one of the load targets of issue 16, met or not.
@@ -133,9 +135,10 @@ func (r *Report) Markdown(title string) string {
 	}
 	fmt.Fprintf(&b, "Answers by status: %s. The upstream served %d, %d of them without the plugin's identity or marked as attacks. "+
 		"503s: %d while the IdP was down or restarting, %d during the storm, %d otherwise. Sessions lost: %d (%d of the storm's). "+
-		"Refresh tokens presented: %d distinct; %d presented twice by one replica, %d by two replicas; %d refresh answers refused.\n\n",
+		"Refresh tokens presented: %d distinct; %d presented twice by one replica (and %d again after the IdP died with them in hand), "+
+		"%d by two replicas; %d refresh answers refused.\n\n",
 		strings.Join(parts, ", "), r.Served, r.Unauthenticated, r.Outage503, r.Storm503, r.Other503, r.SessionsLost, r.StormLost,
-		r.RefreshTokens, r.TwiceInOneReplica, r.AcrossReplicas, r.RefreshRefused)
+		r.RefreshTokens, r.TwiceInOneReplica, r.AfterNoAnswer, r.AcrossReplicas, r.RefreshRefused)
 	b.WriteString("| VM | memory after the logins | a quarter of the requests in | at the end |\n|---|---|---|---|\n")
 	for _, m := range r.Memory {
 		fmt.Fprintf(&b, "| replica %d, worker %d | %s | %s | %s |\n", m.Replica, m.Worker, mib(m.AfterLogins), mib(m.Start), mib(m.End))
