@@ -148,7 +148,7 @@ func TestWiringCatchesMismatches(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.set+"/"+tt.name, func(t *testing.T) {
 			set := findSet(t, tt.set)
-			docs, err := LoadManifests(set.paths...)
+			docs, err := set.docs()
 			if err != nil {
 				t.Fatal(err)
 			}

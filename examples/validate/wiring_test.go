@@ -20,23 +20,42 @@ import (
 type deploymentSet struct {
 	name  string
 	paths []string
+	// build is a kustomization whose output is part of the set (Kubeflow's, with
+	// examples/kubeflow as a component), or "".
+	build string
 	// clustersProvided are Envoy clusters that exist without anything of the set, because
 	// the platform installs the Service (Kubeflow's Dex, the apps behind the gateway).
 	clustersProvided []string
+	// istio are the releases of istio.io/api the set must install on ("" is go.mod's):
+	// its objects are validated against each one's CRDs (TestIstioReleases).
+	istio []string
 }
+
+// Istio releases the examples target: every release from the first with failStrategy
+// FAIL_RELOAD; Kubeflow's own (1.11 ships 1.28, 26.03 ships 1.29; 1.10 ships 1.24).
+var (
+	currentIstio  = []string{"v1.27.0", ""}
+	kubeflowIstio = []string{"v1.28.0", "v1.29.0"}
+)
 
 var deploymentSets = []deploymentSet{
 	{name: "external IdP", paths: []string{
 		repoPath("wasmplugin.yaml"), repoPath("examples", "istio", "base"), repoPath("examples", "istio", "secret"),
 		repoPath("examples", "istio", "gateway-env"), repoPath("examples", "istio", "external-idp"),
-	}},
+	}, istio: currentIstio},
 	{name: "Dex in the mesh", paths: []string{
 		repoPath("examples", "istio", "base"), repoPath("examples", "istio", "secret"),
 		repoPath("examples", "istio", "gateway-env"), repoPath("examples", "istio", "dex-in-mesh"),
-	}},
-	{name: "Kubeflow", paths: []string{
-		repoPath("examples", "kubeflow"), repoPath("examples", "istio", "gateway-env"),
-	}, clustersProvided: []string{"outbound|5556||dex.auth.svc.cluster.local"}},
+	}, istio: currentIstio},
+	// examples/kubeflow on Kubeflow's own objects: service-account tokens passed through to
+	// the mesh (the default), verified by the plugin (m2m-verified/), and on Kubeflow 1.10's
+	// Istio (fail-close/).
+	{name: "Kubeflow", paths: []string{repoPath("examples", "kubeflow", "secret")},
+		build: kubeflowBuild("example-oidc-wasm"), istio: kubeflowIstio},
+	{name: "Kubeflow, service accounts verified", paths: []string{repoPath("examples", "kubeflow", "secret")},
+		build: kubeflowBuild("example-kind-verified"), istio: kubeflowIstio},
+	{name: "Kubeflow 1.10", paths: []string{repoPath("examples", "kubeflow", "secret")},
+		build: kubeflowBuild("example-oidc-wasm-fail-close"), istio: []string{"v1.24.3"}},
 	// One WasmPlugin, two providers: Google (a ServiceEntry of the set) for Grafana, Dex (the
 	// platform's) for Kubeflow; the apps themselves are installed apart.
 	{name: "Several providers", paths: []string{
@@ -45,14 +64,24 @@ var deploymentSets = []deploymentSet{
 		"outbound|5556||dex.auth.svc.cluster.local",
 		"outbound|80||grafana.monitoring.svc.cluster.local",
 		"outbound|80||centraldashboard.kubeflow.svc.cluster.local",
-	}},
+	}, istio: currentIstio},
+}
+
+// docs are the set's manifests and, if it has one, its kustomization's output.
+func (s deploymentSet) docs() ([]Manifest, error) {
+	docs, err := LoadManifests(s.paths...)
+	if err != nil || s.build == "" {
+		return docs, err
+	}
+	built, err := BuildKustomization(s.build)
+	return append(docs, built...), err
 }
 
 // TestDeploymentWiring checks what no schema can: that the pieces of an install fit.
 func TestDeploymentWiring(t *testing.T) {
 	for _, set := range deploymentSets {
 		t.Run(set.name, func(t *testing.T) {
-			docs, err := LoadManifests(set.paths...)
+			docs, err := set.docs()
 			if err != nil {
 				t.Fatal(err)
 			}
