@@ -109,7 +109,7 @@ func TestManifests(t *testing.T) {
 
 // TestSecretPlaceholdersFailClosed keeps the example Secrets safe to apply by mistake: the
 // plugin must refuse their placeholder cookie secrets (every key cookie-secret, whatever the
-// Secret's name), so a forgotten placeholder stops the plugin (and, with FAIL_CLOSE, the
+// Secret's name), so a forgotten placeholder stops the plugin (and, failing closed, the
 // traffic) instead of sealing sessions with a public key.
 func TestSecretPlaceholdersFailClosed(t *testing.T) {
 	docs, err := LoadManifests(manifestRoots...)
