@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
@@ -69,14 +70,20 @@ var deploymentSets = []deploymentSet{
 	}, istio: currentIstio},
 }
 
-// docs are the set's manifests and, if it has one, its kustomization's output.
+var setDocs sync.Map // set name -> func() ([]Manifest, error), each read once
+
+// docs are the set's manifests and, if it has one, its kustomization's output, read once per
+// test binary. Callers must not modify them.
 func (s deploymentSet) docs() ([]Manifest, error) {
-	docs, err := LoadManifests(s.paths...)
-	if err != nil || s.build == "" {
-		return docs, err
-	}
-	built, err := BuildKustomization(s.build)
-	return append(docs, built...), err
+	read, _ := setDocs.LoadOrStore(s.name, sync.OnceValues(func() ([]Manifest, error) {
+		docs, err := LoadManifests(s.paths...)
+		if err != nil || s.build == "" {
+			return docs, err
+		}
+		built, err := BuildKustomization(s.build)
+		return append(docs, built...), err
+	}))
+	return read.(func() ([]Manifest, error))()
 }
 
 // TestDeploymentWiring checks what no schema can: that the pieces of an install fit.
