@@ -116,8 +116,8 @@ func (c kubeflowChange) check(kept []string, baseMesh proto.Message, guide strin
 			errs = append(errs, fmt.Errorf("the Kubeflow objects have no %s: the test would prove nothing", k))
 		}
 	}
-	if !slices.Equal(c.removed, want) {
-		errs = append(errs, fmt.Errorf("removed %v, want oauth2-proxy's objects %v", c.removed, want))
+	if missing, extra := setDifference(want, c.removed), setDifference(c.removed, want); len(missing)+len(extra) > 0 {
+		errs = append(errs, fmt.Errorf("oauth2-proxy's objects %v stay, and %v, which are not oauth2-proxy's, are removed", missing, extra))
 	}
 	if want := []string{"WasmPlugin istio-system/oidc-wasm"}; !slices.Equal(c.added, want) {
 		errs = append(errs, fmt.Errorf("added %v, want %v", c.added, want))
@@ -148,6 +148,17 @@ func (c kubeflowChange) check(kept []string, baseMesh proto.Message, guide strin
 		errs = append(errs, fmt.Errorf("docs/kubeflow.md does not say to remove the extensionProviders entry"))
 	}
 	return errs
+}
+
+// setDifference lists what of a is not in b.
+func setDifference(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // deleteCommand is how docs/kubeflow.md deletes m on a running cluster: its namespace when it
