@@ -25,6 +25,9 @@ type Config struct {
 
 	Issuer  string
 	Cluster string
+	// EndpointClusters reach IdP endpoints on hosts Cluster cannot reach: host name
+	// (lower-case, without port) to Envoy cluster.
+	EndpointClusters map[string]string
 	// Tenants allow-lists the tenants of a multi-tenant issuer (Entra ID): its discovery
 	// document names a {tenantid} template, and tokens must carry one of these tenants'
 	// issuers. BearerAcceptedIssuers are further issuers bearer tokens signed with the IdP's

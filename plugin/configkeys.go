@@ -62,6 +62,7 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "endpoint_clusters", def: "none", doc: "Clusters for IdP endpoints on hosts that `cluster` cannot reach: an object of host name to Envoy cluster. A call the plugin makes (discovery, JWKS, token, userinfo) to a listed host goes through its cluster, every other call through `cluster`. Amazon Cognito needs it: its discovery and keys are on `cognito-idp.<region>.amazonaws.com`, its token and userinfo endpoints on the user pool's domain (`<domain>.auth.<region>.amazoncognito.com`).", read: readEndpointClusters},
 	{name: "tenants", def: "none", doc: "For a multi-tenant issuer (Entra ID's `https://login.microsoftonline.com/organizations/v2.0`, whose discovery document names the template `https://login.microsoftonline.com/{tenantid}/v2.0`): the tenant IDs whose users may log in. Tokens must carry the issuer of one of them; without `tenants` such a template is refused at discovery.", read: func(c *Config, v view) (err error) {
 		if c.Tenants, err = readStrings(v, "tenants"); err != nil {
 			return err
