@@ -23,6 +23,8 @@ var istioSpecs = map[string]func() proto.Message{
 	"ServiceEntry":        func() proto.Message { return &networkingv1alpha3.ServiceEntry{} },
 	"AuthorizationPolicy": func() proto.Message { return &securityv1beta1.AuthorizationPolicy{} },
 	"PeerAuthentication":  func() proto.Message { return &securityv1beta1.PeerAuthentication{} },
+	// The app-side check of the plugin's signed assertion (examples/istio/signed-identity).
+	"RequestAuthentication": func() proto.Message { return &securityv1beta1.RequestAuthentication{} },
 }
 
 // DecodeIstioSpec decodes the spec of an Istio resource into istiod's own type, refusing

@@ -80,7 +80,7 @@ func TestManifests(t *testing.T) {
 	}
 	// The examples must keep covering what docs/istio.md and docs/kubeflow.md promise.
 	for _, k := range []string{"WasmPlugin", "ServiceEntry", "DestinationRule", "AuthorizationPolicy",
-		"PeerAuthentication", "Gateway", "VirtualService", "Deployment", "Service", "Secret", "ConfigMap"} {
+		"PeerAuthentication", "RequestAuthentication", "Gateway", "VirtualService", "Deployment", "Service", "Secret", "ConfigMap"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s among the examples", k)
 		}
