@@ -22,10 +22,10 @@ import (
 // bound these too: an identity keeps at most assertionsPerIdentity of them, each no larger
 // than the claims of the credential it came from plus a fixed overhead.
 
-// assertionsPerIdentity is how many audiences an identity keeps an assertion for. Session
-// cookies are host-only, so a session has one audience; two let a bearer token alternate
-// between two hosts without a signature per request.
-const assertionsPerIdentity = 2
+// assertionsPerIdentity is how many audiences an identity keeps an assertion for: a session
+// shared across subdomains (cookie_domain), or a bearer token, used with a few apps at once
+// costs no signature per request. A host beyond them takes the place of the one due soonest.
+const assertionsPerIdentity = 4
 
 // signedAssertion is an assertion signed for one audience.
 type signedAssertion struct {

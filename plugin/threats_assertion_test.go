@@ -6,6 +6,7 @@ package plugin
 
 import (
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -163,25 +164,35 @@ func TestSessionEnd(t *testing.T) {
 	}
 }
 
-// An identity keeps assertions for at most assertionsPerIdentity hosts: a bearer token
-// alternating between two hosts is signed for each once, a third host takes the place of
-// the one signed first, which is then signed again.
+// An identity keeps assertions for at most assertionsPerIdentity hosts: a bearer token used
+// with that many hosts in turn is signed for each once; one more host takes the place of the
+// one signed first, which is then signed again.
 func TestThreatAssertionsBoundedPerIdentity(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
 		h := wasmhost.MustStart(t, vm, assertionConfig([]string{testAssertionKey(t, "EdDSA", 1)}, ""))
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
 		bearer := idp.idToken("", map[string]any{"nonce": nil})
-		for i, step := range []struct {
+		host := func(i int) string { return fmt.Sprintf("app-%d.example.com", i) }
+		type step struct {
 			host   string
 			signed uint64
-		}{{"a.example.com", 1}, {"b.example.com", 2}, {"a.example.com", 2}, {"b.example.com", 2}, {"c.example.com", 3}, {"a.example.com", 4}} {
-			id, _ := h.Request(withAuthority(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + bearer}), step.host))
+		}
+		var steps []step
+		for i := range assertionsPerIdentity {
+			steps = append(steps, step{host(i), uint64(i + 1)}) // each signed once
+		}
+		for i := range assertionsPerIdentity {
+			steps = append(steps, step{host(i), assertionsPerIdentity}) // all kept
+		}
+		steps = append(steps, step{host(assertionsPerIdentity), assertionsPerIdentity + 1}, step{host(0), assertionsPerIdentity + 2})
+		for i, s := range steps {
+			id, _ := h.Request(withAuthority(wasmhost.APIGet("/api", [2]string{"authorization", "Bearer " + bearer}), s.host))
 			if upstreamAssertion(t, h, id) == "" {
 				t.Fatalf("step %d: no assertion", i)
 			}
-			if n, _ := h.GetCounterMetric("oidc_wasm.assertion_signed"); n != step.signed {
-				t.Fatalf("step %d (%s): %d signed, want %d", i, step.host, n, step.signed)
+			if n, _ := h.GetCounterMetric("oidc_wasm.assertion_signed"); n != s.signed {
+				t.Fatalf("step %d (%s): %d signed, want %d", i, s.host, n, s.signed)
 			}
 		}
 	})
