@@ -228,7 +228,7 @@ func (v *Verifier) checkClaims(c map[string]gjson.Result, now time.Time, r rules
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
-	if iss != v.Issuer && !slices.Contains(v.MoreIssuers, iss) && (r.idToken || !slices.Contains(v.AccessTokenIssuers, iss)) {
+	if !v.acceptsIssuer(iss, r) {
 		return nil, invalidf("issuer %s not accepted", quoted(iss))
 	}
 	if r.idToken || !v.AnyAudience {
@@ -371,4 +371,24 @@ func numericDate(c map[string]gjson.Result, name string) (t time.Time, present b
 	sec := int64(f)
 	nsec := int64((f - float64(sec)) * 1e9)
 	return time.Unix(sec, nsec).UTC(), true, nil
+}
+
+// Google documents that its ID tokens carry "https://accounts.google.com" or, as older ones
+// did, "accounts.google.com" in iss. That one spelling of that one issuer is accepted besides
+// the configured one (as coreos/go-oidc does); every other issuer is compared byte for byte.
+const (
+	googleIssuer         = "https://accounts.google.com"
+	googleIssuerNoScheme = "accounts.google.com"
+)
+
+// acceptsIssuer reports whether a token's iss is one this verifier accepts: Issuer,
+// MoreIssuers, Google's issuer without its scheme, and for bearer tokens AccessTokenIssuers.
+func (v *Verifier) acceptsIssuer(iss string, r rules) bool {
+	switch {
+	case iss == v.Issuer, slices.Contains(v.MoreIssuers, iss):
+		return true
+	case v.Issuer == googleIssuer && iss == googleIssuerNoScheme:
+		return true
+	}
+	return !r.idToken && slices.Contains(v.AccessTokenIssuers, iss)
 }

@@ -796,3 +796,28 @@ func TestVerifyMoreIssuers(t *testing.T) {
 		t.Error("an issuer outside the lists was accepted")
 	}
 }
+
+// Google's ID tokens may carry its issuer without the scheme; only Google's, only that
+// spelling.
+func TestVerifyGoogleIssuerWithoutScheme(t *testing.T) {
+	k := verifyTestKeys(t)
+	for _, c := range []struct {
+		issuer, iss string
+		ok          bool
+	}{
+		{"https://accounts.google.com", "https://accounts.google.com", true},
+		{"https://accounts.google.com", "accounts.google.com", true},
+		{"https://accounts.google.com", "http://accounts.google.com", false},
+		{"https://accounts.google.com", "accounts.google.com/", false},
+		{"https://accounts.google.com", "ACCOUNTS.google.com", false},
+		{"https://accounts.google.com/", "accounts.google.com", false},
+		{verifyIssuer, strings.TrimPrefix(verifyIssuer, "https://"), false},
+	} {
+		v := verifyVerifier(t)
+		v.Issuer = c.issuer
+		raw := verifySign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa"}, verifyClaims(map[string]any{"iss": c.iss}))
+		if _, err := v.VerifyIDToken(raw, verifyNonce, verifyNow); (err == nil) != c.ok {
+			t.Errorf("issuer %q, iss %q: err %v, want ok=%v", c.issuer, c.iss, err, c.ok)
+		}
+	}
+}

@@ -69,7 +69,7 @@ func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState)
 		resumeIf(h.onTokens(a, state))
 	})
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: token request not sent: %s", dispatchProblem(cfg.Cluster, err))
+		proxywasm.LogErrorf("oidc-wasm: token request not sent: %v", err)
 		h.rp.metrics.count(metricLoginFailedTokenEndpoint)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}
@@ -139,7 +139,7 @@ func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse,
 		resumeIf(h.onUserinfo(a, tok, tokens, state))
 	})
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %s", dispatchProblem(h.rp.cfg.Cluster, err))
+		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %v", err)
 		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}
@@ -175,15 +175,17 @@ func (h *httpContext) startSession(tok *oidc.Token, tokens *oidc.TokenResponse, 
 		h.rp.metrics.count(metricLoginFailedIdToken)
 		return h.loginFailed(502, "The session could not be created: the identity provider's tokens are too large.")
 	}
-	returnTo, ok := oidc.SafeReturnPath(state.ReturnTo)
+	returnTo, ok := h.rp.cfg.safeRedirect(state.ReturnTo)
 	if !ok {
 		returnTo = "/"
 	}
-	headers := append([][2]string{{"location", returnTo}}, cookies...)
-	headers = append(headers, h.clearLoginCookie()...)
+	cookies = append(cookies, h.clearLoginCookie()...)
 	h.rp.metrics.count(metricLoginSucceeded)
 	proxywasm.LogInfof("oidc-wasm: login of subject %q", tok.Subject)
-	return h.respond(302, headers, "")
+	if h.rp.cfg.SameSite == "Strict" {
+		return h.moveOn(returnTo, cookies)
+	}
+	return h.respond(302, append([][2]string{{"location", returnTo}}, cookies...), "")
 }
 
 // clearLoginCookie clears the state cookie of the login this callback completes or fails:

@@ -25,6 +25,9 @@ type Config struct {
 
 	Issuer  string
 	Cluster string
+	// EndpointClusters reach IdP endpoints on hosts Cluster cannot reach: host name
+	// (lower-case, without port) to Envoy cluster.
+	EndpointClusters map[string]string
 	// Tenants allow-lists the tenants of a multi-tenant issuer (Entra ID): its discovery
 	// document names a {tenantid} template, and tokens must carry one of these tenants'
 	// issuers. BearerAcceptedIssuers are further issuers bearer tokens signed with the IdP's
@@ -61,6 +64,13 @@ type Config struct {
 	CookieSecrets [][]byte // the first seals, every one opens
 	CookieName    string
 	CookieSecure  bool
+	// CookieDomains share the cookies with subdomains: the longest one the request's host
+	// is or ends in becomes their Domain (lowercase, no leading dot); none, host-only.
+	CookieDomains []string
+	// SameSite is the session cookies' SameSite: "Lax", "Strict" or "None". A login's state
+	// cookie is Lax unless this is None, since it must come back on the IdP's cross-site
+	// redirect to the callback.
+	SameSite string
 	// LegacyCookieName is the session cookie name releases before __Host- names used (see
 	// defaultCookieName); sessions under it, sealed before the name was bound into sealed
 	// data, are still read for one release and moved to CookieName, so nobody is logged out
@@ -112,6 +122,9 @@ type Config struct {
 	LogoutPath           string
 	LogoutRedirect       string // local page after logout when the IdP has no end_session_endpoint
 	AllowedRedirectHosts []string
+	// redirectHosts are AllowedRedirectHosts and the hosts under CookieDomains (see
+	// safeRedirect).
+	redirectHosts []string
 }
 
 // Values of forward_token.

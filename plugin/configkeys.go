@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ var configKeys = []configKey{
 		}
 		return err
 	}},
+	{name: "endpoint_clusters", def: "none", doc: "Clusters for IdP endpoints on hosts that `cluster` cannot reach: an object of host name to Envoy cluster. A call the plugin makes (discovery, JWKS, token, userinfo) to a listed host goes through its cluster, every other call through `cluster`. Amazon Cognito needs it: its discovery and keys are on `cognito-idp.<region>.amazonaws.com`, its token and userinfo endpoints on the user pool's domain (`<domain>.auth.<region>.amazoncognito.com`).", read: readEndpointClusters},
 	{name: "tenants", def: "none", doc: "For a multi-tenant issuer (Entra ID's `https://login.microsoftonline.com/organizations/v2.0`, whose discovery document names the template `https://login.microsoftonline.com/{tenantid}/v2.0`): the tenant IDs whose users may log in. Tokens must carry the issuer of one of them; without `tenants` such a template is refused at discovery.", read: func(c *Config, v view) (err error) {
 		if c.Tenants, err = readStrings(v, "tenants"); err != nil {
 			return err
@@ -113,14 +115,16 @@ var configKeys = []configKey{
 		c.CookieSecure, err = readBool(v, "cookie_secure", true)
 		return err
 	}},
-	{name: "cookie_name", def: "`__Host-oidc_session` (`_oidc_session` with `cookie_secure: false`); in a `providers` entry `__Host-oidc_session_<name>`", doc: "Name of the session cookie; chunks are `<name>_0`, `<name>_1`, ..., the login state `<name>_state`. Each provider of `providers` needs its own. The default's `__Host-` prefix makes browsers refuse the cookie unless it is `Secure`, `Path=/` and set by this very host, so a sibling subdomain cannot plant one (cookie tossing); a `__Host-` or `__Secure-` name needs `cookie_secure`. See [Upgrading](upgrading.md) for sessions under the old default name.", read: readCookieName},
+	{name: "cookie_domain", def: "none (host-only cookies)", doc: "Single sign-on across subdomains: a domain (`example.com`) or a list. The cookies of a request whose host is that domain or under it carry `Domain=<domain>` (the longest that matches), so one login serves `grafana.example.com` and `kiali.example.com`; a host under none gets host-only cookies. The default `cookie_name` becomes `__Secure-oidc_session`, since browsers refuse a `Domain` on `__Host-` cookies. Hosts under it (`https` only with `cookie_secure`, on the scheme's default port) are redirect targets after login and logout as if on `allowed_redirect_hosts`. The trade-off: every host under the domain receives the session cookie and can set one, so use it only for a domain whose every host you trust, never a public suffix (browsers refuse those). Each host's redirect URI must be registered at the IdP, or `redirect_uri` names one callback host under the domain. See [Single sign-on across subdomains](configuration.md#single-sign-on-across-subdomains).", read: readCookieDomain},
+	{name: "cookie_samesite", def: "`lax`", doc: "`SameSite` of the session cookies: `lax` (sent when the user follows a link from another site), `strict` (never sent from another site: such a visit goes through the IdP again, silently while the IdP's session lives, and a login ends on a page that moves to the app from this site, since the IdP's redirect would not carry the cookie), or `none` (sent in frames and requests from other sites, for apps embedded elsewhere; needs `cookie_secure`, and leaves CSRF defence to the app). A login's state cookie stays `Lax` unless `none`: it must come back on the IdP's redirect.", read: readSameSite},
+	{name: "cookie_name", def: "`__Host-oidc_session` (`__Secure-oidc_session` with `cookie_domain`, `_oidc_session` with `cookie_secure: false`); in a `providers` entry the same with `_<name>` appended", doc: "Name of the session cookie; chunks are `<name>_0`, `<name>_1`, ..., the state of each login in progress `<name>_state_<id>`. Each provider of `providers` needs its own. The default's `__Host-` prefix makes browsers refuse the cookie unless it is `Secure`, `Path=/` and set by this very host, so a sibling subdomain cannot plant one (cookie tossing); a `__Host-` or `__Secure-` name needs `cookie_secure`. See [Upgrading](upgrading.md) for sessions under the old default name.", read: readCookieName},
 	{name: "redirect_path", def: "`/oauth2/callback`", doc: "Callback path; the redirect URI is `<scheme>://<authority><redirect_path>` of the request and must be registered at the IdP.", read: func(c *Config, v view) (err error) {
 		if c.RedirectPath, err = readString(v, "redirect_path", c.PathPrefix+defaultRedirectPath); err == nil {
 			_, err = configPath("redirect_path", c.RedirectPath)
 		}
 		return err
 	}},
-	{name: "redirect_uri", def: "`<scheme>://<authority><redirect_path>` of the request", doc: "The redirect URI sent to the IdP exactly as configured: a path (`/oauth2/callback`, for IdPs with a relative redirect URI registered, as Kubeflow's Dex), or an absolute URL (the site's external URL behind a proxy that terminates TLS). Its path must be `redirect_path`; the callback is still bound to the browser that started the login by the state cookie of its host.", read: readRedirectURI},
+	{name: "redirect_uri", def: "`<scheme>://<authority><redirect_path>` of the request", doc: "The redirect URI sent to the IdP exactly as configured: a path (`/oauth2/callback`, for IdPs with a relative redirect URI registered, as Kubeflow's Dex), or an absolute URL (one callback host for every host under `cookie_domain`). Its path must be `redirect_path`; the callback is still bound to the browser that started the login by its state cookie, so a callback host other than the one a login starts on works only under `cookie_domain`, and the browser then comes back to the host it started on. Behind a proxy that terminates TLS, make Envoy trust its `x-forwarded-proto` rather than configure this: see [The external URL](envoy.md#the-external-url).", read: readRedirectURI},
 	{name: "scopes", def: "`[\"openid\",\"profile\",\"email\"]`", doc: "Requested scopes; `openid` is always sent first.", read: func(c *Config, v view) (err error) {
 		c.Scopes, err = readScopes(v)
 		return err
@@ -235,7 +239,7 @@ var configKeys = []configKey{
 		}
 		return nil
 	}},
-	{name: "login_path", def: "`/oauth2/start`", doc: "Starts a login for any client, whatever it accepts, and returns to its `rd` query parameter when that is a path of this site (oauth2-proxy's `/oauth2/start`, which scripted logins such as Kubeflow's `KFPClientManager` call). In a `providers` entry with `path_prefix` it defaults to `<path_prefix>/oauth2/start`.", read: func(c *Config, v view) (err error) {
+	{name: "login_path", def: "`/oauth2/start`", doc: "Starts a login for any client, whatever it accepts, and returns to its `rd` query parameter when that passes the redirect checks: a path of this site, or a URL on `allowed_redirect_hosts` or under `cookie_domain` (oauth2-proxy's `/oauth2/start`, which scripted logins such as Kubeflow's `KFPClientManager` call). In a `providers` entry with `path_prefix` it defaults to `<path_prefix>/oauth2/start`.", read: func(c *Config, v view) (err error) {
 		if c.LoginPath, err = readString(v, "login_path", c.PathPrefix+defaultLoginPath); err != nil {
 			return err
 		}
@@ -247,16 +251,17 @@ var configKeys = []configKey{
 		}
 		return nil
 	}},
-	{name: "allowed_redirect_hosts", def: "`[]`", doc: "Hosts an absolute `rd` or `logout_redirect` may point to: `app.example.com`, `app.example.com:8443`, `.example.com` (subdomains), optionally with a scheme.", read: func(c *Config, v view) (err error) {
+	{name: "allowed_redirect_hosts", def: "`[]`", doc: "Hosts an absolute `rd` (of `login_path` and `logout_path`) or `logout_redirect` may point to, besides the hosts under `cookie_domain`: `app.example.com`, `app.example.com:8443`, `.example.com` (subdomains), optionally with a scheme.", read: func(c *Config, v view) (err error) {
 		c.AllowedRedirectHosts, err = readStrings(v, "allowed_redirect_hosts")
+		c.redirectHosts = append(slices.Clone(c.AllowedRedirectHosts), cookieDomainHosts(c)...)
 		return err
 	}},
 	{name: "logout_redirect", def: "`/`", doc: "Where to land after logout: a path of this site or a URL on `allowed_redirect_hosts`.", read: func(c *Config, v view) (err error) {
 		if c.LogoutRedirect, err = readString(v, "logout_redirect", "/"); err != nil {
 			return err
 		}
-		if _, ok := oidc.SafeRedirect(c.LogoutRedirect, c.AllowedRedirectHosts); !ok {
-			return configErr("logout_redirect", "%q must be a path of this site or a URL on one of allowed_redirect_hosts", c.LogoutRedirect)
+		if _, ok := c.safeRedirect(c.LogoutRedirect); !ok {
+			return configErr("logout_redirect", "%q must be a path of this site or a URL on one of allowed_redirect_hosts (or under cookie_domain)", c.LogoutRedirect)
 		}
 		return nil
 	}},

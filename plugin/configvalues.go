@@ -24,13 +24,16 @@ const (
 	// cannot plant one (cookie tossing). Plain-HTTP sites cannot use it and keep
 	// legacyCookieName, the name of earlier releases.
 	defaultCookieName = "__Host-oidc_session"
-	legacyCookieName  = "_oidc_session"
-	defaultTimeoutMS  = 5000
-	maxTimeoutMS      = 60000
-	defaultLogoutPath = "/oauth2/logout"
-	defaultLoginPath  = "/oauth2/start"
-	defaultMaxAgeS    = 24 * 3600
-	maxSessionAgeS    = 365 * 24 * 3600
+	// defaultDomainCookieName is the session cookie shared with subdomains (cookie_domain):
+	// __Host- forbids a Domain, __Secure- still requires Secure.
+	defaultDomainCookieName = "__Secure-oidc_session"
+	legacyCookieName        = "_oidc_session"
+	defaultTimeoutMS        = 5000
+	maxTimeoutMS            = 60000
+	defaultLogoutPath       = "/oauth2/logout"
+	defaultLoginPath        = "/oauth2/start"
+	defaultMaxAgeS          = 24 * 3600
+	maxSessionAgeS          = 365 * 24 * 3600
 )
 
 var (

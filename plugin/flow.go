@@ -241,8 +241,7 @@ func (h *httpContext) absoluteURL(target string) string {
 }
 
 // login sends the browser to the IdP with a fresh state, nonce and PKCE verifier, sealed
-// into the state cookie together with where to come back to (returnTo, when it is a path of
-// this site; else "/").
+// into the login's state cookie together with where to come back to (returnTarget).
 func (h *httpContext) login(returnTo string) types.Action {
 	cfg := h.rp.cfg
 	redirectURI, ok := h.redirectURI()
@@ -254,11 +253,7 @@ func (h *httpContext) login(returnTo string) types.Action {
 		proxywasm.LogErrorf("oidc-wasm: cannot build the authorization request: %v", err)
 		return h.respond(500, nil, "internal error\n")
 	}
-	returnTo, ok = oidc.SafeReturnPath(returnTo)
-	if !ok {
-		returnTo = "/"
-	}
-	state := oidc.LoginState{State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, ReturnTo: returnTo}
+	state := oidc.LoginState{State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, ReturnTo: h.returnTarget(returnTo)}
 	plain, err := state.MarshalBinary()
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: cannot encode the login state: %v", err)
@@ -302,26 +297,6 @@ func (h *httpContext) authParams() [][2]string {
 
 // maxForwardedParam bounds a parameter copied from a request into the authorization request.
 const maxForwardedParam = 512
-
-// cookie renders a Set-Cookie value with the plugin's attributes.
-func (h *httpContext) cookie(name, value string, maxAge int) string {
-	return oidc.FormatCookie(name, value, maxAge, oidc.CookieOptions{Path: "/", Secure: h.rp.cfg.CookieSecure, SameSite: "Lax"})
-}
-
-// clearSessionCookies deletes every session cookie (and chunk) the browser sent that is not
-// in keep: a stale or tampered session must not linger and cause a loop.
-func (h *httpContext) clearSessionCookies(keep map[string]bool) [][2]string {
-	var out [][2]string
-	seen := map[string]bool{}
-	for _, c := range h.cookies {
-		if h.rp.cfg.isStateCookie(c.Name) || !h.rp.cfg.ownsCookie(c.Name) || keep[c.Name] || seen[c.Name] {
-			continue
-		}
-		seen[c.Name] = true
-		out = append(out, [2]string{"set-cookie", h.cookie(c.Name, "", 0)})
-	}
-	return out
-}
 
 // isAuthority accepts host[:port] as Envoy normalizes it: letters, digits, '.', '-', ':' and
 // IPv6 brackets. Anything else has no business in a redirect URI.

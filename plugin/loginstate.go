@@ -106,15 +106,6 @@ func (h *httpContext) clearStateCookies() [][2]string {
 	return h.clearCookies(names...)
 }
 
-// clearCookies are Set-Cookie headers deleting the named cookies.
-func (h *httpContext) clearCookies(names ...string) [][2]string {
-	var out [][2]string
-	for _, name := range names {
-		out = append(out, [2]string{"set-cookie", h.cookie(name, "", 0)})
-	}
-	return out
-}
-
 func isBase64URLText(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {

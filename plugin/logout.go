@@ -26,7 +26,7 @@ func (h *httpContext) logout(rawPath string) types.Action {
 	target := cfg.LogoutRedirect
 	if _, query, ok := strings.Cut(rawPath, "?"); ok {
 		if values, err := url.ParseQuery(query); err == nil && len(values["rd"]) == 1 {
-			if safe, ok := oidc.SafeRedirect(values.Get("rd"), cfg.AllowedRedirectHosts); ok {
+			if safe, ok := cfg.safeRedirect(values.Get("rd")); ok {
 				target = safe
 			}
 		}

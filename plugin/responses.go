@@ -71,6 +71,19 @@ func (h *httpContext) page(status uint32, title, message, signOut string, extra 
 	return h.respond(status, headers, b.String())
 }
 
+// moveOn ends a login whose session cookies are SameSite=Strict on a page that sends the
+// browser on to target itself. A redirect would not do: the navigation started at the IdP,
+// another site, so the browser would leave the Strict cookies it just received off the
+// redirected request, and the app would see no session and start a login again. A page of
+// this site that moves on is a navigation from this site, which carries them.
+func (h *httpContext) moveOn(target string, headers [][2]string) types.Action {
+	to := html.EscapeString(target)
+	body := `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+		`<meta http-equiv="refresh" content="0;url=` + to + `"><title>Signed in</title></head>` +
+		`<body><p>Signed in. <a href="` + to + `">Continue</a></p></body></html>` + "\n"
+	return h.respond(200, append(headers, [2]string{"content-type", "text/html; charset=utf-8"}), body)
+}
+
 // requestID is Envoy's x-request-id, for matching a user's report with the gateway's logs;
 // anything but a plain token is not shown.
 func (h *httpContext) requestID() string {

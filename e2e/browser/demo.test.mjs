@@ -232,6 +232,34 @@ test('several tabs log in at once: each ends on its own page', { timeout: 120_00
   }
 });
 
+// The demo's cookie_domain shares the session with every host under demo.localhost (which
+// browsers resolve to this machine): one login at app.demo.localhost serves
+// grafana.demo.localhost without going to Dex, and a logout on either ends it for both.
+test('single sign-on across subdomains: one login serves a sibling host, one logout ends both', { timeout: 120_000 }, async () => {
+  await browser.clearCookies();
+  const app = 'http://app.demo.localhost:8080';
+  const grafana = 'http://grafana.demo.localhost:8080';
+  const page = await browser.newPage();
+  try {
+    await login(page, `${app}/reports`);
+    assert.equal((await page.locator('h1').textContent())?.trim(), `Hello, ${user}`);
+    const shared = (await browser.cookies(grafana)).filter((c) => c.name === '_oidc_session');
+    assert.deepEqual(shared.map((c) => c.domain), ['.demo.localhost'], 'the session cookie must carry Domain=demo.localhost');
+
+    await page.goto(`${grafana}/dashboards`);
+    assert.equal(page.url(), `${grafana}/dashboards`, 'the sibling host must not ask for a login');
+    assert.equal((await page.locator('h1').textContent())?.trim(), `Hello, ${user}`);
+    await shot(page, '12-sibling-subdomain');
+
+    await page.goto(`${grafana}/oauth2/logout`);
+    await page.waitForURL((u) => u.href.startsWith(`${issuer}/auth`), { timeout: 15_000 });
+    await page.goto(`${app}/reports`);
+    assert.ok(page.url().startsWith(`${issuer}/auth`), `after a logout on the sibling, app must ask for a login, got ${page.url()}`);
+  } finally {
+    await page.close();
+  }
+});
+
 // The IdP stops answering between the login and the callback (Dex frozen with SIGSTOP: it
 // still accepts connections, like a hung IdP, but answers nothing, and the demo does not see
 // it exit). The plugin's token call times out after timeout_ms (5 s in the demo) and the user

@@ -19,7 +19,9 @@ const envoyConfigPath = "examples/envoy/envoy.yaml"
 // without it; TestDefaultsMatchEnvoyConfig keeps the two equal. cookie_secure is off because
 // the demo is plain HTTP; the cookie secret is public, so it protects nothing but this demo.
 // The authorization rule shows the 403 page: /admin needs the group "admins", which Dex's
-// static users (alice) do not have; every other path admits anyone logged in.
+// static users (alice) do not have; every other path admits anyone logged in. cookie_domain
+// shows single sign-on across subdomains: the hosts under demo.localhost, which browsers
+// resolve to this machine, share one session.
 const defaultPluginConfig = `{
   "issuer": "http://127.0.0.1:5556/dex",
   "cluster": "dex",
@@ -27,6 +29,7 @@ const defaultPluginConfig = `{
   "client_secret": "demo-secret",
   "cookie_secret": "ZGVtby1jb29raWUtc2VjcmV0LW9ubHktZm9yLWRlbW8=",
   "cookie_secure": false,
+  "cookie_domain": "demo.localhost",
   "skip_paths": [{"prefix": "/healthz"}],
   "authorization": [{"path_prefix": "/admin", "allow": [{"group": "admins"}]}]
 }`
@@ -44,6 +47,9 @@ type demoConfig struct {
 	redirectPath string
 	timeout      time.Duration
 	cookieSecure bool // shown in the banner: Secure cookies and plain HTTP do not mix
+	// siblings are the hosts of the single sign-on demo: two hosts under the first
+	// cookie_domain, each with its redirect URI registered at Dex; none without one.
+	siblings []string
 }
 
 // loadConfig reads the plugin configuration from envoyConfigPath under root, so both gateways
@@ -78,6 +84,7 @@ func parseDemoConfig(raw string) (*demoConfig, error) {
 		RedirectPath string `json:"redirect_path"`
 		TimeoutMS    int    `json:"timeout_ms"`
 		CookieSecure *bool  `json:"cookie_secure"`
+		CookieDomain any    `json:"cookie_domain"`
 	}
 	if err := json.Unmarshal([]byte(raw), &v); err != nil {
 		return nil, fmt.Errorf("not the JSON object the plugin expects: %w", err)
@@ -101,10 +108,28 @@ func parseDemoConfig(raw string) (*demoConfig, error) {
 	if c.redirectPath == "" {
 		c.redirectPath = "/oauth2/callback"
 	}
+	domain, _ := v.CookieDomain.(string)
+	if list, ok := v.CookieDomain.([]any); ok && len(list) > 0 {
+		domain, _ = list[0].(string)
+	}
+	if domain = strings.TrimPrefix(domain, "."); domain != "" {
+		c.siblings = []string{"app." + domain, "grafana." + domain}
+	}
 	if c.timeout == 0 {
 		c.timeout = 5 * time.Second
 	}
 	return c, nil
+}
+
+// redirectURIs are the callbacks registered at Dex: the gateway's address, localhost and the
+// single sign-on hosts, all on the gateway's port.
+func (c *demoConfig) redirectURIs() []string {
+	hosts := append([]string{"127.0.0.1", "localhost"}, c.siblings...)
+	var out []string
+	for _, h := range hosts {
+		out = append(out, "http://"+h+":"+gatewayPort+c.redirectPath)
+	}
+	return out
 }
 
 // pluginConfigFromEnvoy finds the plugin configuration in an Envoy bootstrap: the first

@@ -28,7 +28,8 @@ import (
 // The demo's fixed addresses: examples/envoy/envoy.yaml and the redirect URI registered at
 // Dex name them.
 const (
-	gatewayAddr = "127.0.0.1:8080"
+	gatewayPort = "8080"
+	gatewayAddr = "127.0.0.1:" + gatewayPort
 	appAddr     = "127.0.0.1:8081"
 )
 
@@ -89,7 +90,7 @@ func run(con *console, mode, wasmPath string, verbose bool) error {
 	dex, stopDex, err := testidp.LaunchDex(testidp.DexOptions{
 		ClientID:     cfg.clientID,
 		ClientSecret: cfg.clientSecret,
-		RedirectURIs: []string{"http://" + gatewayAddr + cfg.redirectPath, "http://localhost:8080" + cfg.redirectPath},
+		RedirectURIs: cfg.redirectURIs(),
 		Addr:         cfg.dexAddr,
 	}, dexLog)
 	if err != nil {
@@ -121,7 +122,11 @@ func run(con *console, mode, wasmPath string, verbose bool) error {
 		return err
 	}
 
-	con.printf(banner, gatewayName, gatewayAddr, testidp.DexUser, testidp.DexPassword, gatewayAddr, cfg.issuer, dexLogNote, appAddr, cfg.source, cfg.cookieSecure)
+	sso := ""
+	if len(cfg.siblings) == 2 {
+		sso = fmt.Sprintf("\n  One login http://%s:%s/ and http://%s:%s/ share a session (cookie_domain)", cfg.siblings[0], gatewayPort, cfg.siblings[1], gatewayPort)
+	}
+	con.printf(banner, gatewayName, gatewayAddr, testidp.DexUser, testidp.DexPassword, gatewayAddr, sso, cfg.issuer, dexLogNote, appAddr, cfg.source, cfg.cookieSecure)
 	select {
 	case <-ctx.Done():
 		con.printf("\n")
@@ -142,7 +147,7 @@ const banner = `
 
   Open      http://%s/
   Log in    %s / %s
-  Log out   http://%s/oauth2/logout
+  Log out   http://%s/oauth2/logout%s
 
   Dex       %s%s
   App       http://%s/ (the upstream; visited directly it gets no identity headers)

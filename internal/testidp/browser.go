@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +19,7 @@ import (
 // it, instead of needing a listener at the redirect URI.
 type Browser struct {
 	client *http.Client
+	routes *gatewayRoutes // paths of an application's host that lead to the provider
 }
 
 // maxBrowserSteps bounds a login; Dex needs about five requests, so more means a loop.
@@ -32,10 +32,11 @@ func NewBrowser() *Browser {
 		// cookiejar.New fails only for a bad PublicSuffixList, and none is given.
 		panic(fmt.Sprintf("cookiejar.New: %v", err))
 	}
-	return &Browser{client: &http.Client{
+	routes := &gatewayRoutes{next: &http.Transport{Proxy: nil}}
+	return &Browser{routes: routes, client: &http.Client{
 		Jar:       jar,
 		Timeout:   10 * time.Second,
-		Transport: &http.Transport{Proxy: nil},
+		Transport: routes,
 		// Redirects are followed by hand, so that the one leaving Dex is seen and not requested.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -123,7 +124,8 @@ func (p *page) wantOK() error {
 }
 
 // walk plays the user at an identity provider from start: it follows redirects while they stay
-// on the provider's hosts (start's host, plus those of also), hands every page to act, which
+// at the provider (start's host, plus those of also; on a host given to ThroughGateway, only
+// the routed paths), hands every page to act, which
 // decides what the user submits next, and returns the first redirect URL that leaves the
 // provider, without requesting it. Stopping there lets the test hand the callback to the plugin
 // under test itself. what names the flow in errors ("login at Dex").
@@ -144,7 +146,7 @@ func (b *Browser) walk(what, start string, also []string, act func(p *page) (met
 			if err != nil || location == "" {
 				return "", fmt.Errorf("%s: %s %s answered %d with bad Location %q", what, method, target, status, location)
 			}
-			if !slices.Contains(hosts, next.Host) {
+			if !b.routes.atProvider(hosts, next) {
 				return next.String(), nil
 			}
 			method, target, form = http.MethodGet, next, nil
@@ -155,7 +157,7 @@ func (b *Browser) walk(what, start string, also []string, act func(p *page) (met
 		if method, target, form, err = act(p); err != nil {
 			return "", fmt.Errorf("%s: %w", what, err)
 		}
-		if !slices.Contains(hosts, target.Host) {
+		if !b.routes.atProvider(hosts, target) {
 			return "", fmt.Errorf("%s: a page at %s sends the browser to %s", what, p.url, target)
 		}
 	}

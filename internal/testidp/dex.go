@@ -47,12 +47,21 @@ type DexOptions struct {
 	// tests want; the demo fixes it because its issuer and redirect URI are written in
 	// examples/envoy/envoy.yaml.
 	Addr string
+	// Issuer, if set, is the issuer Dex puts in tokens and discovery instead of
+	// http://<Addr>/dex: a name clients do not connect to, as Kubeflow's in-cluster
+	// http://dex.auth.svc.cluster.local:5556/dex. Dex still listens on Addr, serving the
+	// issuer's path.
+	Issuer string
 }
 
 // Dex is a running Dex instance.
 type Dex struct {
-	// Issuer is http://<Addr>/dex, exactly as Dex puts it in tokens and discovery.
+	// Issuer is exactly what Dex puts in tokens and discovery: DexOptions.Issuer, or else
+	// http://<Addr>/dex.
 	Issuer string
+	// URL is where Dex answers: http://<Addr> and the issuer's path. It equals Issuer unless
+	// DexOptions.Issuer names another host.
+	URL string
 	// Addr is the listener's host:port: the address of the "cluster" the plugin calls.
 	Addr         string
 	ClientID     string
@@ -111,7 +120,7 @@ func (d *Dex) PasswordGrant(user, pass string, scopes ...string) (idToken string
 		"password":   {pass},
 		"scope":      {strings.Join(scopes, " ")},
 	}
-	req, err := http.NewRequest(http.MethodPost, d.Issuer+"/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, d.URL+"/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", fmt.Errorf("password grant: %w", err)
 	}

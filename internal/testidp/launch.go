@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,8 +69,16 @@ func launchOnce(bin, dir, addr string, opt DexOptions, logTo io.Writer) (*Dex, f
 	d := &Dex{
 		Addr:         addr,
 		Issuer:       "http://" + addr + "/dex",
+		URL:          "http://" + addr + "/dex",
 		ClientID:     opt.ClientID,
 		ClientSecret: opt.ClientSecret,
+	}
+	if opt.Issuer != "" {
+		u, err := url.Parse(opt.Issuer)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, nil, fmt.Errorf("dex issuer %q: want an absolute http(s) URL", opt.Issuer)
+		}
+		d.Issuer, d.URL = opt.Issuer, "http://"+addr+u.Path
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(dexConfig(d.Issuer, d.Addr, opt)), 0o600); err != nil {
@@ -78,7 +87,7 @@ func launchOnce(bin, dir, addr string, opt DexOptions, logTo io.Writer) (*Dex, f
 	cmd := exec.Command(bin, "serve", cfgPath)
 	// Dex expands $VARS in parts of its config; bcrypt hashes are full of '$'.
 	cmd.Env = append(os.Environ(), "DEX_EXPAND_ENV=false")
-	proc, err := startProcess("dex", cmd, logTo, dexStartTimeout, d.Issuer+"/.well-known/openid-configuration")
+	proc, err := startProcess("dex", cmd, logTo, dexStartTimeout, d.URL+"/.well-known/openid-configuration")
 	if err != nil {
 		return nil, nil, err
 	}
