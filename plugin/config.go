@@ -102,6 +102,8 @@ type Config struct {
 	// Headers carrying the session's raw tokens upstream ("" for none).
 	IDTokenHeader     string
 	AccessTokenHeader string
+	// Assertion is the signed identity assertion set for apps (configassertion.go).
+	Assertion AssertionConfig
 
 	// Authorization rules, first match by path prefix; with AuthorizationCaseInsensitive a
 	// prefix also covers every letter-case spelling of its paths.
@@ -160,7 +162,7 @@ func (c *Config) managedHeaders() []string {
 			out = append(out, hc.Header)
 		}
 	}
-	for _, name := range []string{c.IDTokenHeader, c.AccessTokenHeader} {
+	for _, name := range []string{c.IDTokenHeader, c.AccessTokenHeader, c.Assertion.Header} {
 		if name != "" {
 			out = append(out, name)
 		}

@@ -16,13 +16,14 @@ import (
 // istioSpecs maps each Istio kind the examples use to the protobuf message istiod decodes its
 // spec into. Every served API version of a kind (v1alpha3, v1beta1, v1) shares one message.
 var istioSpecs = map[string]func() proto.Message{
-	"WasmPlugin":            func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
-	"Gateway":               func() proto.Message { return &networkingv1alpha3.Gateway{} },
-	"VirtualService":        func() proto.Message { return &networkingv1alpha3.VirtualService{} },
-	"DestinationRule":       func() proto.Message { return &networkingv1alpha3.DestinationRule{} },
-	"ServiceEntry":          func() proto.Message { return &networkingv1alpha3.ServiceEntry{} },
-	"AuthorizationPolicy":   func() proto.Message { return &securityv1beta1.AuthorizationPolicy{} },
-	"PeerAuthentication":    func() proto.Message { return &securityv1beta1.PeerAuthentication{} },
+	"WasmPlugin":          func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
+	"Gateway":             func() proto.Message { return &networkingv1alpha3.Gateway{} },
+	"VirtualService":      func() proto.Message { return &networkingv1alpha3.VirtualService{} },
+	"DestinationRule":     func() proto.Message { return &networkingv1alpha3.DestinationRule{} },
+	"ServiceEntry":        func() proto.Message { return &networkingv1alpha3.ServiceEntry{} },
+	"AuthorizationPolicy": func() proto.Message { return &securityv1beta1.AuthorizationPolicy{} },
+	"PeerAuthentication":  func() proto.Message { return &securityv1beta1.PeerAuthentication{} },
+	// The app-side check of the plugin's signed assertion (examples/istio/signed-identity).
 	"RequestAuthentication": func() proto.Message { return &securityv1beta1.RequestAuthentication{} },
 }
 
