@@ -23,7 +23,8 @@ var istioSpecs = map[string]func() proto.Message{
 	"ServiceEntry":        func() proto.Message { return &networkingv1alpha3.ServiceEntry{} },
 	"AuthorizationPolicy": func() proto.Message { return &securityv1beta1.AuthorizationPolicy{} },
 	"PeerAuthentication":  func() proto.Message { return &securityv1beta1.PeerAuthentication{} },
-	// The app-side check of the plugin's signed assertion (examples/istio/signed-identity).
+	// The mesh's token checks: Kubeflow's dex-jwt, the bearer_passthrough examples, and the
+	// app-side check of the plugin's signed assertion (examples/istio/signed-identity).
 	"RequestAuthentication": func() proto.Message { return &securityv1beta1.RequestAuthentication{} },
 }
 
