@@ -3,6 +3,7 @@ package plugin
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -46,8 +47,8 @@ func (h *httpContext) bearer(token string) types.Action {
 // expires; signature checks cost about a millisecond in a TinyGo module.
 func (h *httpContext) verifyBearer(token string, keys *idpState, cfg *Config, refetched bool) types.Action {
 	now := h.rp.env.now()
-	if id, _, ok := h.rp.tokens.get(token, now); ok {
-		return h.continueWithBearer(id)
+	if id, expiry, ok := h.rp.tokens.get(token, now); ok {
+		return h.continueWithBearer(id, expiry)
 	}
 	tok, err := keys.verifier.Verify(token, now)
 	if errors.Is(err, oidc.ErrUnknownKey) && !refetched && keys.requestKeyRefresh() {
@@ -66,7 +67,7 @@ func (h *httpContext) verifyBearer(token string, keys *idpState, cfg *Config, re
 	}
 	id := cfg.identify(tok.Claims)
 	h.rp.tokens.put(token, id, tok.Expiry)
-	return h.continueWithBearer(id)
+	return h.continueWithBearer(id, tok.Expiry)
 }
 
 // passThrough lets a request with one bearer token through unverified, for the mesh to judge
@@ -81,10 +82,11 @@ func (h *httpContext) passThrough(token string) types.Action {
 	return h.continueUpstream(nil)
 }
 
-// continueWithBearer lets a request with a verified bearer token through. Its one
-// Authorization header is the token just verified, so it stays for the upstream.
-func (h *httpContext) continueWithBearer(id *identity) types.Action {
+// continueWithBearer lets a request with a verified bearer token, valid until expiry, through.
+// Its one Authorization header is the token just verified, so it stays for the upstream.
+func (h *httpContext) continueWithBearer(id *identity, expiry time.Time) types.Action {
 	h.rp.metrics.count(metricBearerAccepted)
+	h.credentialEnd = expiry
 	return h.continueUpstream(id)
 }
 

@@ -69,7 +69,7 @@ func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState)
 		resumeIf(h.onTokens(a, state))
 	})
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: token request not sent: %s", dispatchProblem(cfg.Cluster, err))
+		proxywasm.LogErrorf("oidc-wasm: token request not sent: %v", err)
 		h.rp.metrics.count(metricLoginFailedTokenEndpoint)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}
@@ -139,7 +139,7 @@ func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse,
 		resumeIf(h.onUserinfo(a, tok, tokens, state))
 	})
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %s", dispatchProblem(h.rp.cfg.Cluster, err))
+		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %v", err)
 		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(503, "The identity provider cannot be reached.")
 	}

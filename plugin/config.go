@@ -25,6 +25,9 @@ type Config struct {
 
 	Issuer  string
 	Cluster string
+	// EndpointClusters reach IdP endpoints on hosts Cluster cannot reach: host name
+	// (lower-case, without port) to Envoy cluster.
+	EndpointClusters map[string]string
 	// Tenants allow-lists the tenants of a multi-tenant issuer (Entra ID): its discovery
 	// document names a {tenantid} template, and tokens must carry one of these tenants'
 	// issuers. BearerAcceptedIssuers are further issuers bearer tokens signed with the IdP's
@@ -99,6 +102,8 @@ type Config struct {
 	// Headers carrying the session's raw tokens upstream ("" for none).
 	IDTokenHeader     string
 	AccessTokenHeader string
+	// Assertion is the signed identity assertion set for apps (configassertion.go).
+	Assertion AssertionConfig
 
 	// Authorization rules, first match by path prefix; with AuthorizationCaseInsensitive a
 	// prefix also covers every letter-case spelling of its paths.
@@ -157,7 +162,7 @@ func (c *Config) managedHeaders() []string {
 			out = append(out, hc.Header)
 		}
 	}
-	for _, name := range []string{c.IDTokenHeader, c.AccessTokenHeader} {
+	for _, name := range []string{c.IDTokenHeader, c.AccessTokenHeader, c.Assertion.Header} {
 		if name != "" {
 			out = append(out, name)
 		}

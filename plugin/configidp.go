@@ -105,3 +105,32 @@ func readLogoutURL(c *Config, v view) (err error) {
 func isTenantID(s string) bool {
 	return s != "" && len(s) <= 253 && strings.Trim(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz0123456789-.") == ""
 }
+
+// readEndpointClusters reads endpoint_clusters: exact host names (as in an endpoint URL,
+// without port) to non-empty cluster names.
+func readEndpointClusters(c *Config, v view) error {
+	obj := v.Get("endpoint_clusters")
+	if !obj.Exists() {
+		return nil
+	}
+	if !obj.IsObject() {
+		return configErr("endpoint_clusters", "must be an object of host name to cluster")
+	}
+	c.EndpointClusters = map[string]string{}
+	var err error
+	obj.ForEach(func(k, val gjson.Result) bool {
+		key := "endpoint_clusters." + k.String()
+		host := strings.ToLower(k.String())
+		switch {
+		case !isHostPattern(host) || strings.Contains(host, "*"):
+			err = configErr(key, "must be a host name without port or wildcard")
+		case c.EndpointClusters[host] != "":
+			err = configErr(key, "is listed twice")
+		case val.Type != gjson.String || val.Str == "":
+			err = configErr(key, "must be a cluster name")
+		}
+		c.EndpointClusters[host] = val.Str
+		return err == nil
+	})
+	return err
+}

@@ -47,8 +47,9 @@ func parseProviders(root gjson.Result, getenv func(string) (string, bool)) ([]*C
 			return nil, err
 		}
 		if c.PathPrefix != "" {
-			for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}, {"login_path", c.LoginPath}} {
-				if !underPrefix(p.path, c.PathPrefix, false) {
+			for _, p := range []struct{ key, path string }{{"redirect_path", c.RedirectPath}, {"logout_path", c.LogoutPath}, {"login_path", c.LoginPath},
+				{"assertion_jwks_path", c.Assertion.JWKSPath}} {
+				if p.path != "" && !underPrefix(p.path, c.PathPrefix, false) {
 					return nil, configErr(key+"."+p.key, "%q must be under the provider's path_prefix %q, or requests to it would reach another provider", p.path, c.PathPrefix)
 				}
 			}

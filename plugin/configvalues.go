@@ -175,45 +175,63 @@ func readSecret(root getter, key string, getenv func(string) (string, bool)) (st
 // opens, so a secret is rotated without logging anyone out: put the new one first, keep the
 // old one until the sessions it sealed have ended (session_max_age), then drop it.
 func readCookieSecrets(root getter, getenv func(string) (string, bool)) ([][]byte, error) {
-	key := "cookie_secret"
-	if root.Get("cookie_secret_env").Exists() && !root.Get("cookie_secret").Exists() {
-		key = "cookie_secret_env"
-	}
-	list := root.Get(key)
-	if !list.IsArray() {
-		s, err := readSecret(root, "cookie_secret", getenv)
-		if err != nil {
-			return nil, err
-		}
-		b, err := decodeCookieSecret(key, s)
-		return [][]byte{b}, err
-	}
-	if root.Get("cookie_secret").Exists() && root.Get("cookie_secret_env").Exists() {
-		return nil, configErr("cookie_secret", "set either cookie_secret or cookie_secret_env, not both")
-	}
-	items := list.Array()
-	if len(items) == 0 || len(items) > maxCookieSecrets {
-		return nil, configErr(key, "must list 1 to %d secrets, the one that seals first", maxCookieSecrets)
+	secrets, err := readSecrets(root, "cookie_secret", maxCookieSecrets, "secrets, the one that seals first", getenv)
+	if err != nil {
+		return nil, err
 	}
 	var out [][]byte
-	for i, item := range items {
-		at := fmt.Sprintf("%s[%d]", key, i)
-		if item.Type != gjson.String || item.Str == "" {
-			return nil, configErr(at, "must be a non-empty string")
-		}
-		s := item.Str
-		if key == "cookie_secret_env" {
-			v, ok := getenv(item.Str)
-			if !ok || v == "" {
-				return nil, configErr(at, "environment variable %q is not set or empty in the Wasm VM (Istio: vmConfig.env; Envoy: vm_config.environment_variables)", item.Str)
-			}
-			s = v
-		}
-		b, err := decodeCookieSecret(at, s)
+	for _, s := range secrets {
+		b, err := decodeCookieSecret(s.at, s.value)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, b)
+	}
+	return out, nil
+}
+
+// secret is one value read by readSecrets, with the key it was written at (for errors).
+type secret struct{ at, value string }
+
+// readSecrets reads key or key+"_env" (exactly one of them, see readSecret): one secret, or
+// a list of 1 to max (a list of environment variable names for key+"_env"), for keys that
+// rotate: the first is the one in use, the others are still honoured. what names the items
+// in the error for a list of the wrong length.
+func readSecrets(root getter, key string, max int, what string, getenv func(string) (string, bool)) ([]secret, error) {
+	envKey := key + "_env"
+	at := key
+	if root.Get(envKey).Exists() && !root.Get(key).Exists() {
+		at = envKey
+	}
+	list := root.Get(at)
+	if !list.IsArray() {
+		s, err := readSecret(root, key, getenv)
+		if err != nil {
+			return nil, err
+		}
+		return []secret{{at, s}}, nil
+	}
+	if root.Get(key).Exists() && root.Get(envKey).Exists() {
+		return nil, configErr(key, "set either %s or %s, not both", key, envKey)
+	}
+	items := list.Array()
+	if len(items) == 0 || len(items) > max {
+		return nil, configErr(at, "must list 1 to %d %s", max, what)
+	}
+	var out []secret
+	for i, item := range items {
+		s := secret{at: fmt.Sprintf("%s[%d]", at, i), value: item.Str}
+		if item.Type != gjson.String || item.Str == "" {
+			return nil, configErr(s.at, "must be a non-empty string")
+		}
+		if at == envKey {
+			v, ok := getenv(item.Str)
+			if !ok || v == "" {
+				return nil, configErr(s.at, "environment variable %q is not set or empty in the Wasm VM (Istio: vmConfig.env; Envoy: vm_config.environment_variables)", item.Str)
+			}
+			s.value = v
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -25,10 +25,26 @@ type answer struct {
 
 var errNoAnswer = errors.New("no answer (timeout, connection failure or unknown cluster)")
 
-// dispatch sends req to the IdP through its cluster. onAnswer runs in the
-// context that called dispatch, if that context still exists when the answer arrives.
+// dispatch sends req to the IdP through the cluster for its host. onAnswer runs in the
+// context that called dispatch, if that context still exists when the answer arrives. A
+// refused call's error says what to check (dispatchProblem).
 func (s *idpState) dispatch(req oidc.Request, onAnswer func(answer)) error {
-	return dispatchTo(s.src.cluster, s.src.timeout, req, onAnswer)
+	cluster := s.clusterFor(req)
+	if err := dispatchTo(cluster, s.src.timeout, req, onAnswer); err != nil {
+		return dispatchProblem(cluster, err)
+	}
+	return nil
+}
+
+// clusterFor is the cluster a request to the IdP goes through: the one endpoint_clusters
+// names for its host, else the IdP's cluster.
+func (s *idpState) clusterFor(req oidc.Request) string {
+	if _, authority, _, err := req.Target(); err == nil {
+		if c, ok := s.src.hostClusters[hostName(authority)]; ok {
+			return c
+		}
+	}
+	return s.src.cluster
 }
 
 // dispatchTo sends req through a cluster, with a timeout.

@@ -22,7 +22,7 @@ const (
 // httpContext is one request's walk through the flow (OnHttpRequestHeaders):
 //
 //	strip managed headers -> bad :path? 400 -> provider by host and path (ambiguous: 400,
-//	none: 403) -> skip path or CORS preflight? -> callback? -> logout? -> login path? ->
+//	none: 403) -> assertion keys? -> skip path or CORS preflight? -> callback? -> logout? -> login path? ->
 //	valid session (refresh if due)? -> bearer token (verified, or passed through)? -> login
 //	redirect or 401
 //
@@ -42,6 +42,7 @@ type httpContext struct {
 	responseCookies [][2]string // Set-Cookie headers for the upstream's response
 	lent            []string    // header values handed to the host, kept alive (see lend)
 	identity        *identity   // the identity whose header values were handed to the host
+	credentialEnd   time.Time   // when the verified session or token stops vouching (assertion.go)
 	replied         bool        // the plugin answered with a local response
 	loginCookie     string      // at the callback: the state cookie of the login it completes
 	done            bool
@@ -74,6 +75,8 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	h.cookies, h.cookieHeaders = oidc.ParseCookies(cookieHeaders), len(cookieHeaders)
 	cfg := h.rp.cfg
 	switch {
+	case cfg.Assertion.JWKSPath != "" && h.path.raw == cfg.Assertion.JWKSPath:
+		return h.serveAssertionKeys()
 	case skips(cfg.SkipPaths, h.path, h.headers.get(":method")):
 		h.rp.metrics.count(metricRequestsSkipped)
 		return h.continueUpstream(nil)
@@ -156,6 +159,9 @@ func (h *httpContext) continueUpstream(id *identity) types.Action {
 		}
 		if err := h.injectIdentity(id); err != nil {
 			return h.internalError("cannot set identity headers", err)
+		}
+		if err := h.injectAssertion(id); err != nil {
+			return h.internalError("cannot set the signed assertion", err)
 		}
 	}
 	if err := h.stripPluginCookies(h.cookieHeaders); err != nil {

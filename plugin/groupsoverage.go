@@ -63,7 +63,7 @@ func (h *httpContext) graphPage(tok *oidc.Token, tokens *oidc.TokenResponse, sta
 		}
 	})
 	if err != nil {
-		return h.groupsFailed(dispatchProblem(cfg.GroupsOverageCluster, err))
+		return h.groupsFailed(dispatchProblem(cfg.GroupsOverageCluster, err).Error())
 	}
 	return types.ActionPause
 }

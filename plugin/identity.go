@@ -10,6 +10,11 @@ import "github.com/oidc-wasm/oidc-wasm/oidc"
 type identity struct {
 	headers [][2]string // claims_to_headers that have a value, in configuration order
 	allowed []bool      // allowed[i]: Authorization[i] admits these claims
+	// subject is what a signed assertion says of the user (assertion_key), and assertions
+	// the last ones signed, by audience: the one part of an identity that changes after
+	// identify, as requests sign them (assertion.go).
+	subject    oidc.Assertion
+	assertions [assertionsPerIdentity]signedAssertion
 }
 
 // identify works out the identity of verified claims. A claim that is absent, an object, or
@@ -17,7 +22,7 @@ type identity struct {
 // and so does the email claim unless the IdP vouches for it (EmailTrust): an address anyone
 // could have typed is no identity.
 func (c *Config) identify(claims []byte) *identity {
-	id := &identity{allowed: make([]bool, len(c.Authorization))}
+	id := &identity{allowed: make([]bool, len(c.Authorization)), subject: c.assertionSubject(claims)}
 	for i, r := range c.Authorization {
 		for _, cond := range r.Allow {
 			if cond.Allows(claims) {

@@ -36,7 +36,9 @@ const (
 type keySource struct {
 	issuer  string
 	cluster string
-	timeout time.Duration
+	// hostClusters reach endpoints on other hosts than cluster does (endpoint_clusters).
+	hostClusters map[string]string
+	timeout      time.Duration
 	// endpoints replace the discovery document's where set; with skipDiscovery they are all
 	// there is, and no document is fetched.
 	endpoints     oidc.Discovery
@@ -293,7 +295,7 @@ func (s *idpState) fetch(what string, req oidc.Request, use func(answer) error) 
 		}
 	})
 	if err != nil {
-		s.fetchFailed(what + ": " + dispatchProblem(s.src.cluster, err))
+		s.fetchFailed(what + ": " + err.Error())
 	}
 }
 
@@ -327,8 +329,8 @@ func (s *idpState) requestKeyRefresh() bool {
 
 // dispatchProblem explains a refused DispatchHttpCall. Envoy's only word for an unknown
 // cluster is "bad argument", which sends operators hunting; say what to check.
-func dispatchProblem(cluster string, err error) string {
-	return fmt.Sprintf("dispatch to cluster %q refused (%v): the cluster must exist in Envoy "+
+func dispatchProblem(cluster string, err error) error {
+	return fmt.Errorf("dispatch to cluster %q refused (%w): the cluster must exist in Envoy "+
 		"(Istio: a ServiceEntry or Service for the IdP host; the name is outbound|<port>||<host>) "+
 		"and the request needs :method, :path and :authority", cluster, err)
 }

@@ -131,7 +131,7 @@ func TestLostCalloutIsAbandoned(t *testing.T) {
 
 // A refused dispatch (Envoy's "bad argument" for an unknown cluster) is logged with advice.
 func TestDispatchProblemNamesCluster(t *testing.T) {
-	msg := dispatchProblem("outbound|443||idp", types.ErrorStatusBadArgument)
+	msg := dispatchProblem("outbound|443||idp", types.ErrorStatusBadArgument).Error()
 	for _, want := range []string{`"outbound|443||idp"`, "bad argument", "ServiceEntry", ":authority"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)

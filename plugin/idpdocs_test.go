@@ -137,6 +137,9 @@ var guideSections = []struct {
 		}},
 		{"bearer_audience_claims with client_id", func(c *Config) bool { return slices.Contains(c.BearerAudienceClaims, "client_id") }},
 		{"groups_claim cognito:groups", func(c *Config) bool { return c.GroupsClaim == "cognito:groups" }},
+		{"endpoint_clusters for the user pool's domain", func(c *Config) bool {
+			return c.EndpointClusters["example.auth.eu-west-1.amazoncognito.com"] != ""
+		}},
 	}},
 	{"GitLab", []idpFact{
 		{"userinfo, without the offline_access scope", func(c *Config) bool {

@@ -34,6 +34,8 @@ const (
 	metricBearerPassedThrough      = "oidc_wasm.bearer_passed_through"       // bearer_passthrough: a bearer token let through unverified for the mesh to judge
 	metricLoginFailedGroups        = "oidc_wasm.login_failed_groups"         // groups_overage_cluster on, and Microsoft Graph did not give the user's groups
 	metricPreflightPassed          = "oidc_wasm.preflight_passed"            // allow_preflight: a CORS preflight let through without authentication
+	metricAssertionSigned          = "oidc_wasm.assertion_signed"            // assertion_key: an assertion signed (not reused from the cache)
+	metricAssertionOmitted         = "oidc_wasm.assertion_omitted"           // assertion_key: a request left without assertion (no sub, too large, no host)
 )
 
 // metricNames lists every counter, so the list in docs/configuration.md is checked against it.
@@ -66,6 +68,8 @@ var metricNames = []string{
 	metricBearerPassedThrough,
 	metricLoginFailedGroups,
 	metricPreflightPassed,
+	metricAssertionSigned,
+	metricAssertionOmitted,
 }
 
 type metrics struct {

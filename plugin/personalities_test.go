@@ -164,10 +164,20 @@ func TestPersonalityKeycloak(t *testing.T) {
 func TestPersonalityCognito(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
 		const domain = "https://example.auth.eu-west-1.amazoncognito.com"
+		// The token endpoint is on the user pool's domain, which the IdP's cluster (for
+		// discovery and keys on cognito-idp.<region>.amazonaws.com) cannot reach.
 		h := wasmhost.MustStart(t, vm, testConfig(`"bearer_audience_claims":["aud","client_id"],`+
+			`"token_endpoint":"`+domain+`/oauth2/token",`+
+			`"endpoint_clusters":{"Example.auth.eu-west-1.amazoncognito.com":"cognito-domain"},`+
 			`"logout_url":"`+domain+`/logout?client_id={client_id}&logout_uri={post_logout_redirect_uri}"`))
 		idp := newFakeIdP(t, m)
 		idp.serveMetadata(h)
+		start, _ := h.Request(wasmhost.BrowserGet("/"))
+		q := wasmhost.Query(t, h.Reply(start).Header("location"))
+		cb, _ := h.Request(wasmhost.BrowserGet("/oauth2/callback?code=c0de&state="+url.QueryEscape(q.Get("state")), [2]string{"cookie", stateCookie(h.Reply(start))}))
+		if call := h.OnePending(cb); call.Cluster != "cognito-domain" || call.URL() != domain+"/oauth2/token" {
+			t.Errorf("token call to %s through cluster %q, want the user pool's domain through cognito-domain", call.URL(), call.Cluster)
+		}
 		now := m.now()
 		access := idp.signedBy(map[string]any{}, map[string]any{"iss": testIssuer, "sub": "c-1", "client_id": testClientID, "token_use": "access",
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "scope": "openid"})
@@ -198,6 +208,11 @@ func TestIdPKeysConfigErrors(t *testing.T) {
 		{`"bearer_audience_claims":[]`, "bearer_audience_claims"},
 		{`"logout_url":"logout?x={client_id}"`, "logout_url"},
 		{`"logout_url":"https://idp/logout?x={unknown}"`, "logout_url"},
+		{`"endpoint_clusters":["c"]`, "endpoint_clusters"},
+		{`"endpoint_clusters":{"a.example.com:443":"c"}`, "endpoint_clusters.a.example.com:443"},
+		{`"endpoint_clusters":{"*.example.com":"c"}`, "endpoint_clusters.*.example.com"},
+		{`"endpoint_clusters":{"a.example.com":""}`, "endpoint_clusters.a.example.com"},
+		{`"endpoint_clusters":{"a.example.com":"c","A.example.com":"d"}`, "endpoint_clusters.A.example.com"},
 		{`"tenants":[]`, "tenants"},
 		{`"tenants":["a/b"]`, "tenants[0]"},
 		{`"bearer_accepted_issuers":["https://sts.windows.net/{tenantid}/"]`, "bearer_accepted_issuers[0]"},

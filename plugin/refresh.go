@@ -124,7 +124,7 @@ func (rp *relyingParty) dispatchRefresh(key [32]byte, f *refreshFlight) {
 		rp.finishRefresh(key, out)
 	})
 	if err != nil {
-		proxywasm.LogErrorf("oidc-wasm: refresh not sent: %s", dispatchProblem(cfg.Cluster, err))
+		proxywasm.LogErrorf("oidc-wasm: refresh not sent: %v", err)
 		rp.finishRefresh(key, refreshOutcome{})
 	}
 }

@@ -52,6 +52,6 @@ func (rp *relyingParty) refreshUserinfo(key [refreshKeySize]byte, f *refreshFlig
 		rp.finishRefresh(key, refreshOutcome{sess: next})
 	})
 	if err != nil {
-		keep("not sent: %s", dispatchProblem(rp.cfg.Cluster, err))
+		keep("not sent: %v", err)
 	}
 }

@@ -51,7 +51,7 @@ func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {
 	// A key withdrawn from any JWKS must stop vouching for the tokens it verified.
 	clearTokens := func() { rp.tokens.clear() }
 	rp.idp = newIDPState(keySource{
-		issuer: cfg.Issuer, cluster: cfg.Cluster, timeout: cfg.Timeout, endpoints: cfg.Endpoints, skipDiscovery: cfg.discoveryConfigured(), tenants: cfg.Tenants,
+		issuer: cfg.Issuer, cluster: cfg.Cluster, hostClusters: cfg.EndpointClusters, timeout: cfg.Timeout, endpoints: cfg.Endpoints, skipDiscovery: cfg.discoveryConfigured(), tenants: cfg.Tenants,
 		verifier: oidc.Verifier{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Audiences: cfg.BearerAudiences, Skew: idTokenSkew, AcceptLoginTokens: cfg.BearerAcceptLoginTokens,
 			AudienceClaims: cfg.BearerAudienceClaims, AccessTokenIssuers: oidc.ExpandIssuers(cfg.BearerAcceptedIssuers, cfg.Tenants)},
 	}, e, m, clearTokens)

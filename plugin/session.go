@@ -189,6 +189,7 @@ func (h *httpContext) continueWithSession(sess *openSession, now time.Time) type
 		h.responseCookies = append(h.responseCookies, cookies...)
 	}
 	h.rp.metrics.count(metricSessionValid)
+	h.credentialEnd = sess.end(cfg, now)
 	if sess.id == nil {
 		sess.id = cfg.identify(sess.Claims)
 	}

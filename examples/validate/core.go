@@ -3,6 +3,7 @@ package validate
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -10,11 +11,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// coreScheme holds the built-in kinds the examples use. Only these two API groups are
-// registered: enough for the examples, and far cheaper to compile than client-go's scheme.
+// coreScheme holds the built-in kinds the examples and the Kubeflow objects they are built
+// with use. Only these API groups are registered: enough, and far cheaper to compile than
+// client-go's scheme.
 var coreScheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}
@@ -37,6 +39,11 @@ func DecodeCore(m Manifest, patch bool) (runtime.Object, field.ErrorList) {
 		return nil, field.ErrorList{field.Invalid(field.NewPath(m.GVK().Kind), nil, err.Error())}
 	}
 	errs := validateMetadata(m, m.GVK().Kind != "Namespace")
+	if c, ok := obj.(*corev1.ConfigMap); ok && [2]string{c.Namespace, c.Name} == MeshConfigMap {
+		if _, err := DecodeMeshConfig(c.Data["mesh"]); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("data").Key("mesh"), nil, err.Error()))
+		}
+	}
 	if d, ok := obj.(*appsv1.Deployment); ok {
 		if !patch {
 			errs = append(errs, checkDeployment(d)...)

@@ -45,7 +45,27 @@ func IstioCRDFile() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("locating the module istio.io/api: %w", err)
 	}
-	return filepath.Join(strings.TrimSpace(string(out)), "kubernetes", "customresourcedefinitions.gen.yaml"), nil
+	return istioCRDPath(strings.TrimSpace(string(out))), nil
+}
+
+// IstioCRDFileAt is IstioCRDFile for another release of istio.io/api (an Istio an example
+// must install on), fetched by the go command into its module cache like any dependency.
+// sum is the module's go.sum hash ("h1:..."), checked here as go.sum would be, since the
+// version is not in go.mod.
+func IstioCRDFileAt(version, sum string) (string, error) {
+	out, err := exec.Command("go", "mod", "download", "-json", "istio.io/api@"+version).Output()
+	var mod struct{ Dir, Sum, Error string }
+	if jsonErr := json.Unmarshal(out, &mod); jsonErr != nil || mod.Error != "" || err != nil {
+		return "", fmt.Errorf("downloading istio.io/api@%s: %v %s %v", version, err, mod.Error, jsonErr)
+	}
+	if mod.Sum != sum {
+		return "", fmt.Errorf("istio.io/api@%s: hash %s, want %s", version, mod.Sum, sum)
+	}
+	return istioCRDPath(mod.Dir), nil
+}
+
+func istioCRDPath(moduleDir string) string {
+	return filepath.Join(moduleDir, "kubernetes", "customresourcedefinitions.gen.yaml")
 }
 
 // LoadCRDs reads CustomResourceDefinitions (multi-document YAML) and prepares a validator for

@@ -30,3 +30,9 @@ func istioCRDs(t *testing.T) *CRDs {
 	}
 	return crds
 }
+
+// kubeflowBuild is a kustomization of testdata/kubeflow-26.03, a minimal copy of Kubeflow's
+// manifests (its README.md says what and from where) on which examples/kubeflow is tried.
+func kubeflowBuild(name string) string {
+	return filepath.Join("testdata", "kubeflow-26.03", name)
+}

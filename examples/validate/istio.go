@@ -23,6 +23,9 @@ var istioSpecs = map[string]func() proto.Message{
 	"ServiceEntry":        func() proto.Message { return &networkingv1alpha3.ServiceEntry{} },
 	"AuthorizationPolicy": func() proto.Message { return &securityv1beta1.AuthorizationPolicy{} },
 	"PeerAuthentication":  func() proto.Message { return &securityv1beta1.PeerAuthentication{} },
+	// The mesh's token checks: Kubeflow's dex-jwt, the bearer_passthrough examples, and the
+	// app-side check of the plugin's signed assertion (examples/istio/signed-identity).
+	"RequestAuthentication": func() proto.Message { return &securityv1beta1.RequestAuthentication{} },
 }
 
 // DecodeIstioSpec decodes the spec of an Istio resource into istiod's own type, refusing
@@ -44,6 +47,20 @@ func DecodeIstioSpec(m Manifest) (proto.Message, error) {
 	return spec, nil
 }
 
+// MeshConfigMap is the ConfigMap (namespace, name) from which istiod reads the mesh config, in
+// its key "mesh" (YAML).
+var MeshConfigMap = [2]string{"istio-system", "istio"}
+
+// DecodeMeshConfig reads the mesh config (the "mesh" key of MeshConfigMap) as istiod does,
+// refusing unknown fields: a patch that misspells a key would otherwise be dropped.
+func DecodeMeshConfig(value string) (*meshv1alpha1.MeshConfig, error) {
+	var mc meshv1alpha1.MeshConfig
+	if err := decodeYAMLProto(value, &mc); err != nil {
+		return nil, fmt.Errorf("mesh config: %w", err)
+	}
+	return &mc, nil
+}
+
 // ProxyConfigAnnotation is the pod annotation by which a workload overrides the mesh's
 // defaultConfig for its own proxy.
 const ProxyConfigAnnotation = "proxy.istio.io/config"
@@ -52,13 +69,17 @@ const ProxyConfigAnnotation = "proxy.istio.io/config"
 // does, into the ProxyConfig type, refusing unknown fields: a misspelt key in an annotation
 // is otherwise invisible until someone wonders why it has no effect.
 func DecodeProxyConfig(value string) (*meshv1alpha1.ProxyConfig, error) {
-	js, err := yaml.YAMLToJSONStrict([]byte(value))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ProxyConfigAnnotation, err)
-	}
 	var pc meshv1alpha1.ProxyConfig
-	if err := protojson.Unmarshal(js, &pc); err != nil {
+	if err := decodeYAMLProto(value, &pc); err != nil {
 		return nil, fmt.Errorf("%s: %w", ProxyConfigAnnotation, err)
 	}
 	return &pc, nil
+}
+
+func decodeYAMLProto(value string, m proto.Message) error {
+	js, err := yaml.YAMLToJSONStrict([]byte(value))
+	if err != nil {
+		return err
+	}
+	return protojson.Unmarshal(js, m)
 }

@@ -57,7 +57,8 @@ func (m Manifest) metadata() map[string]any {
 
 // LoadManifests reads every YAML document of every .yaml/.yml file under the given files or
 // directories (recursively), in a stable order. Empty documents are skipped; a document that
-// is not a YAML mapping is an error.
+// is not a YAML mapping is an error. kustomization.yaml files are kustomize's, not objects
+// for the cluster: BuildKustomization reads them.
 func LoadManifests(paths ...string) ([]Manifest, error) {
 	var files []string
 	for _, p := range paths {
@@ -65,7 +66,7 @@ func LoadManifests(paths ...string) ([]Manifest, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) && d.Name() != "kustomization.yaml" {
 				files = append(files, path)
 			}
 			return nil

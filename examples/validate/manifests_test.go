@@ -10,11 +10,34 @@ import (
 	"github.com/oidc-wasm/oidc-wasm/plugin"
 )
 
-// manifestRoots are every Kubernetes manifest the project ships.
+// manifestRoots are every Kubernetes manifest the project ships as a file to apply or patch
+// with. examples/kubeflow is a kustomize component: its objects are checked in the output of
+// the kustomizations that use it (exampleDocs).
 var manifestRoots = []string{
 	repoPath("wasmplugin.yaml"),
 	repoPath("examples", "istio"),
-	repoPath("examples", "kubeflow"),
+	repoPath("examples", "kubeflow", "secret"),
+}
+
+// exampleDocs are the documents of manifestRoots and the output of every deployment set's
+// kustomization.
+func exampleDocs(t *testing.T) []Manifest {
+	t.Helper()
+	docs, err := LoadManifests(manifestRoots...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range deploymentSets {
+		if set.build == "" {
+			continue
+		}
+		built, err := BuildKustomization(set.build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, built...)
+	}
+	return docs
 }
 
 // isPatch tells a strategic-merge patch (a partial object for kubectl patch) from a manifest.
@@ -65,10 +88,7 @@ func parseWasmPlugin(m Manifest) ([]*plugin.Config, error) {
 
 func TestManifests(t *testing.T) {
 	crds := istioCRDs(t)
-	docs, err := LoadManifests(manifestRoots...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs := exampleDocs(t)
 	kinds := map[string]int{}
 	for _, m := range docs {
 		kinds[m.GVK().Kind]++
@@ -79,7 +99,7 @@ func TestManifests(t *testing.T) {
 		})
 	}
 	// The examples must keep covering what docs/istio.md and docs/kubeflow.md promise.
-	for _, k := range []string{"WasmPlugin", "ServiceEntry", "DestinationRule", "AuthorizationPolicy",
+	for _, k := range []string{"WasmPlugin", "ServiceEntry", "DestinationRule", "AuthorizationPolicy", "RequestAuthentication",
 		"PeerAuthentication", "Gateway", "VirtualService", "Deployment", "Service", "Secret", "ConfigMap"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s among the examples", k)
@@ -89,7 +109,7 @@ func TestManifests(t *testing.T) {
 
 // TestSecretPlaceholdersFailClosed keeps the example Secrets safe to apply by mistake: the
 // plugin must refuse their placeholder cookie secrets (every key cookie-secret, whatever the
-// Secret's name), so a forgotten placeholder stops the plugin (and, with FAIL_CLOSE, the
+// Secret's name), so a forgotten placeholder stops the plugin (and, failing closed, the
 // traffic) instead of sealing sessions with a public key.
 func TestSecretPlaceholdersFailClosed(t *testing.T) {
 	docs, err := LoadManifests(manifestRoots...)

@@ -6,9 +6,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
+	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+	securityv1beta1 "istio.io/api/security/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -20,23 +23,42 @@ import (
 type deploymentSet struct {
 	name  string
 	paths []string
+	// build is a kustomization whose output is part of the set (Kubeflow's, with
+	// examples/kubeflow as a component), or "".
+	build string
 	// clustersProvided are Envoy clusters that exist without anything of the set, because
 	// the platform installs the Service (Kubeflow's Dex, the apps behind the gateway).
 	clustersProvided []string
+	// istio are the releases of istio.io/api the set must install on ("" is go.mod's):
+	// its objects are validated against each one's CRDs (TestIstioReleases).
+	istio []string
 }
+
+// Istio releases the examples target: every release from the first with failStrategy
+// FAIL_RELOAD; Kubeflow's own (1.11 ships 1.28, 26.03 ships 1.29; 1.10 ships 1.24).
+var (
+	currentIstio  = []string{"v1.27.0", ""}
+	kubeflowIstio = []string{"v1.28.0", "v1.29.0"}
+)
 
 var deploymentSets = []deploymentSet{
 	{name: "external IdP", paths: []string{
 		repoPath("wasmplugin.yaml"), repoPath("examples", "istio", "base"), repoPath("examples", "istio", "secret"),
 		repoPath("examples", "istio", "gateway-env"), repoPath("examples", "istio", "external-idp"),
-	}},
+	}, istio: currentIstio},
 	{name: "Dex in the mesh", paths: []string{
 		repoPath("examples", "istio", "base"), repoPath("examples", "istio", "secret"),
 		repoPath("examples", "istio", "gateway-env"), repoPath("examples", "istio", "dex-in-mesh"),
-	}},
-	{name: "Kubeflow", paths: []string{
-		repoPath("examples", "kubeflow"), repoPath("examples", "istio", "gateway-env"),
-	}, clustersProvided: []string{"outbound|5556||dex.auth.svc.cluster.local"}},
+	}, istio: currentIstio},
+	// examples/kubeflow on Kubeflow's own objects: service-account tokens passed through to
+	// the mesh (the default), verified by the plugin (m2m-verified/), and on Kubeflow 1.10's
+	// Istio (fail-close/).
+	{name: "Kubeflow", paths: []string{repoPath("examples", "kubeflow", "secret")},
+		build: kubeflowBuild("example-oidc-wasm"), istio: kubeflowIstio},
+	{name: "Kubeflow, service accounts verified", paths: []string{repoPath("examples", "kubeflow", "secret")},
+		build: kubeflowBuild("example-kind-verified"), istio: kubeflowIstio},
+	{name: "Kubeflow 1.10", paths: []string{repoPath("examples", "kubeflow", "secret")},
+		build: kubeflowBuild("example-oidc-wasm-fail-close"), istio: []string{"v1.24.3"}},
 	// One WasmPlugin, two providers: Google (a ServiceEntry of the set) for Grafana, Dex (the
 	// platform's) for Kubeflow; the apps themselves are installed apart.
 	{name: "Several providers", paths: []string{
@@ -45,14 +67,30 @@ var deploymentSets = []deploymentSet{
 		"outbound|5556||dex.auth.svc.cluster.local",
 		"outbound|80||grafana.monitoring.svc.cluster.local",
 		"outbound|80||centraldashboard.kubeflow.svc.cluster.local",
-	}},
+	}, istio: currentIstio},
+}
+
+var setDocs sync.Map // set name -> func() ([]Manifest, error), each read once
+
+// docs are the set's manifests and, if it has one, its kustomization's output, read once per
+// test binary. Callers must not modify them.
+func (s deploymentSet) docs() ([]Manifest, error) {
+	read, _ := setDocs.LoadOrStore(s.name, sync.OnceValues(func() ([]Manifest, error) {
+		docs, err := LoadManifests(s.paths...)
+		if err != nil || s.build == "" {
+			return docs, err
+		}
+		built, err := BuildKustomization(s.build)
+		return append(docs, built...), err
+	}))
+	return read.(func() ([]Manifest, error))()
 }
 
 // TestDeploymentWiring checks what no schema can: that the pieces of an install fit.
 func TestDeploymentWiring(t *testing.T) {
 	for _, set := range deploymentSets {
 		t.Run(set.name, func(t *testing.T) {
-			docs, err := LoadManifests(set.paths...)
+			docs, err := set.docs()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,6 +119,11 @@ type wiring struct {
 	routes       []vsRoute         // what the set's VirtualServices route, by host and path prefix
 	secretRefs   []string          // "deployment: namespace/secret/key" for every secretKeyRef
 	destinations []string          // "host:port" of every VirtualService route destination
+	// The gateway's pod labels, when the set has its whole Deployment, and what Istio
+	// authenticates there (wiring_mesh_test.go).
+	gatewayLabels map[string]string
+	requestAuthns []requestAuthn
+	denials       []principalDenial
 }
 
 // vsRoute is one path prefix a VirtualService routes, with the hosts it routes it for.
@@ -90,9 +133,10 @@ type vsRoute struct {
 }
 
 type wasmPlugin struct {
-	m    Manifest
-	cfgs []*plugin.Config // one per provider
-	env  VMEnv
+	m        Manifest
+	cfgs     []*plugin.Config // one per provider
+	env      VMEnv
+	selector map[string]string // the workload labels it selects
 }
 
 func collectWiring(docs []Manifest) (*wiring, error) {
@@ -109,14 +153,19 @@ func collectWiring(docs []Manifest) (*wiring, error) {
 			if err != nil {
 				return nil, err
 			}
-			w.plugins = append(w.plugins, wasmPlugin{m: m, cfgs: cfgs, env: env})
+			spec, err := DecodeIstioSpec(m)
+			if err != nil {
+				return nil, err
+			}
+			selector := spec.(*extensionsv1alpha1.WasmPlugin).GetSelector().GetMatchLabels()
+			w.plugins = append(w.plugins, wasmPlugin{m: m, cfgs: cfgs, env: env, selector: selector})
 		case "Deployment", "Secret", "Service":
 			obj, errs := DecodeCore(m, isPatch(m))
 			if len(errs) > 0 {
 				return nil, fmt.Errorf("%s: %w", m, errs.ToAggregate())
 			}
 			w.addCore(m, obj)
-		case "ServiceEntry", "DestinationRule", "Gateway", "VirtualService":
+		case "ServiceEntry", "DestinationRule", "Gateway", "VirtualService", "RequestAuthentication", "AuthorizationPolicy":
 			if err := w.addIstio(m); err != nil {
 				return nil, err
 			}
@@ -128,11 +177,15 @@ func collectWiring(docs []Manifest) (*wiring, error) {
 func (w *wiring) addCore(m Manifest, obj any) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
+		gateway := o.Namespace == "istio-system" && o.Name == "istio-ingressgateway"
 		for k, v := range EnvFromSecrets(o) {
-			if o.Namespace == "istio-system" && o.Name == "istio-ingressgateway" {
+			if gateway {
 				w.gatewayEnv[k] = o.Namespace + "/" + v
 			}
 			w.secretRefs = append(w.secretRefs, o.Namespace+"/"+v)
+		}
+		if gateway && !isPatch(m) {
+			w.gatewayLabels = o.Spec.Template.Labels
 		}
 	case *corev1.Secret:
 		for _, k := range SecretKeys(o) {
@@ -177,6 +230,10 @@ func (w *wiring) addIstio(m Manifest) error {
 				w.gatewayHosts[h] = true
 			}
 		}
+	case *securityv1beta1.RequestAuthentication:
+		w.addRequestAuthn(m, s)
+	case *securityv1beta1.AuthorizationPolicy:
+		w.addAuthorizationPolicy(m, s)
 	case *networkingv1alpha3.VirtualService:
 		for _, r := range s.GetHttp() {
 			for _, match := range r.GetMatch() {
@@ -222,37 +279,6 @@ func (w *wiring) check(clustersProvided []string) []error {
 	return errs
 }
 
-// checkHosts matches the hosts of the set's Gateways with the plugin's providers, both ways: a
-// host no provider serves gets 403 for every request (the plugin fails closed), and a
-// provider host no Gateway serves is a provider nobody reaches (a typo, most likely). A set
-// without a Gateway (the platform's, as Kubeflow's) is not checked.
-func (w *wiring) checkHosts(p wasmPlugin) []error {
-	var errs []error
-	for h := range w.gatewayHosts {
-		if h == "*" || strings.HasPrefix(h, "*.") {
-			continue
-		}
-		if servingProvider(p.cfgs, h, "") == nil {
-			errs = append(errs, fmt.Errorf("%s: the Gateway host %s has no provider: every request to it would get 403", p.m, h))
-		}
-	}
-	if len(w.gatewayHosts) == 0 {
-		return errs
-	}
-	for _, cfg := range p.cfgs {
-		for _, pattern := range cfg.Hosts {
-			found := false
-			for h := range w.gatewayHosts {
-				found = found || hostMatches(pattern, h) || hostMatches(h, pattern)
-			}
-			if !found {
-				errs = append(errs, fmt.Errorf("%s: provider %q serves %s, which no Gateway of the set serves", p.m, cfg.Name, pattern))
-			}
-		}
-	}
-	return errs
-}
-
 // checkProvider checks one provider of a WasmPlugin against the set: its IdP's cluster, TLS
 // origination and, for an IdP behind the gateway, a login page reachable without a session.
 func (w *wiring) checkProvider(p wasmPlugin, cfg *plugin.Config, clustersProvided []string) []error {
@@ -273,89 +299,11 @@ func (w *wiring) checkProvider(p wasmPlugin, cfg *plugin.Config, clustersProvide
 	if issuer.Scheme == "https" && w.clusters[cfg.Cluster] && strings.HasSuffix(cfg.Cluster, "||"+issuer.Hostname()) && !w.tlsOrigin[issuer.Hostname()] {
 		errs = append(errs, fmt.Errorf("%s: no DestinationRule originates TLS (SIMPLE, sni or auto SNI, certificate checked) to %s", name, issuer.Hostname()))
 	}
-	// An IdP served through the gateway itself must be reachable without a session: its
-	// login pages are routed on its host, and skipped by whichever provider serves that host
-	// (not necessarily this one). The IdP is behind the gateway when a Gateway of the set
-	// serves its host, or when the platform provides its cluster under another name than
-	// the issuer's (Kubeflow's Dex: issuer on the public host, cluster the Service).
-	_, clusterHost, _ := strings.Cut(cfg.Cluster, "||")
-	if w.gatewayHosts[issuer.Hostname()] || (provided && clusterHost != issuer.Hostname()) {
-		login := issuer.Path + "/auth"
-		switch serving := servingProvider(p.cfgs, issuer.Hostname(), login); {
-		case serving == nil:
-			errs = append(errs, fmt.Errorf("%s: the IdP's login page %s%s is served by no provider: nobody could log in", name, issuer.Hostname(), login))
-		case !matchAny(serving.SkipPaths, login):
-			errs = append(errs, fmt.Errorf("%s: the IdP's login page %s%s is not in skip_paths of the provider serving it: nobody could log in", name, issuer.Hostname(), login))
-		}
-		if w.gatewayHosts[issuer.Hostname()] && !routed(w.routes, issuer.Hostname(), login) {
-			errs = append(errs, fmt.Errorf("%s: no VirtualService on the gateway routes %s%s", name, issuer.Hostname(), login))
+	for _, bi := range cfg.BearerIssuers {
+		if !w.clusters[bi.Cluster] && !slices.Contains(clustersProvided, bi.Cluster) {
+			errs = append(errs, fmt.Errorf("%s: the cluster %q of bearer issuer %s matches no Service or ServiceEntry port of the set", name, bi.Cluster, bi.Issuer))
 		}
 	}
-	return errs
-}
-
-// servingProvider is the provider of the plugin that takes a request for host and path, as
-// plugin/routes.go chooses it: an exact host before a wildcard, a longer wildcard before a
-// shorter one, "*" last, then the longest path prefix. path "" ignores path prefixes.
-func servingProvider(cfgs []*plugin.Config, host, path string) *plugin.Config {
-	var best *plugin.Config
-	var bestRank [3]int
-	for _, cfg := range cfgs {
-		if path != "" && cfg.PathPrefix != "" && !(plugin.PathRule{Prefix: cfg.PathPrefix}).Match(path) {
-			continue
-		}
-		for _, pattern := range cfg.Hosts {
-			if !hostMatches(pattern, host) {
-				continue
-			}
-			kind := 2
-			switch {
-			case pattern == "*":
-				kind = 0
-			case strings.HasPrefix(pattern, "*."):
-				kind = 1
-			}
-			if rank := [3]int{kind, len(pattern), len(cfg.PathPrefix)}; best == nil || slices.Compare(rank[:], bestRank[:]) > 0 {
-				best, bestRank = cfg, rank
-			}
-		}
-	}
-	return best
-}
-
-// hostMatches tells whether a host pattern ("app.example.com", "*.example.com" or "*", as in
-// a provider's hosts or a VirtualService's) covers a host name.
-func hostMatches(pattern, host string) bool {
-	switch {
-	case pattern == "*":
-		return true
-	case strings.HasPrefix(pattern, "*."):
-		return len(host) > len(pattern)-1 && strings.HasSuffix(host, pattern[1:])
-	}
-	return pattern == host
-}
-
-func matchAny(rules []plugin.PathRule, path string) bool {
-	for _, r := range rules {
-		if r.Match(path) {
-			return true
-		}
-	}
-	return false
-}
-
-// routed tells whether a VirtualService routes path on host by a prefix of its own, not by
-// the catch-all "/" that goes to the app.
-func routed(routes []vsRoute, host, path string) bool {
-	for _, r := range routes {
-		if r.prefix == "" || r.prefix == "/" || !strings.HasPrefix(path, r.prefix) {
-			continue
-		}
-		for _, h := range r.hosts {
-			if hostMatches(h, host) {
-				return true
-			}
-		}
-	}
-	return false
+	errs = append(errs, w.checkLoginPage(p, cfg, issuer, name, provided)...)
+	return append(errs, w.checkMesh(p, cfg, name)...)
 }
