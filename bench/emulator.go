@@ -81,6 +81,15 @@ func (b *emuTarget) do(headers [][2]string) bool {
 	return action == types.ActionContinue
 }
 
+func (b *emuTarget) upstream(headers [][2]string, name string) string {
+	id, action := b.h.Request(headers)
+	defer b.complete(id)
+	if action != types.ActionContinue || len(b.h.Upstream(id)[name]) != 1 {
+		return ""
+	}
+	return b.h.Upstream(id)[name][0]
+}
+
 // complete ends a stream as Envoy does: proxy_on_log, then proxy_on_delete. proxytest's wasm
 // wrapper forwards the first but never the second, so the guest SDK would keep every http
 // context in its map (about 4 KB a request: 384 MiB after 10^5 requests); the bench calls

@@ -74,6 +74,14 @@ func (b *hostTarget) do(headers [][2]string) bool {
 	return ok
 }
 
+func (b *hostTarget) upstream(headers [][2]string, name string) string {
+	o, ok := b.request(headers)
+	if !ok {
+		return ""
+	}
+	return proxyhost.Header(o.Headers, name)
+}
+
 // barrier returns once the VM has run every task posted before, stream ends included.
 func (b *hostTarget) barrier() {
 	_, err := b.vm.MemoryBytes()

@@ -35,6 +35,9 @@ type target interface {
 	// do runs one request to its end (request headers, the response for a request let
 	// through, the end of the stream) and reports whether the plugin let it through.
 	do(headers [][2]string) bool
+	// upstream runs one request like do and returns the value of a header the plugin let
+	// through upstream, or "" (also when the request was not let through).
+	upstream(headers [][2]string, name string) string
 	// login runs a redirect and a callback; it returns the session's Cookie header and the
 	// callback's cost.
 	login() (string, time.Duration)
@@ -160,6 +163,9 @@ func moduleBench(name, path string, i *idp, start starter, memRequests int) resu
 		}},
 	}, rounds)
 	b.close()
+	for _, alg := range []string{"EdDSA", "ES256"} {
+		assertionBench(&res, path, i, start, alg, rounds)
+	}
 	if memRequests > 0 {
 		b, _ = start(path, i, "")
 		res.mem, res.memDur = memoryRun(b, rsTokens, esTokens, memRequests)
