@@ -62,12 +62,7 @@ func (h *httpContext) callback(rawPath string) types.Action {
 func (h *httpContext) exchange(code, redirectURI string, state *oidc.LoginState) types.Action {
 	cfg := h.rp.cfg
 	req := oidc.CodeExchangeRequest(h.rp.idp.discovery.TokenEndpoint, cfg.ClientID, cfg.ClientSecret, code, redirectURI, state.CodeVerifier)
-	err := h.rp.idp.dispatch(req, func(a answer) {
-		if h.done {
-			return
-		}
-		resumeIf(h.onTokens(a, state))
-	})
+	err := h.dispatch(req, func(a answer) types.Action { return h.onTokens(a, state) })
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: token request not sent: %v", err)
 		h.rp.metrics.count(metricLoginFailedTokenEndpoint)
@@ -132,11 +127,8 @@ func (h *httpContext) fetchUserinfo(tok *oidc.Token, tokens *oidc.TokenResponse,
 		h.rp.metrics.count(metricLoginFailedUserinfo)
 		return h.loginFailed(502, "The identity provider's user information is not available.")
 	}
-	err := h.rp.idp.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) {
-		if h.done {
-			return
-		}
-		resumeIf(h.onUserinfo(a, tok, tokens, state))
+	err := h.dispatch(oidc.UserinfoRequest(endpoint, tokens.AccessToken), func(a answer) types.Action {
+		return h.onUserinfo(a, tok, tokens, state)
 	})
 	if err != nil {
 		proxywasm.LogErrorf("oidc-wasm: userinfo request not sent: %v", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/oidc-wasm/oidc-wasm/oidc"
 )
@@ -34,6 +35,25 @@ func (s *idpState) dispatch(req oidc.Request, onAnswer func(answer)) error {
 		return dispatchProblem(cluster, err)
 	}
 	return nil
+}
+
+// dispatch sends req to the IdP on behalf of this request and runs onAnswer in this request's
+// context, resuming it unless onAnswer paused it again. The SDK delivers an answer to the
+// context that entered the VM when the call was made, not to the effective one: a request
+// resumed from the plugin's tick (held.go) would otherwise get its answer in the plugin
+// context, where its reply and its resume go nowhere.
+func (h *httpContext) dispatch(req oidc.Request, onAnswer func(answer) types.Action) error {
+	return h.rp.idp.dispatch(req, h.inContext(onAnswer))
+}
+
+// inContext wraps onAnswer to run in this request's context, if the request still exists.
+func (h *httpContext) inContext(onAnswer func(answer) types.Action) func(answer) {
+	return func(a answer) {
+		if h.done || proxywasm.SetEffectiveContext(h.id) != nil {
+			return
+		}
+		resumeIf(onAnswer(a))
+	}
 }
 
 // clusterFor is the cluster a request to the IdP goes through: the one endpoint_clusters

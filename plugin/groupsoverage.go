@@ -35,33 +35,27 @@ func (h *httpContext) resolveGroups(tok *oidc.Token, tokens *oidc.TokenResponse,
 // graphPage reads one page of the user's groups, then the next, or starts the session.
 func (h *httpContext) graphPage(tok *oidc.Token, tokens *oidc.TokenResponse, state *oidc.LoginState, pageURL string, groups []string, page int) types.Action {
 	cfg := h.rp.cfg
-	err := dispatchTo(cfg.GroupsOverageCluster, cfg.Timeout, oidc.GraphGroupsRequest(pageURL, tokens.AccessToken), func(a answer) {
-		if h.done {
-			return
-		}
+	err := dispatchTo(cfg.GroupsOverageCluster, cfg.Timeout, oidc.GraphGroupsRequest(pageURL, tokens.AccessToken), h.inContext(func(a answer) types.Action {
 		if a.err != nil {
-			resumeIf(h.groupsFailed(a.err.Error()))
-			return
+			return h.groupsFailed(a.err.Error())
 		}
 		ids, next, err := oidc.ParseGraphGroups(a.status, a.body)
 		switch {
 		case err != nil:
-			resumeIf(h.groupsFailed(err.Error()))
+			return h.groupsFailed(err.Error())
 		case next != "" && page >= maxGraphPages:
-			resumeIf(h.groupsFailed("more than the pages a login reads"))
+			return h.groupsFailed("more than the pages a login reads")
 		case next != "":
-			resumeIf(h.graphPage(tok, tokens, state, next, append(groups, ids...), page+1))
-		default:
-			claims, err := oidc.WithGroups(tok.Claims, append(groups, ids...))
-			if err != nil {
-				resumeIf(h.groupsFailed(err.Error()))
-				return
-			}
-			withGroups := *tok
-			withGroups.Claims = claims
-			resumeIf(h.startSession(&withGroups, tokens, state))
+			return h.graphPage(tok, tokens, state, next, append(groups, ids...), page+1)
 		}
-	})
+		claims, err := oidc.WithGroups(tok.Claims, append(groups, ids...))
+		if err != nil {
+			return h.groupsFailed(err.Error())
+		}
+		withGroups := *tok
+		withGroups.Claims = claims
+		return h.startSession(&withGroups, tokens, state)
+	}))
 	if err != nil {
 		return h.groupsFailed(dispatchProblem(cfg.GroupsOverageCluster, err).Error())
 	}
