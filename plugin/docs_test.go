@@ -79,7 +79,7 @@ func TestSecurityDocNamesExistingTests(t *testing.T) {
 	}
 	defined := map[string]bool{}
 	decl := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)\w+)\(`)
-	for _, dir := range []string{"../plugin", "../oidc", "../e2e", "../examples/validate", "../internal/testidp"} {
+	for _, dir := range []string{"../plugin", "../oidc", "../e2e", "../examples/validate", "../internal/testidp", "../internal/proxyhost"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
 		if err != nil {
 			t.Fatal(err)

@@ -75,6 +75,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		}
 	}
 	p.router = newRouter(p.relyingParties)
+	createRefreshSlots()
 	if err := proxywasm.SetTickPeriodMilliSeconds(tickPeriodMS); err != nil {
 		proxywasm.LogCriticalf("oidc-wasm: cannot set the tick period: %v", err)
 		return types.OnPluginStartStatusFailed

@@ -60,7 +60,23 @@ type refreshSlot struct {
 }
 
 func refreshSlotKey(key [refreshKeySize]byte) string {
-	return refreshSlotPrefix + strconv.Itoa((int(key[0])<<8|int(key[1]))%refreshSlots)
+	return refreshSlotName((int(key[0])<<8 | int(key[1])) % refreshSlots)
+}
+
+func refreshSlotName(i int) string { return refreshSlotPrefix + strconv.Itoa(i) }
+
+// createRefreshSlots makes every slot exist before this VM serves a request, so that claims
+// are always written against a CAS (see put). A slot that exists is left as it is: only the
+// first VM of the process creates them.
+func createRefreshSlots() {
+	for i := 0; i < refreshSlots; i++ {
+		name := refreshSlotName(i)
+		if _, _, err := proxywasm.GetSharedData(name); errors.Is(err, types.ErrorStatusNotFound) {
+			if err := proxywasm.SetSharedData(name, nil, 0); err != nil {
+				proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", name, err)
+			}
+		}
+	}
 }
 
 // readRefreshSlot reads the slot of key, keeping only live entries. An unreadable value
@@ -92,9 +108,20 @@ func (s *refreshSlot) find(key [refreshKeySize]byte) *refreshEntry {
 }
 
 // put writes e as its key's entry, leaving every other entry as it is. It reports false,
-// writing nothing, when the slot is full of other tokens' live entries, or when another VM
-// wrote the slot since it was read (CAS mismatch): the caller looks again at the next tick.
+// writing nothing, when the slot is full of other tokens' live entries, when another VM
+// wrote the slot since it was read (CAS mismatch), or when the slot did not exist yet (it is
+// created empty): the caller looks again at the next tick.
 func (s *refreshSlot) put(e refreshEntry) bool {
+	if s.cas == 0 {
+		// Not created yet (createRefreshSlots normally has). A write with CAS 0 is
+		// unconditional (Envoy's SharedData::set), so two VMs that both read the slot missing
+		// would both claim the token and both redeem it. Create the slot empty instead; the
+		// claim is made at the next tick, against the CAS it then has (never 0 once it exists).
+		if err := proxywasm.SetSharedData(s.name, nil, 0); err != nil {
+			proxywasm.LogWarnf("oidc-wasm: shared data %s: %v", s.name, err)
+		}
+		return false
+	}
 	entries := make([]refreshEntry, 0, len(s.entries)+1)
 	for _, old := range s.entries {
 		if old.key != e.key {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
@@ -129,6 +130,30 @@ func TestThreatRefreshAcrossWorkerVMs(t *testing.T) {
 		tick()
 		if redeemed[e] != 1 || h.GetCurrentHttpStreamAction(idE) != types.ActionContinue {
 			t.Errorf("an expired claim of another VM must not block the refresh: redeemed %v", redeemed)
+		}
+	})
+}
+
+// A claim is never written with CAS 0: Envoy writes such a value unconditionally, so two
+// VMs that both read a slot missing would both claim the token, and both redeem it
+// (internal/proxyhost's storm test found one token in 200 redeemed twice that way). Every
+// slot exists once a VM has started, and a claim on a slot that does not exist only creates
+// it, empty.
+func TestThreatRefreshClaimNeverUnconditional(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		wasmhost.MustStart(t, vm, testConfig(""))
+		for i := 0; i < refreshSlots; i++ {
+			if _, cas, err := proxywasm.GetSharedData(refreshSlotName(i)); err != nil || cas == 0 {
+				t.Fatalf("slot %d after start: cas %d, %v; want it created", i, cas, err)
+			}
+		}
+		missing := refreshSlot{name: refreshSlotPrefix + "missing-" + m.name}
+		if missing.put(refreshEntry{key: [32]byte{7}, marker: refreshPending, deadline: m.now().Add(time.Minute).UnixMilli()}) {
+			t.Fatal("a claim on a slot that did not exist was written")
+		}
+		value, cas, err := proxywasm.GetSharedData(missing.name)
+		if err != nil || cas == 0 || len(value) != 0 {
+			t.Errorf("the missing slot: %q, cas %d, %v; want it created empty", value, cas, err)
 		}
 	})
 }
