@@ -87,9 +87,10 @@ func TestMisbehaveTokenEndpoint(t *testing.T) {
 	})
 }
 
-// Refreshes in flight are bounded per VM: a flood of distinct sessions due for a refresh
-// (10k expired sessions would otherwise mean 10k token calls at the next tick) gets 503
-// beyond maxRefreshFlights, and service resumes once the flights settle.
+// Refreshes are bounded per VM: a flood of distinct sessions due for a refresh (10k expired
+// sessions would otherwise mean 10k token calls at the next tick) is queued up to
+// maxRefreshFlights and gets 503 beyond; the IdP sees at most maxRefreshCalls calls at once,
+// oldest first; service resumes once the flights settle.
 func TestMisbehaveRefreshFlightsBounded(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
 		h := wasmhost.MustStart(t, vm, threatConfig(""))
@@ -122,13 +123,25 @@ func TestMisbehaveRefreshFlightsBounded(t *testing.T) {
 		if len(held) != maxRefreshFlights || refused != extra {
 			t.Fatalf("held %d, refused %d; want %d and %d", len(held), refused, maxRefreshFlights, extra)
 		}
-		h.Tick()
-		calls := h.Pending(wasmhost.PluginContextID)
-		if len(calls) > maxRefreshFlights {
-			t.Fatalf("%d refresh calls in flight, want at most %d", len(calls), maxRefreshFlights)
-		}
-		for _, c := range calls {
-			h.Answer(c, 400, `{"error":"invalid_grant"}`)
+		// The IdP gets at most maxRefreshCalls token calls at once, the oldest flights first;
+		// the others wait for the next ticks.
+		answered := 0
+		for tick := 0; answered < maxRefreshFlights; tick++ {
+			if tick > maxRefreshFlights/maxRefreshCalls+2 {
+				t.Fatalf("%d of %d refreshes called after %d ticks", answered, maxRefreshFlights, tick)
+			}
+			h.Tick()
+			calls := h.Pending(wasmhost.PluginContextID)
+			if len(calls) == 0 || len(calls) > maxRefreshCalls {
+				t.Fatalf("tick %d: %d refresh calls in flight, want 1 to %d", tick, len(calls), maxRefreshCalls)
+			}
+			for _, c := range calls {
+				if want := "rt-" + strconv.Itoa(answered); !strings.Contains(c.Body, "refresh_token="+want+"&") && !strings.HasSuffix(c.Body, "refresh_token="+want) {
+					t.Fatalf("call %d redeems %q, want %s: first come, first served", answered, c.Body, want)
+				}
+				h.Answer(c, 400, `{"error":"invalid_grant"}`)
+				answered++
+			}
 		}
 		for _, id := range held {
 			if r := h.Reply(id); r == nil || r.Status != 401 {
@@ -141,6 +154,27 @@ func TestMisbehaveRefreshFlightsBounded(t *testing.T) {
 		id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", seal(99999)}))
 		if action != types.ActionPause || h.Reply(id) != nil {
 			t.Errorf("after the flights settled a refresh must be accepted again, got %+v", h.Reply(id))
+		}
+	})
+}
+
+// A refresh whose requests all ended before its turn is dropped, not called: the renewed
+// session would reach no browser, whose next request would present the old refresh token
+// again, which IdPs with reuse detection punish by revoking the session.
+func TestRefreshOfEndedRequestsIsNotCalled(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext, m mode) {
+		h := wasmhost.MustStart(t, vm, threatConfig(""))
+		newFakeIdP(t, m).serveMetadata(h)
+		cookie := "__Host-oidc_session=" + sealTestSession(t, &oidc.Session{Claims: testClaims("u"), RefreshToken: "rt-gone",
+			IssuedAt: m.now(), TokenExpiry: m.now().Add(-time.Minute)}, m.now().Add(time.Hour))
+		id, action := h.Request(wasmhost.APIGet("/api", [2]string{"cookie", cookie}))
+		if action != types.ActionPause || h.Reply(id) != nil {
+			t.Fatalf("want the request held for its refresh, got %v %+v", action, h.Reply(id))
+		}
+		h.CompleteHttpContext(id)
+		h.Tick()
+		if calls := h.Pending(wasmhost.PluginContextID); len(calls) != 0 {
+			t.Errorf("the refresh of an ended request was called: %+v", calls)
 		}
 	})
 }

@@ -1,8 +1,10 @@
 package plugin
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
@@ -29,10 +31,13 @@ const (
 	refreshSlotWaitTicks = 40
 	// defaultTokenLifetime applies when a refresh answer says nothing about expiry.
 	defaultTokenLifetime = 5 * time.Minute
-	// maxRefreshFlights bounds the refreshes one provider has queued or in flight in one VM
-	// (one token call each); a request that would start another gets 503, like a request
-	// beyond maxWaiting.
-	maxRefreshFlights = 256
+	// maxRefreshFlights bounds the refreshes one provider has queued or in flight in one VM;
+	// a request that would start another gets 503, like a request beyond maxWaiting.
+	maxRefreshFlights = 1024
+	// maxRefreshCalls bounds the token calls of those in flight at once: a storm of sessions
+	// expiring together (after an IdP outage, say) reaches the IdP at most this many at a
+	// time per VM, first come first served, and the rest wait for the next ticks.
+	maxRefreshCalls = 64
 )
 
 // refreshFlight is the refresh of one refresh token in this VM and the requests waiting
@@ -42,6 +47,7 @@ type refreshFlight struct {
 	waiters    []*httpContext
 	dispatched bool
 	since      uint64 // tick the flight was created or dispatched
+	arrival    uint64 // the flight's place in this VM's queue: first come, first served
 }
 
 // refresh queues the request until the session's tokens are renewed at the next tick.
@@ -54,7 +60,8 @@ func (h *httpContext) refresh(sess *openSession) types.Action {
 			proxywasm.LogWarnf("oidc-wasm: %d session refreshes already queued or in flight; answering 503", len(p.refreshing))
 			return h.unavailable()
 		}
-		f = &refreshFlight{old: sess.Session, since: p.idp.ticks}
+		p.refreshArrivals++
+		f = &refreshFlight{old: sess.Session, since: p.idp.ticks, arrival: p.refreshArrivals}
 		p.refreshing[key] = f
 	}
 	f.waiters = append(f.waiters, h)
@@ -74,14 +81,34 @@ func (rp *relyingParty) abandonRefresh(h *httpContext) {
 }
 
 // tickRefreshes advances every flight: adopt another VM's result, wait for its pending
-// refresh, or claim the token and call the IdP. Flights whose answer never came are failed.
+// refresh, or claim the token and call the IdP, oldest flights first and at most
+// maxRefreshCalls calls at once. Flights whose answer never came are failed.
 func (rp *relyingParty) tickRefreshes() {
 	now := rp.env.now()
+	calls := 0
+	var queued [][32]byte
 	for key, f := range rp.refreshing {
-		if f.dispatched {
-			if rp.idp.ticks-f.since > rp.idp.watchdogTicks() {
-				rp.finishRefresh(key, refreshOutcome{})
-			}
+		switch {
+		case !f.dispatched:
+			queued = append(queued, key)
+		case rp.idp.ticks-f.since > rp.idp.watchdogTicks():
+			rp.finishRefresh(key, refreshOutcome{})
+		default:
+			calls++
+		}
+	}
+	slices.SortFunc(queued, func(a, b [32]byte) int {
+		return cmp.Compare(rp.refreshing[a].arrival, rp.refreshing[b].arrival)
+	})
+	for _, key := range queued {
+		f, ok := rp.refreshing[key]
+		if !ok || f.dispatched {
+			continue
+		}
+		if len(f.waiters) == 0 {
+			// Every request that waited has ended: redeeming the token now would renew a
+			// session no browser receives, and its next request would present the old token.
+			delete(rp.refreshing, key)
 			continue
 		}
 		slot := readRefreshSlot(key, now)
@@ -96,9 +123,13 @@ func (rp *relyingParty) tickRefreshes() {
 				continue // another VM is refreshing this token: wait for its result
 			}
 		}
+		if calls >= maxRefreshCalls {
+			continue // no call to spare this tick: wait, first come first served
+		}
 		claim := refreshEntry{key: key, marker: refreshPending, deadline: now.Add(rp.idp.watchdog()).UnixMilli()}
 		if slot.put(claim) {
 			rp.dispatchRefresh(key, f)
+			calls++
 			continue
 		}
 		if len(slot.entries) >= refreshSlotEntries && rp.idp.ticks-f.since > refreshSlotWaitTicks {

@@ -26,9 +26,10 @@ type relyingParty struct {
 	idp                  idpState
 	issuers              []*bearerIssuer // extra issuers of bearer tokens (bearer_issuers)
 
-	tokens     *fifoCache[*identity]       // identities of verified bearer tokens
-	sessions   *fifoCache[*cachedSession]  // opened session cookies (see sessioncache.go)
-	refreshing map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
+	tokens          *fifoCache[*identity]       // identities of verified bearer tokens
+	sessions        *fifoCache[*cachedSession]  // opened session cookies (see sessioncache.go)
+	refreshing      map[[32]byte]*refreshFlight // session refreshes by refresh-token hash
+	refreshArrivals uint64                      // flights created so far (refreshFlight.arrival)
 }
 
 func newRelyingParty(cfg *Config, m *metrics, e env) (*relyingParty, error) {

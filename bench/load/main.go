@@ -118,32 +118,23 @@ Within one replica, the workers coordinate refreshes through shared data: one re
 token, whichever worker gets its requests. Before the second security review's item 5 was
 fixed, that coordination used 64 slots shared by unrelated tokens, and a 10^4-session run lost
 156 sessions to tokens its two workers redeemed twice;
-` + "`TestRefreshStormAcrossWorkersRedeemsEachTokenOnce`" + ` guards it now. The 503s during the
-storm are the plugin's bound of 256 refresh flights per VM (` + "`maxRefreshFlights`" + ` in
-` + "`plugin/refresh.go`" + `): a request that would start another gets 503 rather than queue.
+` + "`TestRefreshStormAcrossWorkersRedeemsEachTokenOnce`" + ` guards it now. The same test later
+found one token in 200 redeemed twice: a slot no VM had written yet was claimed with CAS 0,
+which Envoy applies unconditionally; slots now exist from a VM's start
+(` + "`TestThreatRefreshClaimNeverUnconditional`" + `). The storm's refreshes queue, up to 1024 per
+VM, and reach the IdP at most 64 token calls at a time, oldest first (` + "`maxRefreshFlights`" + `,
+` + "`maxRefreshCalls`" + ` in ` + "`plugin/refresh.go`" + `); a request beyond the queue gets 503.
 
 Across replicas, shared data does not reach: two replicas that both get a request of a session
 whose tokens expired redeem the same refresh token, and an IdP that revokes reused tokens
-(oidc-provider here; Okta, Auth0 and Cognito with their grace period at 0) ends the session. No
-change to the plugin alone removes this while the front spreads one session's concurrent
-requests over replicas: neither replica can know the other is refreshing. What the plugin can do is make it
-rare and recoverable:
-
-- Refresh ahead of expiry while the session is in use (` + "`plugin/flow.go`" + ` OnHttpRequestHeaders,
-  ` + "`plugin/session.go`" + ` needsRefresh): in the last quarter of the token lifetime, at a point
-  jittered per worker VM (a random salt chosen at VM start, hashed with the refresh token), let
-  the request through with the current tokens and refresh in the background; the renewed cookie
-  goes out with the next response of that session. A session then rarely arrives expired with
-  parallel requests, and two replicas reach their refresh points at different moments, the
-  first one's cookie reaching the browser before the second's point.
-- Accept a session another worker or replica renewed: a refresh whose token the browser has
-  already replaced (a newer cookie on a later request) is dropped, not reported as a failure.
-- On ` + "`invalid_grant`" + ` for a browser navigation (` + "`plugin/refresh.go`" + ` afterRefresh,
-  sessionEnded), answer once with a redirect to the same URL (a short-lived marker cookie
-  bounds it to one retry) instead of a login: a browser that already holds the cookie the other
-  replica just renewed presents it. Scripts get 503 with Retry-After instead of 401. With an IdP
-  that revokes the whole grant on reuse this keeps the session only until its renewed tokens
-  expire; with a reuse grace period it is enough.
+(oidc-provider here; Okta, Auth0 and Cognito with their grace period at 0) ends the session.
+No change to the plugin alone removes this while the front spreads one session's concurrent
+requests over replicas: neither replica can know the other is refreshing, and an IdP that
+revokes the whole grant on reuse also revokes what the first replica obtained, so nothing the
+second replica does afterwards (a retry, a redirect to the same URL) keeps the session longer
+than the first replica's renewed tokens. Refreshing ahead of expiry with a per-replica jitter
+would make the collision rarer for sessions in steady use, but not for the storm measured
+here, whose sessions arrive already expired with two requests at once.
 
 What the operator controls, and what removes the loss: a reuse grace period at the IdP (Dex:
 ` + "`expiry.refreshTokens.reuseInterval`" + `, 3 s by default; Auth0: the rotation overlap period;
