@@ -117,7 +117,7 @@ bench: build build-go dex ## measure both modules on the project's host (and in 
 # with a refresh storm, the IdP killed and restarted and its key rotated, then two replicas.
 # `make test` runs a short version of it (TestShortLoad, in go test ./...).
 .PHONY: load
-load: build ## the load test on the project's host against oidc-provider, one and two replicas; writes its section of BENCHMARKS.md (~25 min, not part of test)
+load: build ## the load test on the project's host against oidc-provider, one and two replicas; writes its section of BENCHMARKS.md (~10 min, not part of test)
 	@echo "==> load (bench/load): 10^4 sessions, 10^6 requests, refresh storm, IdP outage, key rotation; then two replicas"
 	cd bench && go run ./load -wasm ../build/plugin.wasm -out ../BENCHMARKS.md
 
