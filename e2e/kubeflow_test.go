@@ -246,7 +246,8 @@ func (v *dexJWT) admits(t *testing.T, upstream map[string][]string, at time.Time
 		t.Errorf("the plugin's kubeflow-userid %q, want only %s", got, testidp.DexUser)
 	}
 	// Dex's static users have no groups (its password database cannot hold any), so neither
-	// dex-jwt nor the plugin sets kubeflow-groups; a client's own is gone.
+	// dex-jwt nor the plugin sets kubeflow-groups; a client's own is gone. TestKubeflowGroups
+	// logs in a user with groups.
 	if want := groupsHeader(groups, hasGroups); strings.Join(upstream["kubeflow-groups"], ",") != want {
 		t.Errorf("the plugin's kubeflow-groups %q, dex-jwt's would be %q", upstream["kubeflow-groups"], want)
 	}

@@ -52,7 +52,17 @@ type DexOptions struct {
 	// http://dex.auth.svc.cluster.local:5556/dex. Dex still listens on Addr, serving the
 	// issuer's path.
 	Issuer string
+	// MockConnector adds Dex's mockCallback connector (id "mock"): an authorization request
+	// with connector_id=mock logs in its one user, kilgore@kilgore.trout, without a form, and
+	// unlike the static users it has groups (["authors"]).
+	MockConnector bool
 }
+
+// Dex's mockCallback user.
+const (
+	DexMockUser  = "kilgore@kilgore.trout"
+	DexMockGroup = "authors"
+)
 
 // Dex is a running Dex instance.
 type Dex struct {

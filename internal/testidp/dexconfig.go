@@ -40,5 +40,8 @@ func dexConfig(issuer, webAddr string, opt DexOptions) string {
 		fmt.Fprintf(&b, "- email: %s\n  hash: %s\n  username: %s\n  userID: %s\n",
 			q(u.Email), q(u.Hash), q(u.Username), q(u.UserID))
 	}
+	if opt.MockConnector {
+		b.WriteString("connectors:\n- type: mockCallback\n  id: mock\n  name: Mock\n")
+	}
 	return b.String()
 }
