@@ -24,7 +24,14 @@ type answer struct {
 	err    error
 }
 
-var errNoAnswer = errors.New("no answer (timeout, connection failure or unknown cluster)")
+var (
+	errNoAnswer = errors.New("no answer (timeout, connection failure or unknown cluster)")
+	// errUnreachable is a gateway's answer rather than the IdP's: Envoy answers a call it
+	// could not complete itself, 503 when the connection failed or the cluster has no
+	// healthy host and 504 when it timed out (source/common/router/router.cc); a proxy in
+	// front of the IdP says 502 or the same.
+	errUnreachable = errors.New("the IdP could not be reached")
+)
 
 // dispatch sends req to the IdP through the cluster for its host. onAnswer runs in the
 // context that called dispatch, if that context still exists when the answer arrives. A
@@ -103,6 +110,9 @@ func readAnswer(numHeaders, bodySize int) answer {
 	}
 	if status == 0 {
 		return answer{err: errors.New("answer without a valid :status")}
+	}
+	if status == 502 || status == 503 || status == 504 {
+		return answer{status: status, err: fmt.Errorf("%w (status %d)", errUnreachable, status)}
 	}
 	if bodySize > maxAnswerBytes {
 		return answer{status: status, err: fmt.Errorf("answer body of %d bytes exceeds the %d byte limit", bodySize, maxAnswerBytes)}

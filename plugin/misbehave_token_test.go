@@ -34,7 +34,9 @@ func TestMisbehaveTokenEndpoint(t *testing.T) {
 		}{
 			{"down / slow beyond timeout_ms", func(string) idpAnswer { return idpAnswer{0, ""} }, 503, metricLoginFailedTokenEndpoint},
 			{"500", func(string) idpAnswer { return idpAnswer{500, "oops"} }, 502, metricLoginFailedTokenEndpoint},
-			{"502 HTML", func(string) idpAnswer { return idpAnswer{502, "<html>bad gateway</html>"} }, 502, metricLoginFailedTokenEndpoint},
+			{"502 HTML (a proxy in front of the IdP)", func(string) idpAnswer { return idpAnswer{502, "<html>bad gateway</html>"} }, 503, metricLoginFailedTokenEndpoint},
+			{"503 (Envoy: connection failed, no healthy host)", func(string) idpAnswer { return idpAnswer{503, "no healthy upstream"} }, 503, metricLoginFailedTokenEndpoint},
+			{"504 (Envoy: the call timed out)", func(string) idpAnswer { return idpAnswer{504, "upstream request timeout"} }, 503, metricLoginFailedTokenEndpoint},
 			{"garbage", func(string) idpAnswer { return idpAnswer{200, "<html>"} }, 502, metricLoginFailedTokenEndpoint},
 			{"truncated JSON", func(n string) idpAnswer { a := tokenAnswer(idp.idToken(n, nil)); return idpAnswer{200, a[:len(a)/2]} }, 502, metricLoginFailedTokenEndpoint},
 			{"over 1 MiB", func(string) idpAnswer { return idpAnswer{200, `{"x":"` + strings.Repeat("x", 1<<20) + `"}`} }, 503, metricLoginFailedTokenEndpoint},
