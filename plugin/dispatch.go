@@ -34,33 +34,22 @@ var (
 )
 
 // dispatch sends req to the IdP through the cluster for its host. onAnswer runs in the
-// context that called dispatch, if that context still exists when the answer arrives. A
-// refused call's error says what to check (dispatchProblem).
+// context that called dispatch, if that context still exists when the answer arrives.
 func (s *idpState) dispatch(req oidc.Request, onAnswer func(answer)) error {
-	cluster := s.clusterFor(req)
-	if err := dispatchTo(cluster, s.src.timeout, req, onAnswer); err != nil {
-		return dispatchProblem(cluster, err)
-	}
-	return nil
+	return dispatchTo(s.clusterFor(req), s.src.timeout, req, onAnswer)
 }
 
-// dispatch sends req to the IdP on behalf of this request and runs onAnswer in this request's
-// context, resuming it unless onAnswer paused it again. The SDK delivers an answer to the
-// context that entered the VM when the call was made, not to the effective one: a request
-// resumed from the plugin's tick (held.go) would otherwise get its answer in the plugin
-// context, where its reply and its resume go nowhere.
+// dispatch sends req to the IdP on behalf of this request and runs onAnswer as one of its
+// steps (resume). The SDK delivers an answer to the context that entered the VM when the
+// call was made, not to the effective one: a request resumed from the plugin's tick
+// (held.go) would otherwise get its answer in the plugin context.
 func (h *httpContext) dispatch(req oidc.Request, onAnswer func(answer) types.Action) error {
 	return h.rp.idp.dispatch(req, h.inContext(onAnswer))
 }
 
-// inContext wraps onAnswer to run in this request's context, if the request still exists.
+// inContext adapts onAnswer to a step of this request (resume).
 func (h *httpContext) inContext(onAnswer func(answer) types.Action) func(answer) {
-	return func(a answer) {
-		if h.done || proxywasm.SetEffectiveContext(h.id) != nil {
-			return
-		}
-		resumeIf(onAnswer(a))
-	}
+	return func(a answer) { h.resume(func() types.Action { return onAnswer(a) }) }
 }
 
 // clusterFor is the cluster a request to the IdP goes through: the one endpoint_clusters
@@ -74,11 +63,12 @@ func (s *idpState) clusterFor(req oidc.Request) string {
 	return s.src.cluster
 }
 
-// dispatchTo sends req through a cluster, with a timeout.
+// dispatchTo sends req through a cluster, with a timeout. A refused call's error says what
+// to check (dispatchProblem).
 func dispatchTo(cluster string, timeout time.Duration, req oidc.Request, onAnswer func(answer)) error {
 	_, authority, path, err := req.Target()
 	if err != nil {
-		return fmt.Errorf("bad request URL %q: %w", req.URL, err)
+		return dispatchProblem(cluster, fmt.Errorf("bad request URL %q: %w", req.URL, err))
 	}
 	headers := make([][2]string, 0, 4+len(req.Header))
 	headers = append(headers,
@@ -91,7 +81,10 @@ func dispatchTo(cluster string, timeout time.Duration, req oidc.Request, onAnswe
 	_, err = proxywasm.DispatchHttpCall(cluster, headers, req.Body, nil, uint32(timeout.Milliseconds()), func(numHeaders, bodySize, _ int) {
 		onAnswer(readAnswer(numHeaders, bodySize))
 	})
-	return err
+	if err != nil {
+		return dispatchProblem(cluster, err)
+	}
+	return nil
 }
 
 func readAnswer(numHeaders, bodySize int) answer {
@@ -124,4 +117,12 @@ func readAnswer(numHeaders, bodySize int) answer {
 		}
 	}
 	return answer{status: status, body: body}
+}
+
+// dispatchProblem explains a refused DispatchHttpCall. Envoy's only word for an unknown
+// cluster is "bad argument", which sends operators hunting; say what to check.
+func dispatchProblem(cluster string, err error) error {
+	return fmt.Errorf("dispatch to cluster %q refused (%w): the cluster must exist in Envoy "+
+		"(Istio: a ServiceEntry or Service for the IdP host; the name is outbound|<port>||<host>) "+
+		"and the request needs :method, :path and :authority", cluster, err)
 }

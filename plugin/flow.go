@@ -188,18 +188,33 @@ func (h *httpContext) whenLoaded(s *idpState, next func() types.Action) types.Ac
 	return types.ActionPause
 }
 
-// resumeWith adapts a flow step to run later, from another context's callback (resumeIf).
+// resumeWith adapts a flow step to run later, once the metadata it waits for has loaded
+// (held.go): 503 if it could not be.
 func (h *httpContext) resumeWith(next func() types.Action) func(ok bool) {
 	return func(ok bool) {
-		if h.done {
-			return
-		}
-		if !ok {
-			h.unavailable()
-			return
-		}
-		resumeIf(next())
+		h.resume(func() types.Action {
+			if !ok {
+				return h.unavailable()
+			}
+			return next()
+		})
 	}
+}
+
+// resume runs a flow step of this request from another context's callback (the plugin's
+// tick, a dispatched call's answer) and resumes the request unless the step paused it again.
+// The SDK leaves the context that entered the VM active, not this request's: its replies and
+// its resume would act on no stream, so this request's context is made effective first. A
+// request that has ended is left alone.
+func (h *httpContext) resume(step func() types.Action) {
+	if h.done {
+		return
+	}
+	if err := proxywasm.SetEffectiveContext(h.id); err != nil {
+		proxywasm.LogWarnf("oidc-wasm: request %d is gone: %v", h.id, err)
+		return
+	}
+	resumeIf(step())
 }
 
 // siteURL is "<scheme>://<authority>" of the site the browser is on, as Envoy saw the

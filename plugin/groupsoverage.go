@@ -57,7 +57,7 @@ func (h *httpContext) graphPage(tok *oidc.Token, tokens *oidc.TokenResponse, sta
 		return h.startSession(&withGroups, tokens, state)
 	}))
 	if err != nil {
-		return h.groupsFailed(dispatchProblem(cfg.GroupsOverageCluster, err).Error())
+		return h.groupsFailed(err.Error())
 	}
 	return types.ActionPause
 }

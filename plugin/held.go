@@ -1,7 +1,5 @@
 package plugin
 
-import "github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
-
 // heldRequests are the requests of one relying party paused until the IdP's metadata is
 // loaded, or has failed to load (idp.go).
 type heldRequests struct {
@@ -36,7 +34,7 @@ func (q *heldRequests) hold(id uint32, resume func(ok bool)) bool {
 // forget drops a held request whose stream has ended.
 func (q *heldRequests) forget(id uint32) { delete(q.waiting, id) }
 
-// release resumes every held request, in arrival order, each in its own context.
+// release resumes every held request, in arrival order (each in its own context: resume).
 func (q *heldRequests) release(ok bool) {
 	order := q.order
 	q.order = nil
@@ -46,10 +44,6 @@ func (q *heldRequests) release(ok bool) {
 			continue
 		}
 		delete(q.waiting, id)
-		if err := proxywasm.SetEffectiveContext(id); err != nil {
-			proxywasm.LogWarnf("oidc-wasm: held request %d is gone: %v", id, err)
-			continue
-		}
 		w.resume(ok)
 	}
 }

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -325,12 +324,4 @@ func (s *idpState) requestKeyRefresh() bool {
 	}
 	s.wantKeys = true
 	return true
-}
-
-// dispatchProblem explains a refused DispatchHttpCall. Envoy's only word for an unknown
-// cluster is "bad argument", which sends operators hunting; say what to check.
-func dispatchProblem(cluster string, err error) error {
-	return fmt.Errorf("dispatch to cluster %q refused (%w): the cluster must exist in Envoy "+
-		"(Istio: a ServiceEntry or Service for the IdP host; the name is outbound|<port>||<host>) "+
-		"and the request needs :method, :path and :authority", cluster, err)
 }

@@ -257,10 +257,7 @@ func (rp *relyingParty) finishRefresh(key [32]byte, out refreshOutcome) {
 		rp.publishRefresh(key, out.sess)
 	}
 	for _, w := range f.waiters {
-		if w.done || proxywasm.SetEffectiveContext(w.id) != nil {
-			continue
-		}
-		resumeIf(w.afterRefresh(out))
+		w.resume(func() types.Action { return w.afterRefresh(out) })
 	}
 }
 
