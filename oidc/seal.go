@@ -122,7 +122,7 @@ func (s *Sealer) OpenExpiry(purpose, sealed string, now time.Time) ([]byte, time
 	if s == nil || len(s.aeads) == 0 || purpose == "" {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	if len(sealed) > sealMaxEncoded || !isSealAlphabet(sealed) {
+	if len(sealed) > sealMaxEncoded || !IsBase64URL(sealed) {
 		return nil, time.Time{}, ErrSealInvalid
 	}
 	aad := sealAAD(purpose)
@@ -154,8 +154,9 @@ func sealAAD(purpose string) []byte {
 	return []byte(sealAADPrefix + purpose)
 }
 
-// isSealAlphabet reports whether s uses only the unpadded base64url alphabet Seal emits.
-func isSealAlphabet(s string) bool {
+// IsBase64URL reports whether s uses only the unpadded base64url alphabet (RFC 4648,
+// section 5), the one Seal emits and the plugin names its login state cookies in.
+func IsBase64URL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {

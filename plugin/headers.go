@@ -150,7 +150,7 @@ func ownedBy(name, base string, fold bool) bool {
 		return true
 	}
 	if id, ok := strings.CutPrefix(strings.ToLower(rest), "state_"); ok && len(id) == stateIDSize && (fold || strings.HasPrefix(rest, "state_")) {
-		return isBase64URLText(id)
+		return oidc.IsBase64URL(id)
 	}
 	if rest == "" || len(rest) > 2 {
 		return false

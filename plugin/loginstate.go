@@ -42,7 +42,7 @@ func (c *Config) isStateCookie(name string) bool {
 		return true
 	}
 	id, ok := strings.CutPrefix(name, base+"_")
-	return ok && len(id) == stateIDSize && isBase64URLText(id)
+	return ok && len(id) == stateIDSize && oidc.IsBase64URL(id)
 }
 
 // loginState returns the login this browser started whose state the callback carries, and
@@ -104,13 +104,4 @@ func (h *httpContext) clearStateCookies() [][2]string {
 		}
 	}
 	return h.clearCookies(names...)
-}
-
-func isBase64URLText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
