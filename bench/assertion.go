@@ -1,16 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log"
 
+	"github.com/oidc-wasm/oidc-wasm/internal/testidp"
 	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
 )
 
@@ -21,20 +16,11 @@ const assertionHeader = "x-oidc-wasm-assertion"
 // keeps assertions for, so every request of it signs.
 const assertionHosts = 64
 
-// assertionKey is the configuration member (followed by a comma) of a fresh assertion key
-// of alg, PEM PKCS#8 as operators give it.
+// assertionKey is the configuration member (followed by a comma) of an assertion key of alg.
 func assertionKey(alg string) string {
-	var key any
-	var err error
-	if alg == "ES256" {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		_, key, err = ed25519.GenerateKey(rand.Reader)
-	}
+	key, err := testidp.AssertionKeyPEM(alg, 1)
 	check(err)
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	check(err)
-	pemKey, err := json.Marshal(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	pemKey, err := json.Marshal(key)
 	check(err)
 	return `"assertion_key":` + string(pemKey) + `,`
 }

@@ -1,9 +1,7 @@
 package plugin
 
 import (
-	"bytes"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -19,6 +17,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/oidc-wasm/oidc-wasm/internal/testidp"
 	"github.com/oidc-wasm/oidc-wasm/internal/wasmhost"
 )
 
@@ -30,19 +29,11 @@ const (
 // testAssertionKey is the PEM of an assertion key ("EdDSA" or "ES256") from a constant seed.
 func testAssertionKey(t testing.TB, alg string, seed byte) string {
 	t.Helper()
-	var key any = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))
-	if alg == "ES256" {
-		ec, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), append([]byte{0}, bytes.Repeat([]byte{seed}, 31)...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		key = ec
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	key, err := testidp.AssertionKeyPEM(alg, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	return key
 }
 
 // assertionConfig is threatConfig with assertion keys, the first of which signs.
