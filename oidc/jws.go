@@ -88,12 +88,22 @@ func isBase64URL(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
-// decodeBase64URL decodes a base64url member of a JWK (RFC 7518 §6: no padding).
-func decodeBase64URL(s string) ([]byte, error) {
+// IsBase64URL reports whether s uses only the unpadded base64url alphabet (RFC 4648,
+// section 5): the alphabet of JWS members, of what Seal emits, and of the plugin's login
+// state cookie ids.
+func IsBase64URL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !isBase64URL(s[i]) {
-			return nil, errors.New("not base64url")
+			return false
 		}
+	}
+	return true
+}
+
+// decodeBase64URL decodes a base64url member of a JWK (RFC 7518 §6: no padding).
+func decodeBase64URL(s string) ([]byte, error) {
+	if !IsBase64URL(s) {
+		return nil, errors.New("not base64url")
 	}
 	b, err := base64URL.DecodeString(s)
 	if err != nil {

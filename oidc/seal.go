@@ -153,17 +153,3 @@ func (s *Sealer) OpenExpiry(purpose, sealed string, now time.Time) ([]byte, time
 func sealAAD(purpose string) []byte {
 	return []byte(sealAADPrefix + purpose)
 }
-
-// IsBase64URL reports whether s uses only the unpadded base64url alphabet (RFC 4648,
-// section 5), the one Seal emits and the plugin names its login state cookies in.
-func IsBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
